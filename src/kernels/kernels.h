@@ -1,0 +1,68 @@
+// kernels/kernels.h — the numeric operations the engine needs, one signature per op.
+//
+// Each op has a scalar reference (kernels/ref/) and, where it pays, AVX2 and AVX-512
+// versions (kernels/x86/) with the same signature; the best available is chosen once at
+// start-up from CPU feature detection (cpu_features.h).  Weight matrices are stored as
+// GGUF lays them out: n_rows rows of n_cols elements, each row a run of blocks of
+// `type` (row r starts at byte r * row_size(type, n_cols)).
+//
+// Thread safety: functions are reentrant; a ThreadPool runs one parallel_for at a time.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "plumb/tensor_type.h"
+
+namespace plumb::kernels {
+
+// A persistent pool: workers sleep between calls; parallel_for blocks until all work is done.
+class ThreadPool {
+ public:
+  explicit ThreadPool(int n_threads);  // n_threads >= 1 (the caller's thread is one of them)
+  ~ThreadPool();
+  int size() const;
+  // Splits [0, n) into contiguous chunks, at most one per thread; fn(begin, end, thread_index).
+  void parallel_for(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Reusable buffers (quantized activations) so that nothing is allocated in the decode loop.
+struct Scratch {
+  std::vector<uint8_t> bytes;
+};
+
+// True when matvec/matmul can compute with weights of this type.
+bool supports(TensorType type);
+// Bytes of one row of n_cols elements.  REQUIRES: n_cols % block_size == 0.
+size_t row_size(TensorType type, int64_t n_cols);
+
+// y[r] = dot(W[r, :], x) for r in [0, n_rows).  x has n_cols floats.
+void matvec(TensorType type, const void* w, int64_t n_rows, int64_t n_cols, const float* x, float* y,
+            ThreadPool& pool, Scratch& scratch);
+// Y[t, r] = dot(W[r, :], X[t, :]) for t in [0, n_tokens): X is n_tokens x n_cols, Y is n_tokens x n_rows
+// (both row-major).  Used for prompt processing; reads each weight row once per batch.
+void matmul(TensorType type, const void* w, int64_t n_rows, int64_t n_cols, const float* x, int64_t n_tokens,
+            float* y, ThreadPool& pool, Scratch& scratch);
+// Converts one row of n elements of `type` to floats (embedding lookup, tests).
+void dequantize_row(TensorType type, const void* src, float* dst, int64_t n);
+
+// Elementwise / reduction helpers used by the forward pass.
+void rmsnorm(const float* x, const float* weight, float* out, int64_t n, float eps);
+void softmax_inplace(float* x, int64_t n);
+float dot_f32(const float* a, const float* b, int64_t n);
+// out[i] += a * x[i]
+void axpy_f32(float a, const float* x, float* out, int64_t n);
+// gate[i] = silu(gate[i]) * up[i]
+void swiglu_inplace(float* gate, const float* up, int64_t n);
+
+// Name of the instruction set in use: "avx512", "avx2" or "scalar".
+const char* active_isa();
+
+}  // namespace plumb::kernels
