@@ -1,0 +1,170 @@
+#include "gguf/quantize.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "core/half.h"
+
+namespace plumb::gguf {
+
+void quantize_row_q8_0(const float* x, void* vy, int64_t n) {
+  auto* y = static_cast<block_q8_0*>(vy);
+  const int64_t nb = n / kQK8_0;
+  for (int64_t i = 0; i < nb; ++i) {
+    const float* xb = x + i * kQK8_0;
+    float amax = 0.0f;
+    for (int j = 0; j < kQK8_0; ++j) amax = std::max(amax, std::fabs(xb[j]));
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    block_q8_0 b;
+    b.d = fp32_to_fp16(d);
+    for (int j = 0; j < kQK8_0; ++j) b.qs[j] = static_cast<int8_t>(std::roundf(xb[j] * id));
+    std::memcpy(&y[i], &b, sizeof b);
+  }
+}
+
+void dequantize_row_q8_0(const void* vx, float* y, int64_t n) {
+  const auto* x = static_cast<const uint8_t*>(vx);
+  const int64_t nb = n / kQK8_0;
+  for (int64_t i = 0; i < nb; ++i) {
+    block_q8_0 b;
+    std::memcpy(&b, x + i * sizeof(block_q8_0), sizeof b);
+    const float d = fp16_to_fp32(b.d);
+    for (int j = 0; j < kQK8_0; ++j) y[i * kQK8_0 + j] = b.qs[j] * d;
+  }
+}
+
+void quantize_row_q4_0(const float* x, void* vy, int64_t n) {
+  auto* y = static_cast<block_q4_0*>(vy);
+  const int64_t nb = n / kQK4_0;
+  for (int64_t i = 0; i < nb; ++i) {
+    const float* xb = x + i * kQK4_0;
+    // The signed value of largest magnitude maps to -8, so the full range [-8, 7] is used.
+    float amax = 0.0f;
+    float max = 0.0f;
+    for (int j = 0; j < kQK4_0; ++j) {
+      if (amax < std::fabs(xb[j])) {
+        amax = std::fabs(xb[j]);
+        max = xb[j];
+      }
+    }
+    const float d = max / -8.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    block_q4_0 b;
+    b.d = fp32_to_fp16(d);
+    for (int j = 0; j < kQK4_0 / 2; ++j) {
+      // ggml truncates toward zero via an int8_t cast after adding 8.5 (round half up).
+      const uint8_t lo = static_cast<uint8_t>(std::min<int>(15, static_cast<int8_t>(xb[j] * id + 8.5f)));
+      const uint8_t hi =
+          static_cast<uint8_t>(std::min<int>(15, static_cast<int8_t>(xb[j + kQK4_0 / 2] * id + 8.5f)));
+      b.qs[j] = static_cast<uint8_t>(lo | (hi << 4));
+    }
+    std::memcpy(&y[i], &b, sizeof b);
+  }
+}
+
+void dequantize_row_q4_0(const void* vx, float* y, int64_t n) {
+  const auto* x = static_cast<const uint8_t*>(vx);
+  const int64_t nb = n / kQK4_0;
+  for (int64_t i = 0; i < nb; ++i) {
+    block_q4_0 b;
+    std::memcpy(&b, x + i * sizeof(block_q4_0), sizeof b);
+    const float d = fp16_to_fp32(b.d);
+    for (int j = 0; j < kQK4_0 / 2; ++j) {
+      y[i * kQK4_0 + j] = static_cast<float>((b.qs[j] & 0x0f) - 8) * d;
+      y[i * kQK4_0 + j + kQK4_0 / 2] = static_cast<float>((b.qs[j] >> 4) - 8) * d;
+    }
+  }
+}
+
+void quantize_row_f16(const float* x, void* vy, int64_t n) {
+  auto* y = static_cast<uint8_t*>(vy);
+  for (int64_t i = 0; i < n; ++i) {
+    const uint16_t h = fp32_to_fp16(x[i]);
+    std::memcpy(y + 2 * i, &h, 2);
+  }
+}
+
+void dequantize_row_f16(const void* vx, float* y, int64_t n) {
+  const auto* x = static_cast<const uint8_t*>(vx);
+  for (int64_t i = 0; i < n; ++i) {
+    uint16_t h;
+    std::memcpy(&h, x + 2 * i, 2);
+    y[i] = fp16_to_fp32(h);
+  }
+}
+
+void quantize_row_bf16(const float* x, void* vy, int64_t n) {
+  auto* y = static_cast<uint8_t*>(vy);
+  for (int64_t i = 0; i < n; ++i) {
+    const uint16_t h = fp32_to_bf16(x[i]);
+    std::memcpy(y + 2 * i, &h, 2);
+  }
+}
+
+void dequantize_row_bf16(const void* vx, float* y, int64_t n) {
+  const auto* x = static_cast<const uint8_t*>(vx);
+  for (int64_t i = 0; i < n; ++i) {
+    uint16_t h;
+    std::memcpy(&h, x + 2 * i, 2);
+    y[i] = bf16_to_fp32(h);
+  }
+}
+
+bool can_convert(TensorType type) {
+  switch (type) {
+    case TensorType::kF32:
+    case TensorType::kF16:
+    case TensorType::kBF16:
+    case TensorType::kQ8_0:
+    case TensorType::kQ4_0:
+      return true;
+    default:
+      return false;
+  }
+}
+
+namespace {
+
+Status check_convertible(TensorType type, int64_t n, const char* what) {
+  if (!can_convert(type))
+    return Status::Unsupported(std::string(what) + ": tensor type " + std::string(tensor_type_name(type)) +
+                               " is not supported (expected f32, f16, bf16, q8_0 or q4_0)");
+  const auto traits = tensor_type_traits(type);
+  if (n < 0 || n % traits->block_size != 0)
+    return Status::InvalidArgument(std::string(what) + ": " + std::to_string(n) + " elements is not a multiple of " +
+                                   std::string(traits->name) + "'s block size " + std::to_string(traits->block_size));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status quantize_row(TensorType type, const float* x, void* y, int64_t n) {
+  PLUMB_RETURN_IF_ERROR(check_convertible(type, n, "quantize"));
+  switch (type) {
+    case TensorType::kF32: std::memcpy(y, x, static_cast<size_t>(n) * sizeof(float)); break;
+    case TensorType::kF16: quantize_row_f16(x, y, n); break;
+    case TensorType::kBF16: quantize_row_bf16(x, y, n); break;
+    case TensorType::kQ8_0: quantize_row_q8_0(x, y, n); break;
+    case TensorType::kQ4_0: quantize_row_q4_0(x, y, n); break;
+    default: break;
+  }
+  return Status::Ok();
+}
+
+Status dequantize_row(TensorType type, const void* x, float* y, int64_t n) {
+  PLUMB_RETURN_IF_ERROR(check_convertible(type, n, "dequantize"));
+  switch (type) {
+    case TensorType::kF32: std::memcpy(y, x, static_cast<size_t>(n) * sizeof(float)); break;
+    case TensorType::kF16: dequantize_row_f16(x, y, n); break;
+    case TensorType::kBF16: dequantize_row_bf16(x, y, n); break;
+    case TensorType::kQ8_0: dequantize_row_q8_0(x, y, n); break;
+    case TensorType::kQ4_0: dequantize_row_q4_0(x, y, n); break;
+    default: break;
+  }
+  return Status::Ok();
+}
+
+}  // namespace plumb::gguf
