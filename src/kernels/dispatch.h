@@ -1,0 +1,69 @@
+// kernels/dispatch.h — the table of kernel function pointers, one table per instruction-set
+// level.  kernels.cpp picks the table for selected_isa() once; tests ask for each level's
+// table and compare it with the scalar one.
+//
+// The per-ISA files (x86/*avx2*.cpp, x86/*avx512*.cpp) are compiled with -mavx2/-mavx512f
+// and include this header: it must stay free of inline functions and templates so that no
+// AVX-compiled copy of a shared (COMDAT) function can end up linked into baseline code.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/cpu_features.h"
+#include "plumb/tensor_type.h"
+
+namespace plumb::kernels {
+
+// Dot product of one weight row (n elements of the weight type) with an activation row already
+// converted to the weight's vec_dot_type.
+using VecDotFn = float (*)(int64_t n, const void* w, const void* xq);
+// A tile: y[c * ldy + r] = dot(row r of w, row c of xq) for r < nr, c < nc; rows of w are
+// w_stride bytes apart, rows of xq x_stride bytes apart.
+using GemmFn = void (*)(int64_t n, const void* w, size_t w_stride, int nr, const void* xq, size_t x_stride, int nc,
+                        float* y, int64_t ldy);
+// Converts n floats to a row of another format (activation quantization).
+using QuantizeRowFn = void (*)(const float* x, void* y, int64_t n);
+using DequantizeRowFn = void (*)(const void* x, float* y, int64_t n);
+
+struct WeightKernels {
+  TensorType vec_dot_type = TensorType::kF32;  // what activations are converted to
+  QuantizeRowFn quantize_x = nullptr;          // nullptr iff vec_dot_type is F32
+  VecDotFn vec_dot = nullptr;                  // nullptr: type not computable
+  GemmFn gemm = nullptr;                       // optional; matmul falls back to vec_dot
+  DequantizeRowFn dequantize = nullptr;
+};
+
+inline constexpr int kMaxTypeId = 40;
+
+struct KernelTable {
+  Isa isa = Isa::kScalar;
+  WeightKernels weights[kMaxTypeId];  // indexed by the GGUF type id
+  void (*rmsnorm)(const float* x, const float* weight, float* out, int64_t n, float eps) = nullptr;
+  void (*softmax_inplace)(float* x, int64_t n) = nullptr;
+  float (*dot_f32)(const float* a, const float* b, int64_t n) = nullptr;
+  void (*axpy_f32)(float a, const float* x, float* out, int64_t n) = nullptr;
+  void (*swiglu_inplace)(float* gate, const float* up, int64_t n) = nullptr;
+  // Sum of n floats, for the bandwidth probe (must read every byte).
+  float (*sum_f32)(const float* x, int64_t n) = nullptr;
+};
+
+// The table for `isa`, built on first use.  REQUIRES: isa_supported(isa).
+const KernelTable& kernel_table(Isa isa);
+// The table in use: kernel_table(selected_isa()).
+const KernelTable& active_kernel_table();
+
+// matvec/matmul (kernels.h) with an explicit table, so tests can run every level in one process.
+class ThreadPool;
+struct Scratch;
+void matvec_with(const KernelTable& table, TensorType type, const void* w, int64_t n_rows, int64_t n_cols,
+                 const float* x, float* y, ThreadPool& pool, Scratch& scratch);
+void matmul_with(const KernelTable& table, TensorType type, const void* w, int64_t n_rows, int64_t n_cols,
+                 const float* x, int64_t n_tokens, float* y, ThreadPool& pool, Scratch& scratch);
+
+// Each level fills in what it implements over the level below it.
+void install_scalar_kernels(KernelTable& table);
+void install_avx2_kernels(KernelTable& table);
+void install_avx512_kernels(KernelTable& table);
+
+}  // namespace plumb::kernels

@@ -1,0 +1,159 @@
+// The public kernels API: picks the kernel table once and drives matvec/matmul over the
+// thread pool.
+#include "kernels/kernels.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cstring>
+
+#include "kernels/dispatch.h"
+
+namespace plumb::kernels {
+
+namespace {
+
+KernelTable build_table(Isa isa) {
+  KernelTable t;
+  t.isa = isa;
+  install_scalar_kernels(t);
+  if (isa == Isa::kAvx2 || isa == Isa::kAvx512) install_avx2_kernels(t);
+  if (isa == Isa::kAvx512) install_avx512_kernels(t);
+  return t;
+}
+
+const WeightKernels& weight_kernels(const KernelTable& t, TensorType type) {
+  const auto id = static_cast<uint32_t>(type);
+  assert(id < static_cast<uint32_t>(kMaxTypeId) && t.weights[id].vec_dot != nullptr);
+  return t.weights[id];
+}
+
+uint8_t* scratch_bytes(Scratch& scratch, size_t n) {
+  // Grows only, so steady-state decoding never allocates.
+  if (scratch.bytes.size() < n) scratch.bytes.resize(n);
+  return scratch.bytes.data();
+}
+
+// Rows per tile in matmul: a tile's weights (e.g. 16 rows of 4096 q4_0 = 36 KiB) stay in
+// L1/L2 while every token's activations stream past them, so weights are read once per batch.
+constexpr int64_t kRowTile = 16;
+constexpr int64_t kTokenTile = 16;
+
+}  // namespace
+
+const KernelTable& kernel_table(Isa isa) {
+  assert(isa_supported(isa));
+  switch (isa) {
+    case Isa::kAvx512: {
+      static const KernelTable t = build_table(Isa::kAvx512);
+      return t;
+    }
+    case Isa::kAvx2: {
+      static const KernelTable t = build_table(Isa::kAvx2);
+      return t;
+    }
+    case Isa::kScalar:
+      break;
+  }
+  static const KernelTable t = build_table(Isa::kScalar);
+  return t;
+}
+
+const KernelTable& active_kernel_table() {
+  static const KernelTable& t = kernel_table(selected_isa());
+  return t;
+}
+
+bool supports(TensorType type) {
+  const auto id = static_cast<uint32_t>(type);
+  return id < static_cast<uint32_t>(kMaxTypeId) && active_kernel_table().weights[id].vec_dot != nullptr;
+}
+
+size_t row_size(TensorType type, int64_t n_cols) {
+  const auto traits = tensor_type_traits(type);
+  assert(traits && n_cols % traits->block_size == 0);
+  return static_cast<size_t>(n_cols / traits->block_size) * traits->type_size;
+}
+
+void matvec_with(const KernelTable& table, TensorType type, const void* w, int64_t n_rows, int64_t n_cols,
+                 const float* x, float* y, ThreadPool& pool, Scratch& scratch) {
+  const WeightKernels& k = weight_kernels(table, type);
+  const void* xq = x;
+  if (k.quantize_x != nullptr) {
+    uint8_t* buf = scratch_bytes(scratch, row_size(k.vec_dot_type, n_cols));
+    k.quantize_x(x, buf, n_cols);
+    xq = buf;
+  }
+  const size_t w_rs = row_size(type, n_cols);
+  const auto* wb = static_cast<const uint8_t*>(w);
+  pool.parallel_for(n_rows, [&](int64_t begin, int64_t end, int) {
+    for (int64_t r = begin; r < end; ++r) y[r] = k.vec_dot(n_cols, wb + static_cast<size_t>(r) * w_rs, xq);
+  });
+}
+
+void matmul_with(const KernelTable& table, TensorType type, const void* w, int64_t n_rows, int64_t n_cols,
+                 const float* x, int64_t n_tokens, float* y, ThreadPool& pool, Scratch& scratch) {
+  if (n_tokens <= 0) return;
+  if (n_tokens == 1) {
+    matvec_with(table, type, w, n_rows, n_cols, x, y, pool, scratch);
+    return;
+  }
+  const WeightKernels& k = weight_kernels(table, type);
+  const uint8_t* xq = reinterpret_cast<const uint8_t*>(x);
+  size_t x_rs = static_cast<size_t>(n_cols) * sizeof(float);
+  if (k.quantize_x != nullptr) {
+    x_rs = row_size(k.vec_dot_type, n_cols);
+    uint8_t* buf = scratch_bytes(scratch, x_rs * static_cast<size_t>(n_tokens));
+    pool.parallel_for(n_tokens, [&](int64_t begin, int64_t end, int) {
+      for (int64_t t = begin; t < end; ++t) k.quantize_x(x + t * n_cols, buf + static_cast<size_t>(t) * x_rs, n_cols);
+    });
+    xq = buf;
+  }
+  const size_t w_rs = row_size(type, n_cols);
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const int64_t n_row_tiles = (n_rows + kRowTile - 1) / kRowTile;
+  pool.parallel_for(n_row_tiles, [&](int64_t begin, int64_t end, int) {
+    for (int64_t rt = begin; rt < end; ++rt) {
+      const int64_t r0 = rt * kRowTile;
+      const int nr = static_cast<int>(std::min(kRowTile, n_rows - r0));
+      const uint8_t* wt = wb + static_cast<size_t>(r0) * w_rs;
+      for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenTile) {
+        const int nc = static_cast<int>(std::min(kTokenTile, n_tokens - t0));
+        const uint8_t* xt = xq + static_cast<size_t>(t0) * x_rs;
+        float* yt = y + t0 * n_rows + r0;
+        if (k.gemm != nullptr) {
+          k.gemm(n_cols, wt, w_rs, nr, xt, x_rs, nc, yt, n_rows);
+          continue;
+        }
+        for (int c = 0; c < nc; ++c)
+          for (int r = 0; r < nr; ++r)
+            yt[c * n_rows + r] = k.vec_dot(n_cols, wt + static_cast<size_t>(r) * w_rs, xt + static_cast<size_t>(c) * x_rs);
+      }
+    }
+  });
+}
+
+void matvec(TensorType type, const void* w, int64_t n_rows, int64_t n_cols, const float* x, float* y,
+            ThreadPool& pool, Scratch& scratch) {
+  matvec_with(active_kernel_table(), type, w, n_rows, n_cols, x, y, pool, scratch);
+}
+
+void matmul(TensorType type, const void* w, int64_t n_rows, int64_t n_cols, const float* x, int64_t n_tokens,
+            float* y, ThreadPool& pool, Scratch& scratch) {
+  matmul_with(active_kernel_table(), type, w, n_rows, n_cols, x, n_tokens, y, pool, scratch);
+}
+
+void dequantize_row(TensorType type, const void* src, float* dst, int64_t n) {
+  weight_kernels(active_kernel_table(), type).dequantize(src, dst, n);
+}
+
+void rmsnorm(const float* x, const float* weight, float* out, int64_t n, float eps) {
+  active_kernel_table().rmsnorm(x, weight, out, n, eps);
+}
+void softmax_inplace(float* x, int64_t n) { active_kernel_table().softmax_inplace(x, n); }
+float dot_f32(const float* a, const float* b, int64_t n) { return active_kernel_table().dot_f32(a, b, n); }
+void axpy_f32(float a, const float* x, float* out, int64_t n) { active_kernel_table().axpy_f32(a, x, out, n); }
+void swiglu_inplace(float* gate, const float* up, int64_t n) { active_kernel_table().swiglu_inplace(gate, up, n); }
+
+const char* active_isa() { return isa_name(active_kernel_table().isa).data(); }
+
+}  // namespace plumb::kernels

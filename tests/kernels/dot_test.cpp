@@ -1,0 +1,256 @@
+// Every ISA level's kernels against the scalar reference, and the scalar matvec against a
+// double-precision dot over the dequantized weights.
+#include <cmath>
+#include <cstring>
+
+#include "kernel_test_util.h"
+#include "kernels/dispatch.h"
+
+namespace plumb::kernels {
+namespace {
+
+// Same quantized inputs, different summation order: errors relative to sum |w_i * x_i|.
+constexpr double kMaxDotRelError = 2e-5;
+// Whole pipeline (SIMD activation quantization may round ties differently): relative to
+// sum |w_i * x_i| of the row.
+constexpr double kMaxMatRelError = 2e-3;
+// Scalar matvec vs exact dot of dequantized weights with unquantized x; the error comes from
+// quantizing x to 8 bits (Q8_0 / Q8_K: half a step of amax/127 per element).
+constexpr double kMaxQ8ActivationRelError = 1e-2;
+constexpr double kMaxFloatRelError = 1e-5;
+// Elementwise helpers: relative error per element.
+constexpr float kMaxElementwiseRelError = 1e-5f;
+
+std::vector<Isa> simd_levels() {
+  std::vector<Isa> out;
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512})
+    if (isa_supported(isa)) out.push_back(isa);
+  return out;
+}
+
+// sum |w_i x_i| over one row, from the dequantized weights.
+double magnitude(TensorType type, const uint8_t* w_row, const float* x, int64_t n) {
+  std::vector<float> wf(n);
+  kernel_table(Isa::kScalar).weights[static_cast<uint32_t>(type)].dequantize(w_row, wf.data(), n);
+  double m = 0.0;
+  for (int64_t i = 0; i < n; ++i) m += std::fabs(double{wf[i]} * x[i]);
+  return m;
+}
+
+double exact_dot(TensorType type, const uint8_t* w_row, const float* x, int64_t n) {
+  std::vector<float> wf(n);
+  kernel_table(Isa::kScalar).weights[static_cast<uint32_t>(type)].dequantize(w_row, wf.data(), n);
+  double s = 0.0;
+  for (int64_t i = 0; i < n; ++i) s += double{wf[i]} * x[i];
+  return s;
+}
+
+TEST(Dispatch, SelectedIsaIsSupported) {
+  EXPECT_TRUE(isa_supported(selected_isa()));
+  EXPECT_EQ(std::string(active_isa()), std::string(isa_name(selected_isa())));
+  for (TensorType t : test::computable_types()) EXPECT_TRUE(supports(t)) << tensor_type_name(t);
+  EXPECT_FALSE(supports(TensorType::kQ2_K));
+  EXPECT_FALSE(supports(TensorType::kIQ4_XS));
+  std::printf("  cpu: best %s, selected %s\n", std::string(isa_name(best_isa())).c_str(), active_isa());
+}
+
+TEST(Dispatch, ParseIsa) {
+  EXPECT_EQ(parse_isa("avx2"), Isa::kAvx2);
+  EXPECT_EQ(parse_isa("scalar"), Isa::kScalar);
+  EXPECT_EQ(parse_isa("avx512"), Isa::kAvx512);
+  EXPECT_FALSE(parse_isa("sse9").has_value());
+}
+
+TEST(Dot, ScalarMatvecMatchesExactDot) {
+  ThreadPool pool(1);
+  Scratch scratch;
+  constexpr int64_t n_rows = 5, n_cols = 512;
+  const std::vector<float> x = test::random_floats(n_cols, 3);
+  for (TensorType t : test::computable_types()) {
+    const auto w = test::random_weights(t, n_rows, n_cols, 11);
+    std::vector<float> y(n_rows);
+    matvec_with(kernel_table(Isa::kScalar), t, w.data(), n_rows, n_cols, x.data(), y.data(), pool, scratch);
+    const bool q8_act = kernel_table(Isa::kScalar).weights[static_cast<uint32_t>(t)].quantize_x != nullptr;
+    const double tol = q8_act ? kMaxQ8ActivationRelError : kMaxFloatRelError;
+    for (int64_t r = 0; r < n_rows; ++r) {
+      const uint8_t* row = w.data() + r * row_size(t, n_cols);
+      const double want = exact_dot(t, row, x.data(), n_cols);
+      EXPECT_LE(std::fabs(y[r] - want), tol * magnitude(t, row, x.data(), n_cols))
+          << tensor_type_name(t) << " row " << r << " got " << y[r] << " want " << want;
+    }
+  }
+}
+
+TEST(Dot, SimdVecDotMatchesScalar) {
+  const KernelTable& ref = kernel_table(Isa::kScalar);
+  for (Isa isa : simd_levels()) {
+    const KernelTable& simd = kernel_table(isa);
+    for (TensorType t : test::computable_types()) {
+      const auto id = static_cast<uint32_t>(t);
+      for (int64_t n : {256, 512, 768, 2816, 4096}) {
+        const auto w = test::random_weights(t, 1, n, static_cast<uint32_t>(n) + id);
+        const std::vector<float> x = test::random_floats(n, static_cast<uint32_t>(n) * 3 + 1, -2.0f, 2.0f);
+        std::vector<uint8_t> xq(row_size(ref.weights[id].vec_dot_type, n));
+        const void* xp = x.data();
+        if (ref.weights[id].quantize_x != nullptr) {
+          ref.weights[id].quantize_x(x.data(), xq.data(), n);
+          xp = xq.data();
+        }
+        const double want = ref.weights[id].vec_dot(n, w.data(), xp);
+        const double got = simd.weights[id].vec_dot(n, w.data(), xp);
+        EXPECT_LE(std::fabs(got - want), kMaxDotRelError * magnitude(t, w.data(), x.data(), n))
+            << isa_name(isa) << " " << tensor_type_name(t) << " n=" << n << " got " << got << " want " << want;
+      }
+    }
+  }
+}
+
+TEST(Dot, SimdActivationQuantizationMatchesScalar) {
+  const KernelTable& ref = kernel_table(Isa::kScalar);
+  const std::vector<float> x = test::random_floats(1024, 5, -4.0f, 3.0f);
+  for (Isa isa : simd_levels()) {
+    for (TensorType vdt : {TensorType::kQ8_0, TensorType::kQ8_K}) {
+      // Any weight type whose activations are vdt.
+      const TensorType wt = vdt == TensorType::kQ8_0 ? TensorType::kQ8_0 : TensorType::kQ4_K;
+      const auto id = static_cast<uint32_t>(wt);
+      std::vector<uint8_t> a(row_size(vdt, 1024)), b(a.size());
+      ref.weights[id].quantize_x(x.data(), a.data(), 1024);
+      kernel_table(isa).weights[id].quantize_x(x.data(), b.data(), 1024);
+      std::vector<float> fa(1024), fb(1024);
+      if (vdt == TensorType::kQ8_0) {
+        gguf::dequantize_row_q8_0(a.data(), fa.data(), 1024);
+        gguf::dequantize_row_q8_0(b.data(), fb.data(), 1024);
+      } else {
+        dequantize_row_q8_K(a.data(), fa.data(), 1024);
+        dequantize_row_q8_K(b.data(), fb.data(), 1024);
+        // bsums must describe the SIMD-quantized values themselves.
+        const auto* blocks = reinterpret_cast<const block_q8_K*>(b.data());
+        for (int i = 0; i < 4; ++i)
+          for (int k = 0; k < 16; ++k) {
+            int s = 0;
+            for (int l = 0; l < 16; ++l) s += blocks[i].qs[16 * k + l];
+            ASSERT_EQ(blocks[i].bsums[k], s) << isa_name(isa);
+          }
+      }
+      // At most one step apart (ties may round differently), one step = amax/127 <= 4/127.
+      for (int i = 0; i < 1024; ++i)
+        ASSERT_LE(std::fabs(fa[i] - fb[i]), 4.0f / 127.0f * 1.01f) << isa_name(isa) << " " << i;
+    }
+  }
+}
+
+// Odd row counts, token counts that are not multiples of the tiles, 1 and 2 threads.
+TEST(Dot, SimdMatvecAndMatmulMatchScalar) {
+  const KernelTable& ref = kernel_table(Isa::kScalar);
+  for (Isa isa : simd_levels()) {
+    for (int threads : {1, 2}) {
+      ThreadPool pool(threads);
+      Scratch scratch;
+      for (TensorType t : test::computable_types()) {
+        const int64_t n_cols = std::max<int64_t>(512, 2 * test::block_size(t));
+        for (int64_t n_rows : {1, 7, 37}) {
+          for (int64_t n_tokens : {1, 3, 21}) {
+            const auto w = test::random_weights(t, n_rows, n_cols, static_cast<uint32_t>(n_rows * 100 + n_tokens));
+            const std::vector<float> x = test::random_floats(n_cols * n_tokens, static_cast<uint32_t>(n_tokens));
+            std::vector<float> want(n_rows * n_tokens), got(n_rows * n_tokens, -1.0f);
+            matmul_with(ref, t, w.data(), n_rows, n_cols, x.data(), n_tokens, want.data(), pool, scratch);
+            matmul_with(kernel_table(isa), t, w.data(), n_rows, n_cols, x.data(), n_tokens, got.data(), pool, scratch);
+            for (int64_t tok = 0; tok < n_tokens; ++tok) {
+              for (int64_t r = 0; r < n_rows; ++r) {
+                const double mag = magnitude(t, w.data() + r * row_size(t, n_cols), x.data() + tok * n_cols, n_cols);
+                ASSERT_LE(std::fabs(got[tok * n_rows + r] - want[tok * n_rows + r]), kMaxMatRelError * mag)
+                    << isa_name(isa) << " " << tensor_type_name(t) << " rows=" << n_rows << " tokens=" << n_tokens
+                    << " threads=" << threads << " at token " << tok << " row " << r;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(Dot, MatmulEqualsMatvecPerToken) {
+  ThreadPool pool(2);
+  Scratch scratch;
+  constexpr int64_t n_rows = 19, n_cols = 768, n_tokens = 5;
+  for (TensorType t : test::computable_types()) {
+    const auto w = test::random_weights(t, n_rows, n_cols, 99);
+    const std::vector<float> x = test::random_floats(n_cols * n_tokens, 100);
+    std::vector<float> y(n_rows * n_tokens), yv(n_rows);
+    matmul(t, w.data(), n_rows, n_cols, x.data(), n_tokens, y.data(), pool, scratch);
+    for (int64_t tok = 0; tok < n_tokens; ++tok) {
+      matvec(t, w.data(), n_rows, n_cols, x.data() + tok * n_cols, yv.data(), pool, scratch);
+      for (int64_t r = 0; r < n_rows; ++r) {
+        const double mag = magnitude(t, w.data() + r * row_size(t, n_cols), x.data() + tok * n_cols, n_cols);
+        ASSERT_LE(std::fabs(y[tok * n_rows + r] - yv[r]), kMaxDotRelError * mag) << tensor_type_name(t);
+      }
+    }
+  }
+}
+
+TEST(Elementwise, AllLevelsMatchDefinitions) {
+  constexpr int64_t n = 1031;  // not a multiple of any vector width
+  const std::vector<float> a = test::random_floats(n, 1, -3.0f, 3.0f);
+  const std::vector<float> b = test::random_floats(n, 2, -3.0f, 3.0f);
+  std::vector<Isa> levels = simd_levels();
+  levels.insert(levels.begin(), Isa::kScalar);
+  for (Isa isa : levels) {
+    const KernelTable& k = kernel_table(isa);
+    const std::string name(isa_name(isa));
+
+    double ss = 0.0, dot = 0.0, mag = 0.0, sum = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+      ss += double{a[i]} * a[i];
+      dot += double{a[i]} * b[i];
+      mag += std::fabs(double{a[i]} * b[i]);
+      sum += a[i];
+    }
+    EXPECT_LE(std::fabs(k.dot_f32(a.data(), b.data(), n) - dot), 1e-6 * mag) << name;
+    EXPECT_NEAR(k.sum_f32(b.data(), n) + k.sum_f32(a.data(), n) - k.sum_f32(b.data(), n), sum, 1e-3) << name;
+
+    std::vector<float> out(n);
+    k.rmsnorm(a.data(), b.data(), out.data(), n, 1e-5f);
+    const double scale = 1.0 / std::sqrt(ss / n + 1e-5);
+    for (int64_t i = 0; i < n; ++i) {
+      const double want = a[i] * scale * b[i];
+      ASSERT_NEAR(out[i], want, kMaxElementwiseRelError * (std::fabs(want) + 1e-6)) << name << " rmsnorm " << i;
+    }
+
+    std::vector<float> sm(a);
+    k.softmax_inplace(sm.data(), n);
+    double max = a[0], z = 0.0;
+    for (float v : a) max = std::max<double>(max, v);
+    for (float v : a) z += std::exp(v - max);
+    for (int64_t i = 0; i < n; ++i) {
+      const double want = std::exp(a[i] - max) / z;
+      ASSERT_NEAR(sm[i], want, kMaxElementwiseRelError * want) << name << " softmax " << i;
+    }
+
+    std::vector<float> ax(b);
+    k.axpy_f32(0.75f, a.data(), ax.data(), n);
+    for (int64_t i = 0; i < n; ++i) ASSERT_NEAR(ax[i], b[i] + 0.75 * a[i], 1e-6 * (1 + std::fabs(ax[i]))) << name;
+
+    std::vector<float> g(a);
+    k.swiglu_inplace(g.data(), b.data(), n);
+    for (int64_t i = 0; i < n; ++i) {
+      const double want = a[i] / (1.0 + std::exp(-double{a[i]})) * b[i];
+      ASSERT_NEAR(g[i], want, kMaxElementwiseRelError * (std::fabs(want) + 1e-6)) << name << " swiglu " << i;
+    }
+  }
+}
+
+TEST(Elementwise, SoftmaxLargeInputsStayFinite) {
+  std::vector<float> x = {1000.0f, 999.0f, -1000.0f, 1000.0f};
+  softmax_inplace(x.data(), 4);
+  double s = 0.0;
+  for (float v : x) {
+    ASSERT_TRUE(std::isfinite(v));
+    s += v;
+  }
+  EXPECT_NEAR(s, 1.0, 1e-6);
+  EXPECT_NEAR(x[0], x[3], 1e-7);
+}
+
+}  // namespace
+}  // namespace plumb::kernels
