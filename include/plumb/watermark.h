@@ -1,0 +1,187 @@
+// plumb/watermark.h — the green-list watermark of Kirchenbauer et al. (ICML 2023 and
+// "On the Reliability of Watermarks for Large Language Models", 2023): a sampling stage that
+// marks generated text, and a detector that recognises it from the token ids alone.
+//
+// Compatibility: the schemes lefthash, selfhash, minhash and skipgram reproduce the authors'
+// reference code (lm-watermarking, extended_watermark_processor.py) bit for bit when its
+// generator runs on the CPU: same key, gamma, scheme and tokenizer give the same green lists,
+// the same z-scores and the same verdicts.  `hash` and `hash4` are plumb's own fast schemes
+// (one xxHash3 per token), not readable by the reference.  See docs/watermark.md.
+//
+// The default key is the reference's public constant; anyone can detect (and forge) a
+// watermark made with it.  Pick your own key and keep it secret.
+//
+// Thread safety: WatermarkConfig and Watermark are values; a Watermark may be used from many
+// threads at once.  A Detector and a watermark stage are single-threaded state; copy a
+// Detector (or clone() a stage) per thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "plumb/sampler.h"
+#include "plumb/status.h"
+
+namespace plumb {
+
+enum class WatermarkScheme {
+  kLeftHash,  // h = 1: seed = key * previous id                      (alias simple_1)
+  kSelfHash,  // h = 4, self-salted: min_i key*hashint(c_i)*hashint(candidate)  (alias algorithm-3)
+  kMinHash,   // h = 4: min_i hashint(key * c_i)
+  kSkipGram,  // h = 5: hashint(key * oldest id)
+  kHash,      // plumb's own, h = 1: green iff xxh3(prev, token; key) < gamma * 2^64  (alias hash1)
+  kHash4,     // plumb's own, h = 4 self-salted: xxh3(c-3, c-2, c-1, token; key)
+};
+
+// The reference's public constant.  Detecting with it works for anyone: pick your own.
+inline constexpr int64_t kDefaultWatermarkKey = 15485863;
+
+struct WatermarkConfig {
+  int64_t key = kDefaultWatermarkKey;
+  double gamma = 0.25;  // green fraction, 0 < gamma < 1
+  double delta = 2.0;   // logit bias added to green tokens when generating
+  WatermarkScheme scheme = WatermarkScheme::kSelfHash;
+  // The vocabulary the green lists partition: the tokenizer's size, not the logits width
+  // (the reference uses len(tokenizer vocab)).  Ids >= vocab_size are never green.
+  // 0: take the size passed to the factory functions.
+  int32_t vocab_size = 0;
+  // Self-salted schemes when generating: only this many best candidates (by logit) are
+  // checked, each against its own green list (the reference checks 41).
+  int32_t selfhash_candidates = 41;
+};
+
+std::string_view watermark_scheme_name(WatermarkScheme scheme);
+// Accepts the names above and the reference's aliases (simple_1, algorithm-3, hash1).
+Result<WatermarkScheme> parse_watermark_scheme(std::string_view name);
+// "lefthash|selfhash|minhash|skipgram|hash|hash4", for help texts.
+std::string watermark_scheme_list();
+// Whether the reference implementation can read text marked with this scheme.
+bool watermark_scheme_is_reference(WatermarkScheme scheme);
+
+// Decides green membership for one key, gamma, scheme and vocabulary size.
+class Watermark {
+ public:
+  // Errors: gamma outside (0, 1), an empty green list, a vocabulary size < 2.
+  // vocab_size is used when config.vocab_size is 0.
+  static Result<Watermark> create(const WatermarkConfig& config, int32_t vocab_size);
+
+  const WatermarkConfig& config() const { return config_; }
+  int32_t vocab_size() const { return vocab_size_; }
+  int32_t green_count() const { return green_count_; }  // int(V * gamma), as Python truncates
+  // h: how many ids seed one green list (for self-salted schemes the candidate is the last).
+  int context_width() const { return context_width_; }
+  bool self_salted() const { return self_salted_; }
+  // Ids per scored n-gram, the scored token last: h + 1 for plain schemes, h for self-salted.
+  int ngram_size() const { return context_width_ + (self_salted_ ? 0 : 1); }
+
+  // The 32 bits that seed MT19937 for a context (reference schemes; for hash schemes a
+  // digest of the context).  REQUIRES: context.size() == context_width().
+  uint32_t seed(std::span<const int32_t> context) const;
+  // Whether the last id of `ngram` is green.  REQUIRES: ngram.size() == ngram_size().
+  // Cost for reference schemes: at most green_count() generator steps, no allocation.
+  bool is_green(std::span<const int32_t> ngram) const;
+  // Green membership for a seed from seed(): the same as is_green, minus the hashing.
+  bool is_green_seeded(uint32_t seed, int32_t token) const;
+  // The green list for a context, in the reference's permutation order (ascending for hash
+  // schemes).  REQUIRES: context.size() == context_width().
+  std::vector<int32_t> green_list(std::span<const int32_t> context) const;
+  // Same, from a seed; reuses `out`.
+  void green_list_seeded(uint32_t seed, std::vector<int32_t>& out) const;
+
+ private:
+  struct Tables;
+  WatermarkConfig config_;
+  int32_t vocab_size_ = 0;
+  int32_t green_count_ = 0;
+  int context_width_ = 1;
+  bool self_salted_ = false;
+  uint64_t hash_threshold_ = 0;  // hash schemes: green iff digest < threshold
+  std::shared_ptr<const Tables> tables_;
+};
+
+// ---------------------------------------------------------------------------------------
+// Generation
+
+// The sampling stage: adds delta to the logits of green candidates.  Put it before
+// temperature and truncation (SamplerChain position logit_stage_index()).  It learns the
+// context from accept(), which the generation loop calls for every prompt and generated
+// token; before h tokens are known it leaves the logits alone.  Green lists are cached by
+// context.  reset() forgets the context; clone() copies it.
+Result<std::unique_ptr<SamplerStage>> make_watermark_stage(const WatermarkConfig& config, int32_t vocab_size);
+
+// ---------------------------------------------------------------------------------------
+// Detection
+
+struct DetectOptions {
+  double z_threshold = 4.0;           // verdict: z > threshold
+  bool ignore_repeated_ngrams = true;  // the reference's default: count each n-gram once
+  bool binomial = false;              // also compute the exact binomial tail P(X >= G)
+  bool winmax = false;                // best window z (uncalibrated: no p-value meaning)
+  int32_t bos_id = -1;                // dropped when it is the first id; -1: none
+};
+
+struct DetectResult {
+  // False when the text is too short to score: fewer than h + 1 ids after dropping BOS
+  // (the reference's min_prefix_len rule).  Then only `message`, num_tokens and mask are set.
+  bool scored = false;
+  std::string message;
+  int64_t num_tokens = 0;  // ids after dropping a leading BOS
+  int64_t num_scored = 0;  // T: scored n-grams (unique ones by default)
+  int64_t num_green = 0;   // G
+  double green_fraction = 0;
+  double z = 0;            // (G - gamma T) / sqrt(T gamma (1 - gamma))
+  double p_value = 1;      // normal upper tail of z
+  std::optional<double> binomial_p;  // with DetectOptions::binomial
+  bool detected = false;   // z > z_threshold
+  // Per token (after dropping BOS): -1 not scored (the first h ids), 0 red, 1 green.
+  std::vector<int8_t> mask;
+  // Per token: 1 where its n-gram occurred earlier (not counted when ignoring repeats).
+  std::vector<uint8_t> repeated;
+  // WinMax (DetectOptions::winmax): the largest window z over window sizes 1..L-1 of the
+  // counted tokens, as the reference's window_size="max".  Uncalibrated: z > 4 here does not
+  // mean p < 3e-5.  Absent when fewer than 2 tokens were counted.
+  std::optional<double> winmax_z;
+  int64_t winmax_window = 0;
+};
+
+// Scores token ids.  Keeps caches of green lists between calls (texts sharing a key), so
+// reuse one Detector per thread for a corpus.  Copying gives an independent Detector with
+// empty caches.
+class Detector {
+ public:
+  static Result<Detector> create(const WatermarkConfig& config, int32_t vocab_size, const DetectOptions& options = {});
+  Detector(const Detector& other);
+  Detector& operator=(const Detector& other);
+  Detector(Detector&&) noexcept;
+  Detector& operator=(Detector&&) noexcept;
+  ~Detector();
+
+  DetectResult detect(std::span<const int32_t> ids);
+  const Watermark& watermark() const { return watermark_; }
+  const DetectOptions& options() const { return options_; }
+
+ private:
+  struct Cache;
+  Detector(Watermark wm, const DetectOptions& options);
+  Watermark watermark_;
+  DetectOptions options_;
+  std::unique_ptr<Cache> cache_;
+};
+
+// Statistics, exposed for tests and evaluation.
+double normal_upper_tail(double z);                                      // P(Z > z)
+double binomial_upper_tail(int64_t successes, int64_t trials, double p);  // P(X >= successes)
+double watermark_z(int64_t green, int64_t scored, double gamma);
+
+// Optional text normalisation before tokenizing for detection: Unicode NFC, then every run
+// of white space becomes one ASCII space and the ends are trimmed.  Off by default because it
+// changes tokenization: use it when the text went through an editor or a copy-paste that may
+// have rewritten characters, and expect a slightly lower z for untouched text.
+Result<std::string> watermark_normalize(std::string_view text);
+
+}  // namespace plumb

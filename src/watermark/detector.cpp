@@ -1,0 +1,172 @@
+// Detector: scores token ids exactly as the reference's WatermarkDetector does
+// (_score_ngrams_in_passage, _score_sequence, _score_windows_impl_batched with
+// window_size="max"), with caches instead of its lru_cache.
+#include <xxhash.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "plumb/watermark.h"
+#include "watermark/green_cache.h"
+
+namespace plumb {
+
+namespace {
+
+constexpr size_t kBitsetBudgetBytes = size_t{64} << 20;
+
+// Positions of first occurrences of n-grams in one text: open addressing over positions,
+// n-grams compared by their ids.
+class NgramSet {
+ public:
+  void reset(const int32_t* ids, size_t ngram, size_t count) {
+    ids_ = ids;
+    ngram_ = ngram;
+    size_t cap = 16;
+    while (cap < 2 * count) cap *= 2;
+    mask_ = cap - 1;
+    table_.assign(cap, -1);
+  }
+  // The position of the first occurrence of the n-gram starting at `pos` (pos itself when new).
+  int64_t first(int64_t pos) {
+    const int32_t* g = ids_ + pos;
+    const size_t bytes = ngram_ * sizeof(int32_t);
+    for (size_t i = XXH3_64bits(g, bytes) & mask_;; i = (i + 1) & mask_) {
+      if (table_[i] < 0) {
+        table_[i] = pos;
+        return pos;
+      }
+      if (std::memcmp(ids_ + table_[i], g, bytes) == 0) return table_[i];
+    }
+  }
+
+ private:
+  const int32_t* ids_ = nullptr;
+  size_t ngram_ = 1;
+  size_t mask_ = 0;
+  std::vector<int64_t> table_;
+};
+
+}  // namespace
+
+struct Detector::Cache {
+  watermark::ResultCache results;
+  watermark::BitsetCache bitsets;
+  NgramSet ngrams;
+  std::vector<int32_t> list;
+  explicit Cache(int32_t vocab_size) : bitsets(vocab_size, kBitsetBudgetBytes) {}
+};
+
+Detector::Detector(Watermark wm, const DetectOptions& options)
+    : watermark_(std::move(wm)), options_(options), cache_(std::make_unique<Cache>(watermark_.vocab_size())) {}
+Detector::Detector(const Detector& other) : Detector(other.watermark_, other.options_) {}
+Detector& Detector::operator=(const Detector& other) {
+  if (this != &other) *this = Detector(other);
+  return *this;
+}
+Detector::Detector(Detector&&) noexcept = default;
+Detector& Detector::operator=(Detector&&) noexcept = default;
+Detector::~Detector() = default;
+
+Result<Detector> Detector::create(const WatermarkConfig& config, int32_t vocab_size, const DetectOptions& options) {
+  PLUMB_ASSIGN_OR_RETURN(Watermark wm, Watermark::create(config, vocab_size));
+  if (!std::isfinite(options.z_threshold))
+    return Status::InvalidArgument("detection threshold: expected a finite z value");
+  return Detector(std::move(wm), options);
+}
+
+DetectResult Detector::detect(std::span<const int32_t> ids) {
+  DetectResult r;
+  if (!ids.empty() && options_.bos_id >= 0 && ids.front() == options_.bos_id) ids = ids.subspan(1);
+  const auto n = static_cast<int64_t>(ids.size());
+  const int h = watermark_.context_width();
+  const int ng = watermark_.ngram_size();
+  r.num_tokens = n;
+  r.mask.assign(static_cast<size_t>(n), -1);
+  r.repeated.assign(static_cast<size_t>(n), 0);
+  // The reference refuses fewer than h + 1 ids (one token after a full prefix of h).
+  if (n - h < 1) {
+    r.message = "not enough tokens: " + std::to_string(n) + " after dropping BOS; scheme " +
+                std::string(watermark_scheme_name(watermark_.config().scheme)) + " needs at least " +
+                std::to_string(h + 1) + " to score one";
+    return r;
+  }
+
+  const bool reference = watermark_scheme_is_reference(watermark_.config().scheme);
+  const bool salted = watermark_.self_salted();
+  const int64_t count = n - ng + 1;
+  Cache& c = *cache_;
+  c.ngrams.reset(ids.data(), static_cast<size_t>(ng), static_cast<size_t>(count));
+  std::vector<uint8_t> counted_green;  // WinMax input: green bits of the counted n-grams, in order
+  counted_green.reserve(static_cast<size_t>(count));
+
+  int64_t unique = 0, green_unique = 0, green_all = 0;
+  for (int64_t j = 0; j < count; ++j) {
+    const int64_t target = j + ng - 1;
+    const int64_t first = c.ngrams.first(j);
+    bool green;
+    if (first != j) {
+      green = r.mask[static_cast<size_t>(first + ng - 1)] == 1;
+      r.repeated[static_cast<size_t>(target)] = 1;
+    } else {
+      const std::span<const int32_t> gram = ids.subspan(static_cast<size_t>(j), static_cast<size_t>(ng));
+      const int32_t token = gram.back();
+      if (!reference || token < 0 || token >= watermark_.vocab_size()) {
+        green = watermark_.is_green(gram);
+      } else {
+        const uint32_t seed = watermark_.seed(salted ? gram : gram.first(gram.size() - 1));
+        const uint64_t* bits = salted ? nullptr : c.bitsets.find(seed);
+        if (bits == nullptr && !salted && c.bitsets.admit(seed)) {
+          watermark_.green_list_seeded(seed, c.list);
+          bits = c.bitsets.store(seed, c.list);
+        }
+        if (bits != nullptr) {
+          green = watermark::BitsetCache::test(bits, token);
+        } else if (int known = c.results.lookup(seed, token); known >= 0) {
+          green = known == 1;
+        } else {
+          green = watermark_.is_green_seeded(seed, token);
+          c.results.insert(seed, token, green);
+        }
+      }
+      ++unique;
+      green_unique += green;
+    }
+    green_all += green;
+    r.mask[static_cast<size_t>(target)] = green ? 1 : 0;
+    if (!options_.ignore_repeated_ngrams || first == j) counted_green.push_back(green);
+  }
+
+  const double gamma = watermark_.config().gamma;
+  r.scored = true;
+  r.num_scored = options_.ignore_repeated_ngrams ? unique : count;
+  r.num_green = options_.ignore_repeated_ngrams ? green_unique : green_all;
+  r.green_fraction = static_cast<double>(r.num_green) / static_cast<double>(r.num_scored);
+  r.z = watermark_z(r.num_green, r.num_scored, gamma);
+  r.p_value = normal_upper_tail(r.z);
+  if (options_.binomial) r.binomial_p = binomial_upper_tail(r.num_green, r.num_scored, gamma);
+  r.detected = r.z > options_.z_threshold;
+
+  if (options_.winmax && counted_green.size() >= 2) {
+    // Every window of every size 1..L-1 (the reference's range(1, L)), stride 1.
+    const size_t len = counted_green.size();
+    std::vector<int64_t> prefix(len + 1, 0);
+    for (size_t i = 0; i < len; ++i) prefix[i + 1] = prefix[i] + counted_green[i];
+    double best = -INFINITY;
+    int64_t best_size = 0;
+    for (size_t size = 1; size < len; ++size) {
+      int64_t most = 0;
+      for (size_t s = 0; s + size <= len; ++s) most = std::max(most, prefix[s + size] - prefix[s]);
+      const double z = watermark_z(most, static_cast<int64_t>(size), gamma);
+      if (z > best) {
+        best = z;
+        best_size = static_cast<int64_t>(size);
+      }
+    }
+    r.winmax_z = best;
+    r.winmax_window = best_size;
+  }
+  return r;
+}
+
+}  // namespace plumb
