@@ -46,6 +46,12 @@ class Tokenizer {
   virtual std::string token_to_piece(TokenId id, bool render_special = false) const = 0;
   // Joins pieces, applying the leading-space rules of the vocabulary.
   virtual std::string detokenize(std::span<const TokenId> ids, bool render_special = false) const = 0;
+  // Like detokenize, for ids that continue earlier text: the leading-space rule that
+  // applies to the first token of a text is not applied.
+  virtual std::string detokenize_continuation(std::span<const TokenId> ids, bool render_special = false) const = 0;
+  // True when detokenize removes spaces before punctuation (" ," -> ","), which makes
+  // the text of a token depend on the next one.
+  virtual bool cleans_spaces() const { return false; }
 
   virtual TokenizerModel model() const = 0;
   virtual int32_t n_vocab() const = 0;
@@ -69,10 +75,13 @@ class StreamingDetokenizer {
   std::string flush();
 
  private:
+  std::string take(bool final);
+
   const Tokenizer& tok_;
   bool render_special_;
-  bool first_ = true;
-  std::string pending_;
+  bool first_ = true;          // no window has been closed yet
+  std::vector<TokenId> ids_;   // tokens since the last closed window
+  size_t emitted_ = 0;         // bytes of the window's text already returned
 };
 
 }  // namespace plumb
