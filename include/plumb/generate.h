@@ -1,0 +1,64 @@
+// plumb/generate.h — the generation loop: prompt evaluation, sampling, stop conditions,
+// UTF-8-safe streaming.
+//
+// Thread safety: generate() uses the Context and sampler it is given; one call at a time each.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "plumb/model.h"
+#include "plumb/sampler.h"
+#include "plumb/status.h"
+#include "plumb/tokenizer.h"
+
+namespace plumb {
+
+enum class StopReason { kEndOfGeneration, kStopString, kTokenLimit, kContextFull, kCancelled };
+std::string_view stop_reason_name(StopReason r);  // "eog", "stop_string", "limit", "context_full", "cancelled"
+
+struct GenerateOptions {
+  int32_t n_predict = 128;            // tokens to generate at most; < 0: until EOS or the context is full
+  std::vector<std::string> stop;      // stop strings (not included in the text)
+  std::vector<TokenId> stop_tokens;   // extra ids that end generation (e.g. a chat template's end-of-turn)
+  bool stop_at_eog = true;            // stop at the tokenizer's EOS/EOT/EOM
+};
+
+struct GenerateTimings {
+  int32_t n_prompt = 0;      // prompt tokens evaluated
+  double prompt_ms = 0;
+  int32_t n_generated = 0;   // tokens sampled (the last one is not evaluated)
+  double generate_ms = 0;    // sampling + evaluation of the generated tokens
+  double prompt_tok_s() const { return prompt_ms > 0 ? n_prompt * 1000.0 / prompt_ms : 0; }
+  double generate_tok_s() const { return generate_ms > 0 ? n_generated * 1000.0 / generate_ms : 0; }
+  double ms_per_token() const { return n_generated > 0 ? generate_ms / n_generated : 0; }
+};
+
+struct GenerateResult {
+  std::vector<TokenId> tokens;   // generated ids, in order (including a final EOS, if any)
+  std::vector<float> logprobs;   // log p(token) under the model's unmodified distribution
+  std::string text;              // decoded text of the generated tokens, cut at a stop string
+  StopReason stop_reason = StopReason::kTokenLimit;
+  GenerateTimings timings;
+};
+
+// Called with each piece of complete UTF-8 text as it becomes final; return false to stop
+// (StopReason kCancelled).
+using TextCallback = std::function<bool(std::string_view)>;
+
+// Evaluates `prompt` after what the context already holds, then samples up to n_predict tokens.
+// The sampler's accept() sees every prompt token, then every generated token, in order.
+// `tok` may be null (no text, no EOS detection then).  Fails when the prompt does not fit in
+// the context; running out of context while generating ends with StopReason kContextFull.
+Result<GenerateResult> generate(Context& ctx, const Tokenizer* tok, SamplerStage& sampler,
+                                std::span<const TokenId> prompt, const GenerateOptions& opts,
+                                const TextCallback& on_text = nullptr);
+
+// log softmax(logits)[id], computed in double.
+double token_logprob(std::span<const float> logits, TokenId id);
+
+}  // namespace plumb

@@ -1,0 +1,126 @@
+// plumb/model.h — a GGUF language model (weights mapped, not copied) and a Context that
+// runs it: KV cache, thread pool, preallocated activations.
+//
+// Supported architectures: llama (Llama 2/3.x, Mistral, TinyLlama, SmolLM, CodeLlama) and
+// qwen2.  Each lives in src/model/arch/<arch>.cpp.
+//
+// Thread safety: a Model is immutable after load and may be shared by many Contexts (one per
+// thread).  A Context is single-threaded state (it runs its own worker pool inside eval()).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "plumb/status.h"
+#include "plumb/tensor_type.h"
+
+namespace plumb {
+
+namespace gguf { class File; }
+
+// How rotary position embeddings pair up the dimensions of a head (ggml's terms):
+// kNorm rotates adjacent pairs (x[2i], x[2i+1]); kNeox rotates (x[i], x[i + n_rot/2]).
+enum class RopeType { kNorm, kNeox };
+
+struct ModelHParams {
+  std::string arch;              // general.architecture
+  std::string name;              // general.name, may be empty
+  int64_t n_vocab = 0;
+  int64_t n_ctx_train = 0;       // <arch>.context_length
+  int64_t n_embd = 0;            // <arch>.embedding_length
+  int64_t n_layer = 0;           // <arch>.block_count
+  int64_t n_ff = 0;              // <arch>.feed_forward_length
+  int64_t n_head = 0;            // <arch>.attention.head_count
+  int64_t n_head_kv = 0;         // <arch>.attention.head_count_kv (defaults to n_head)
+  int64_t head_dim = 0;          // <arch>.attention.key_length, else n_embd / n_head
+  int64_t n_rot = 0;             // <arch>.rope.dimension_count, else head_dim
+  float rms_eps = 1e-5f;         // <arch>.attention.layer_norm_rms_epsilon
+  float rope_freq_base = 10000.0f;
+  float rope_freq_scale = 1.0f;  // 1 / <arch>.rope.scaling.factor for linear scaling
+  int64_t sliding_window = 0;    // <arch>.attention.sliding_window; 0 = full attention
+  RopeType rope_type = RopeType::kNorm;
+  bool tied_output = false;      // output.weight absent: logits use token_embd.weight
+  bool has_qkv_bias = false;
+  bool has_rope_freqs = false;   // rope_freqs.weight present (Llama 3.1+ long-context factors)
+};
+
+struct ModelLoadOptions {
+  // Called with a fraction in [0, 1] while the weights are paged in; returning false
+  // cancels the load (Status kCancelled).
+  std::function<bool(float)> progress;
+};
+
+class Model {
+ public:
+  // Maps `path` and checks every hyper-parameter and tensor the architecture needs; an
+  // error names the file and the key or tensor.
+  static Result<std::unique_ptr<Model>> load(const std::string& path, const ModelLoadOptions& opts = {});
+  // Takes an opened file (e.g. File::from_buffer in tests).
+  static Result<std::unique_ptr<Model>> from_file(std::unique_ptr<gguf::File> file,
+                                                  const ModelLoadOptions& opts = {});
+  ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  const ModelHParams& hparams() const;
+  const gguf::File& file() const;
+  // Bytes of weights one decoded token reads (every matrix once, plus one embedding row):
+  // the numerator of the decode bandwidth figure.
+  uint64_t bytes_per_token() const;
+  uint64_t n_params() const;
+  // The dominant matrix type ("q4_0"), for summaries.
+  TensorType main_type() const;
+
+  struct Impl;
+  const Impl& impl() const { return *impl_; }
+
+ private:
+  explicit Model(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+struct ContextParams {
+  int32_t n_ctx = 0;      // KV cache size in tokens; 0 = min(n_ctx_train, 4096)
+  int32_t n_batch = 512;  // most tokens one forward pass processes (prompt chunks)
+  int32_t n_threads = 0;  // 0 = hardware concurrency
+};
+
+class Context {
+ public:
+  // Preallocates the KV cache and every activation buffer, and starts the thread pool.
+  // REQUIRES: `model` outlives the Context.
+  static Result<std::unique_ptr<Context>> create(const Model& model, const ContextParams& params = {});
+  ~Context();
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  // Runs `tokens` at positions n_past() .. n_past() + size - 1 (in chunks of n_batch),
+  // appending them to the KV cache.  Afterwards logits() holds the last token's logits, and
+  // with `all_logits` logits_at(i) holds those of tokens[i].  Fails with kOutOfRange when
+  // the tokens do not fit in the context (nothing is evaluated then), kInvalidArgument for
+  // an id outside the vocabulary.
+  Status eval(std::span<const int32_t> tokens, bool all_logits = false);
+  // Valid until the next eval().
+  std::span<const float> logits() const;
+  // REQUIRES: the last eval() had all_logits and i < its token count.
+  std::span<const float> logits_at(size_t i) const;
+
+  int32_t n_past() const;
+  int32_t n_ctx() const;
+  int32_t n_threads() const;
+  // Forgets positions >= n (n = 0 empties the cache).
+  void truncate(int32_t n);
+  const Model& model() const;
+
+  struct Impl;
+
+ private:
+  explicit Context(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace plumb

@@ -1,0 +1,36 @@
+// model/arch/arch.h — what differs between architectures.
+//
+// Adding an architecture (qwen3, gemma, phi3, ...) = one file arch/<name>.cpp defining an
+// ArchSpec, plus one line in arch/registry.cpp.  Hyper-parameters common to all are read by
+// hparams.cpp; `adjust_hparams` applies the architecture's own defaults and keys, and
+// `load_layer` finds its tensors.  Forward-pass features beyond llama (QKV bias, per-head
+// q/k norm) are switched on by which tensors a layer has.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "model/loader.h"
+#include "model/weights.h"
+#include "plumb/gguf.h"
+#include "plumb/model.h"
+#include "plumb/status.h"
+
+namespace plumb::model {
+
+struct ArchSpec {
+  std::string_view name;   // general.architecture value
+  RopeType rope_type;      // llama.cpp's rope type for this architecture
+  Status (*adjust_hparams)(const gguf::File& file, ModelHParams& hp);  // may be nullptr
+  Status (*load_layer)(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeights& w);
+};
+
+const ArchSpec& arch_llama();
+const ArchSpec& arch_qwen2();
+
+// nullptr when unknown.
+const ArchSpec* find_arch(std::string_view name);
+// "llama, qwen2"
+std::string known_archs();
+
+}  // namespace plumb::model

@@ -1,0 +1,22 @@
+// llama: Llama 2/3.x, Mistral, TinyLlama, SmolLM, CodeLlama.
+//
+// RoPE is ggml's "normal" mode (adjacent pairs): llama.cpp's converter permutes the Q and K
+// weights of Hugging Face checkpoints into that order, and llama2.c / Meta checkpoints use it
+// natively.
+#include "model/arch/arch.h"
+
+namespace plumb::model {
+namespace {
+
+Status load_layer(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeights& w) {
+  return load_llama_block(tl, hp, layer, w);
+}
+
+}  // namespace
+
+const ArchSpec& arch_llama() {
+  static const ArchSpec spec{"llama", RopeType::kNorm, nullptr, &load_layer};
+  return spec;
+}
+
+}  // namespace plumb::model

@@ -1,0 +1,33 @@
+// The list of architectures.  Explicit rather than self-registering: static initialisers in
+// a static library are dropped by the linker when nothing references their object file.
+#include "model/arch/arch.h"
+
+namespace plumb::model {
+namespace {
+const ArchSpec* const* all_archs(size_t* n) {
+  static const ArchSpec* const kArchs[] = {&arch_llama(), &arch_qwen2()};
+  *n = sizeof(kArchs) / sizeof(kArchs[0]);
+  return kArchs;
+}
+}  // namespace
+
+const ArchSpec* find_arch(std::string_view name) {
+  size_t n;
+  const ArchSpec* const* a = all_archs(&n);
+  for (size_t i = 0; i < n; ++i)
+    if (a[i]->name == name) return a[i];
+  return nullptr;
+}
+
+std::string known_archs() {
+  size_t n;
+  const ArchSpec* const* a = all_archs(&n);
+  std::string out;
+  for (size_t i = 0; i < n; ++i) {
+    if (i) out += ", ";
+    out += a[i]->name;
+  }
+  return out;
+}
+
+}  // namespace plumb::model

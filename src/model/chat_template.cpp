@@ -1,0 +1,166 @@
+// Chat template families: detection by marker substrings (in the order llama.cpp checks
+// them) and rendering.
+#include <cctype>
+
+#include "plumb/chat.h"
+
+namespace plumb {
+namespace {
+
+struct Named {
+  ChatTemplate t;
+  std::string_view name;
+};
+constexpr Named kNames[] = {
+    {ChatTemplate::kChatML, "chatml"}, {ChatTemplate::kLlama2, "llama2"},   {ChatTemplate::kLlama2Sys, "llama2-sys"},
+    {ChatTemplate::kLlama3, "llama3"}, {ChatTemplate::kMistral, "mistral"}, {ChatTemplate::kGemma, "gemma"},
+    {ChatTemplate::kPhi3, "phi3"},     {ChatTemplate::kZephyr, "zephyr"},
+};
+
+std::string trim(std::string_view s) {
+  size_t b = 0, e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  return std::string(s.substr(b, e - b));
+}
+
+std::string names_list() {
+  std::string out;
+  for (const auto& n : kNames) out += (out.empty() ? "" : ", ") + std::string(n.name);
+  return out;
+}
+
+}  // namespace
+
+std::string_view chat_template_name(ChatTemplate t) {
+  for (const auto& n : kNames)
+    if (n.t == t) return n.name;
+  return "unknown";
+}
+
+std::vector<std::string> chat_template_names() {
+  std::vector<std::string> out;
+  for (const auto& n : kNames) out.emplace_back(n.name);
+  return out;
+}
+
+Result<ChatTemplate> chat_template_from_name(std::string_view name) {
+  for (const auto& n : kNames)
+    if (n.name == name) return n.t;
+  return Status::InvalidArgument("unknown chat template '" + std::string(name) + "'; known: " + names_list());
+}
+
+Result<ChatTemplate> detect_chat_template(std::string_view tmpl) {
+  auto has = [&](std::string_view s) { return tmpl.find(s) != std::string_view::npos; };
+  const std::string hint = "; pass --chat-template NAME (" + names_list() + ")";
+  if (tmpl.empty()) return Status::Unsupported("the model has no chat template (tokenizer.chat_template)" + hint);
+  if (has("<|im_start|>")) {
+    if (has("<|im_sep|>") || has("<end_of_utterance>"))
+      return Status::Unsupported("the chat template is a ChatML variant (Phi-4 / SmolVLM) plumb does not render" + hint);
+    return ChatTemplate::kChatML;
+  }
+  if (tmpl.substr(0, 7) == "mistral" || has("[INST]")) {
+    if (has("[SYSTEM_PROMPT]") || has("' [INST] ' + system_message") || has("[AVAILABLE_TOOLS]"))
+      return ChatTemplate::kMistral;
+    return has("<<SYS>>") ? ChatTemplate::kLlama2Sys : ChatTemplate::kLlama2;
+  }
+  if (has("<|assistant|>") && has("<|end|>")) return ChatTemplate::kPhi3;
+  if (has("<|user|>") && (has("<|endoftext|>") || (has("<|assistant|>") && has("eos_token")))) return ChatTemplate::kZephyr;
+  if (has("<start_of_turn>")) return ChatTemplate::kGemma;
+  if (has("<|start_header_id|>") && has("<|end_header_id|>")) return ChatTemplate::kLlama3;
+  return Status::Unsupported("the model's chat template (tokenizer.chat_template) is not one plumb recognises" + hint);
+}
+
+std::string render_chat(ChatTemplate t, std::span<const ChatMessage> msgs, bool add_assistant) {
+  std::string s;
+  switch (t) {
+    case ChatTemplate::kChatML:
+      for (const auto& m : msgs) s += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
+      if (add_assistant) s += "<|im_start|>assistant\n";
+      break;
+    case ChatTemplate::kLlama3:
+      for (const auto& m : msgs)
+        s += "<|start_header_id|>" + m.role + "<|end_header_id|>\n\n" + trim(m.content) + "<|eot_id|>";
+      if (add_assistant) s += "<|start_header_id|>assistant<|end_header_id|>\n\n";
+      break;
+    case ChatTemplate::kLlama2:
+    case ChatTemplate::kLlama2Sys: {
+      // BOS opens the text (added by the tokenizer); later turns open with "<s>[INST] ".
+      bool in_turn = true;
+      s += "[INST] ";
+      for (const auto& m : msgs) {
+        if (!in_turn) {
+          s += "<s>[INST] ";
+          in_turn = true;
+        }
+        if (m.role == "system")
+          s += t == ChatTemplate::kLlama2Sys ? "<<SYS>>\n" + m.content + "\n<</SYS>>\n\n" : m.content + "\n";
+        else if (m.role == "user")
+          s += m.content + " [/INST]";
+        else {
+          s += m.content + "</s>";
+          in_turn = false;
+        }
+      }
+      break;
+    }
+    case ChatTemplate::kMistral: {
+      bool in_turn = false;
+      for (const auto& m : msgs) {
+        if (!in_turn) {
+          s += "[INST] ";
+          in_turn = true;
+        }
+        if (m.role == "system")
+          s += m.content + "\n\n";
+        else if (m.role == "user")
+          s += m.content + "[/INST]";
+        else {
+          s += " " + trim(m.content) + "</s>";
+          in_turn = false;
+        }
+      }
+      break;
+    }
+    case ChatTemplate::kGemma: {
+      std::string system;
+      for (const auto& m : msgs) {
+        if (m.role == "system") {
+          system += trim(m.content);
+          continue;
+        }
+        const std::string role = m.role == "assistant" ? "model" : m.role;
+        s += "<start_of_turn>" + role + "\n";
+        if (!system.empty() && role != "model") {
+          s += system + "\n\n";
+          system.clear();
+        }
+        s += trim(m.content) + "<end_of_turn>\n";
+      }
+      if (add_assistant) s += "<start_of_turn>model\n";
+      break;
+    }
+    case ChatTemplate::kPhi3:
+      for (const auto& m : msgs) s += "<|" + m.role + "|>\n" + m.content + "<|end|>\n";
+      if (add_assistant) s += "<|assistant|>\n";
+      break;
+    case ChatTemplate::kZephyr:
+      for (const auto& m : msgs) s += "<|" + m.role + "|>\n" + m.content + "<|endoftext|>\n";
+      if (add_assistant) s += "<|assistant|>\n";
+      break;
+  }
+  return s;
+}
+
+std::vector<std::string> chat_end_markers(ChatTemplate t) {
+  switch (t) {
+    case ChatTemplate::kChatML: return {"<|im_end|>"};
+    case ChatTemplate::kLlama3: return {"<|eot_id|>"};
+    case ChatTemplate::kGemma: return {"<end_of_turn>"};
+    case ChatTemplate::kPhi3: return {"<|end|>"};
+    case ChatTemplate::kZephyr: return {"<|endoftext|>"};
+    default: return {"</s>"};
+  }
+}
+
+}  // namespace plumb

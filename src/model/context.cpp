@@ -1,0 +1,298 @@
+// The forward pass: llama-style decoder blocks over a KV cache.
+//
+// Per block, for a chunk of T tokens (T = 1 when decoding):
+//   h = rmsnorm(x) * attn_norm;  q, k, v = Wq h (+bq), Wk h (+bk), Wv h (+bv)
+//   rope(q, k);  K/V cache[pos] = k, v
+//   o = softmax(q k^T / sqrt(head_dim), causal [, sliding window]) v   (GQA: n_head / n_head_kv
+//       query heads share each KV head)
+//   x += Wo o;  h = rmsnorm(x) * ffn_norm;  x += Wdown (silu(Wgate h) * Wup h)
+// then logits = Woutput (rmsnorm(x) * output_norm).
+//
+// Every buffer is allocated in create(); eval() allocates nothing on the decode path.
+// KV cache layout: [layer][kv_head][position][head_dim], so one head's keys for all
+// positions are contiguous for the score loop.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <thread>
+
+#include "kernels/kernels.h"
+#include "model/model_impl.h"
+#include "plumb/model.h"
+
+namespace plumb {
+
+struct Context::Impl {
+  const Model* model = nullptr;
+  const Model::Impl* m = nullptr;
+  ModelHParams hp;
+  int32_t n_ctx = 0, n_batch = 0, n_threads = 0;
+  int32_t n_past = 0;
+  int64_t q_dim = 0, kv_dim = 0;
+  std::unique_ptr<kernels::ThreadPool> pool;
+  kernels::Scratch scratch;
+
+  std::vector<float> k_cache, v_cache;
+  // Activations, n_batch rows each.
+  std::vector<float> x, xb, q, k, v, att, gate, up;
+  std::vector<float> rope_cos, rope_sin;  // [n_batch][n_rot / 2]
+  std::vector<float> scores;              // [n_threads][n_ctx]
+  std::vector<float> logits;              // last token
+  std::vector<float> all_logits;          // [n_tokens][n_vocab] when asked for
+  size_t n_all_logits = 0;
+
+  float* kc(int64_t layer, int64_t kvh, int64_t pos) {
+    return k_cache.data() + ((layer * hp.n_head_kv + kvh) * n_ctx + pos) * hp.head_dim;
+  }
+  float* vc(int64_t layer, int64_t kvh, int64_t pos) {
+    return v_cache.data() + ((layer * hp.n_head_kv + kvh) * n_ctx + pos) * hp.head_dim;
+  }
+
+  void mul(const model::Matrix& w, const float* in, int64_t n_tok, float* out) {
+    if (n_tok == 1)
+      kernels::matvec(w.type, w.data, w.n_rows, w.n_cols, in, out, *pool, scratch);
+    else
+      kernels::matmul(w.type, w.data, w.n_rows, w.n_cols, in, n_tok, out, *pool, scratch);
+  }
+
+  void rmsnorm_rows(const float* in, const model::Vector& weight, float* out, int64_t n_tok) {
+    for (int64_t t = 0; t < n_tok; ++t)
+      kernels::rmsnorm(in + t * hp.n_embd, weight.data, out + t * hp.n_embd, hp.n_embd, hp.rms_eps);
+  }
+
+  void rope_tables(int32_t pos0, int64_t n_tok);
+  void rope(float* vecs, int64_t n_heads, int64_t t);
+  void attention(int64_t layer, int32_t pos0, int64_t n_tok);
+  Status eval_chunk(const int32_t* tokens, int64_t n_tok, bool all_logits, size_t logits_row);
+};
+
+Context::Context(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Context::~Context() = default;
+
+Result<std::unique_ptr<Context>> Context::create(const Model& model, const ContextParams& params) {
+  auto c = std::make_unique<Impl>();
+  c->model = &model;
+  c->m = &model.impl();
+  c->hp = model.hparams();
+  const ModelHParams& hp = c->hp;
+  if (params.n_ctx < 0) return Status::InvalidArgument("context size " + std::to_string(params.n_ctx) + " is negative");
+  if (params.n_batch < 0) return Status::InvalidArgument("batch size " + std::to_string(params.n_batch) + " is negative");
+  if (params.n_threads < 0)
+    return Status::InvalidArgument("thread count " + std::to_string(params.n_threads) + " is negative");
+  c->n_ctx = params.n_ctx > 0 ? params.n_ctx : static_cast<int32_t>(std::min<int64_t>(hp.n_ctx_train, 4096));
+  c->n_batch = std::max(1, std::min(params.n_batch > 0 ? params.n_batch : 512, c->n_ctx));
+  c->n_threads = params.n_threads > 0 ? params.n_threads
+                                      : static_cast<int32_t>(std::max(1u, std::thread::hardware_concurrency()));
+  c->q_dim = hp.n_head * hp.head_dim;
+  c->kv_dim = hp.n_head_kv * hp.head_dim;
+  const size_t cache = static_cast<size_t>(hp.n_layer) * static_cast<size_t>(c->kv_dim) * static_cast<size_t>(c->n_ctx);
+  const size_t B = static_cast<size_t>(c->n_batch);
+  try {
+    c->k_cache.assign(cache, 0.0f);
+    c->v_cache.assign(cache, 0.0f);
+    c->x.resize(B * hp.n_embd);
+    c->xb.resize(B * std::max(hp.n_embd, c->q_dim));
+    c->q.resize(B * c->q_dim);
+    c->k.resize(B * c->kv_dim);
+    c->v.resize(B * c->kv_dim);
+    c->att.resize(B * c->q_dim);
+    c->gate.resize(B * hp.n_ff);
+    c->up.resize(B * hp.n_ff);
+    c->rope_cos.resize(B * (hp.n_rot / 2));
+    c->rope_sin.resize(B * (hp.n_rot / 2));
+    c->scores.resize(static_cast<size_t>(c->n_threads) * c->n_ctx);
+    c->logits.resize(hp.n_vocab);
+  } catch (const std::bad_alloc&) {
+    return Status::OutOfRange("not enough memory for a context of " + std::to_string(c->n_ctx) +
+                              " tokens (KV cache " + std::to_string(2 * cache * sizeof(float) >> 20) +
+                              " MiB); lower -c");
+  }
+  c->pool = std::make_unique<kernels::ThreadPool>(c->n_threads);
+  return std::unique_ptr<Context>(new Context(std::move(c)));
+}
+
+std::span<const float> Context::logits() const { return impl_->logits; }
+std::span<const float> Context::logits_at(size_t i) const {
+  assert(i < impl_->n_all_logits);
+  const size_t nv = static_cast<size_t>(impl_->hp.n_vocab);
+  return std::span<const float>(impl_->all_logits.data() + i * nv, nv);
+}
+int32_t Context::n_past() const { return impl_->n_past; }
+int32_t Context::n_ctx() const { return impl_->n_ctx; }
+int32_t Context::n_threads() const { return impl_->n_threads; }
+const Model& Context::model() const { return *impl_->model; }
+void Context::truncate(int32_t n) { impl_->n_past = std::clamp(n, 0, impl_->n_past); }
+
+Status Context::eval(std::span<const int32_t> tokens, bool all_logits) {
+  Impl& c = *impl_;
+  if (tokens.empty()) return Status::InvalidArgument("eval: no tokens");
+  if (static_cast<int64_t>(c.n_past) + static_cast<int64_t>(tokens.size()) > c.n_ctx)
+    return Status::OutOfRange("context is full: " + std::to_string(c.n_past) + " tokens in the context plus " +
+                              std::to_string(tokens.size()) + " new ones exceed its size of " +
+                              std::to_string(c.n_ctx) + " tokens (raise -c/--ctx-size, at most the model's " +
+                              std::to_string(c.hp.n_ctx_train) + ")");
+  for (size_t i = 0; i < tokens.size(); ++i)
+    if (tokens[i] < 0 || tokens[i] >= c.hp.n_vocab)
+      return Status::InvalidArgument("token #" + std::to_string(i) + " has id " + std::to_string(tokens[i]) +
+                                     ", outside the vocabulary [0, " + std::to_string(c.hp.n_vocab) + ")");
+  if (all_logits) {
+    c.all_logits.resize(tokens.size() * static_cast<size_t>(c.hp.n_vocab));
+    c.n_all_logits = tokens.size();
+  } else {
+    c.n_all_logits = 0;
+  }
+  for (size_t done = 0; done < tokens.size();) {
+    const int64_t n = std::min<int64_t>(c.n_batch, static_cast<int64_t>(tokens.size() - done));
+    PLUMB_RETURN_IF_ERROR(c.eval_chunk(tokens.data() + done, n, all_logits, done));
+    done += static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
+void Context::Impl::rope_tables(int32_t pos0, int64_t n_tok) {
+  const int64_t half = hp.n_rot / 2;
+  const float* ff = m->w.rope_freqs.data;
+  for (int64_t t = 0; t < n_tok; ++t) {
+    const double pos = static_cast<double>(pos0 + t) * hp.rope_freq_scale;
+    for (int64_t i = 0; i < half; ++i) {
+      double theta = pos * std::pow(static_cast<double>(hp.rope_freq_base), -2.0 * static_cast<double>(i) /
+                                                                              static_cast<double>(hp.n_rot));
+      if (ff != nullptr) theta /= ff[i];
+      rope_cos[t * half + i] = static_cast<float>(std::cos(theta));
+      rope_sin[t * half + i] = static_cast<float>(std::sin(theta));
+    }
+  }
+}
+
+void Context::Impl::rope(float* vecs, int64_t n_heads, int64_t t) {
+  const int64_t half = hp.n_rot / 2;
+  const float* cs = rope_cos.data() + t * half;
+  const float* sn = rope_sin.data() + t * half;
+  for (int64_t h = 0; h < n_heads; ++h) {
+    float* x = vecs + h * hp.head_dim;
+    if (hp.rope_type == RopeType::kNorm) {
+      for (int64_t i = 0; i < half; ++i) {
+        const float x0 = x[2 * i], x1 = x[2 * i + 1];
+        x[2 * i] = x0 * cs[i] - x1 * sn[i];
+        x[2 * i + 1] = x0 * sn[i] + x1 * cs[i];
+      }
+    } else {
+      for (int64_t i = 0; i < half; ++i) {
+        const float x0 = x[i], x1 = x[i + half];
+        x[i] = x0 * cs[i] - x1 * sn[i];
+        x[i + half] = x0 * sn[i] + x1 * cs[i];
+      }
+    }
+  }
+}
+
+namespace {
+// parallel_for takes a std::function; capturing one pointer keeps it in the small-object
+// buffer, so no allocation per call.
+struct AttnJob {
+  Context::Impl* c;
+  int64_t layer;
+  int32_t pos0;
+};
+}  // namespace
+
+void Context::Impl::attention(int64_t layer, int32_t pos0, int64_t n_tok) {
+  AttnJob job{this, layer, pos0};
+  const AttnJob* jp = &job;
+  pool->parallel_for(n_tok * hp.n_head, [jp](int64_t begin, int64_t end, int thread) {
+    Context::Impl& c = *jp->c;
+    const ModelHParams& hp = c.hp;
+    const int64_t hd = hp.head_dim, group = hp.n_head / hp.n_head_kv;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    float* sc = c.scores.data() + static_cast<size_t>(thread) * c.n_ctx;
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t t = item / hp.n_head, h = item % hp.n_head, kvh = h / group;
+      const int64_t pos = jp->pos0 + t;
+      const int64_t start = hp.sliding_window > 0 ? std::max<int64_t>(0, pos - hp.sliding_window + 1) : 0;
+      const float* qh = c.q.data() + t * c.q_dim + h * hd;
+      float mx = -INFINITY;
+      for (int64_t p = start; p <= pos; ++p) {
+        const float s = kernels::dot_f32(qh, c.kc(jp->layer, kvh, p), hd) * scale;
+        sc[p] = s;
+        mx = std::max(mx, s);
+      }
+      float sum = 0;
+      for (int64_t p = start; p <= pos; ++p) {
+        sc[p] = std::exp(sc[p] - mx);
+        sum += sc[p];
+      }
+      float* out = c.att.data() + t * c.q_dim + h * hd;
+      std::fill(out, out + hd, 0.0f);
+      const float inv = 1.0f / sum;
+      for (int64_t p = start; p <= pos; ++p) kernels::axpy_f32(sc[p] * inv, c.vc(jp->layer, kvh, p), out, hd);
+    }
+  });
+}
+
+Status Context::Impl::eval_chunk(const int32_t* tokens, int64_t n_tok, bool want_all, size_t logits_row) {
+  const model::Weights& w = m->w;
+  const int64_t E = hp.n_embd;
+  const int32_t pos0 = n_past;
+
+  for (int64_t t = 0; t < n_tok; ++t) {
+    const auto* row = static_cast<const uint8_t*>(w.tok_embd.data) +
+                      static_cast<size_t>(tokens[t]) * kernels::row_size(w.tok_embd.type, E);
+    kernels::dequantize_row(w.tok_embd.type, row, x.data() + t * E, E);
+  }
+  rope_tables(pos0, n_tok);
+
+  for (int64_t l = 0; l < hp.n_layer; ++l) {
+    const model::LayerWeights& L = w.layers[static_cast<size_t>(l)];
+    rmsnorm_rows(x.data(), L.attn_norm, xb.data(), n_tok);
+    mul(L.wq, xb.data(), n_tok, q.data());
+    mul(L.wk, xb.data(), n_tok, k.data());
+    mul(L.wv, xb.data(), n_tok, v.data());
+    for (int64_t t = 0; t < n_tok; ++t) {
+      float* qt = q.data() + t * q_dim;
+      float* kt = k.data() + t * kv_dim;
+      float* vt = v.data() + t * kv_dim;
+      if (L.bq) {
+        for (int64_t i = 0; i < q_dim; ++i) qt[i] += L.bq.data[i];
+        for (int64_t i = 0; i < kv_dim; ++i) kt[i] += L.bk.data[i];
+        for (int64_t i = 0; i < kv_dim; ++i) vt[i] += L.bv.data[i];
+      }
+      if (L.q_norm) {
+        for (int64_t h = 0; h < hp.n_head; ++h)
+          kernels::rmsnorm(qt + h * hp.head_dim, L.q_norm.data, qt + h * hp.head_dim, hp.head_dim, hp.rms_eps);
+        for (int64_t h = 0; h < hp.n_head_kv; ++h)
+          kernels::rmsnorm(kt + h * hp.head_dim, L.k_norm.data, kt + h * hp.head_dim, hp.head_dim, hp.rms_eps);
+      }
+      rope(qt, hp.n_head, t);
+      rope(kt, hp.n_head_kv, t);
+      for (int64_t h = 0; h < hp.n_head_kv; ++h) {
+        std::memcpy(kc(l, h, pos0 + t), kt + h * hp.head_dim, hp.head_dim * sizeof(float));
+        std::memcpy(vc(l, h, pos0 + t), vt + h * hp.head_dim, hp.head_dim * sizeof(float));
+      }
+    }
+    attention(l, pos0, n_tok);
+    mul(L.wo, att.data(), n_tok, xb.data());
+    for (int64_t i = 0; i < n_tok * E; ++i) x[i] += xb[i];
+
+    rmsnorm_rows(x.data(), L.ffn_norm, xb.data(), n_tok);
+    mul(L.ffn_gate, xb.data(), n_tok, gate.data());
+    mul(L.ffn_up, xb.data(), n_tok, up.data());
+    kernels::swiglu_inplace(gate.data(), up.data(), n_tok * hp.n_ff);
+    mul(L.ffn_down, gate.data(), n_tok, xb.data());
+    for (int64_t i = 0; i < n_tok * E; ++i) x[i] += xb[i];
+  }
+
+  n_past += static_cast<int32_t>(n_tok);
+  const int64_t nv = hp.n_vocab;
+  if (want_all) {
+    rmsnorm_rows(x.data(), w.output_norm, xb.data(), n_tok);
+    float* dst = all_logits.data() + logits_row * static_cast<size_t>(nv);
+    mul(w.output, xb.data(), n_tok, dst);
+    std::memcpy(logits.data(), dst + (n_tok - 1) * nv, static_cast<size_t>(nv) * sizeof(float));
+  } else {
+    kernels::rmsnorm(x.data() + (n_tok - 1) * E, w.output_norm.data, xb.data(), E, hp.rms_eps);
+    mul(w.output, xb.data(), 1, logits.data());
+  }
+  return Status::Ok();
+}
+
+}  // namespace plumb

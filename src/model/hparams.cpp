@@ -1,0 +1,112 @@
+#include "model/hparams.h"
+
+#include <cmath>
+
+namespace plumb::model {
+namespace {
+
+class Keys {
+ public:
+  Keys(const gguf::File& f, std::string arch) : f_(f), arch_(std::move(arch)) {}
+
+  Result<int64_t> required_int(const std::string& suffix, int64_t min_value) const {
+    const std::string key = arch_ + "." + suffix;
+    if (f_.find(key) == nullptr)
+      return Status::NotFound(f_.path() + ": metadata key '" + key + "' is missing (required for architecture " +
+                              arch_ + ")");
+    PLUMB_ASSIGN_OR_RETURN(int64_t v, f_.get_int(key));
+    if (v < min_value)
+      return Status::Corrupt(f_.path() + ": metadata key '" + key + "' is " + std::to_string(v) + ", expected >= " +
+                             std::to_string(min_value));
+    return v;
+  }
+  Result<int64_t> optional_int(const std::string& suffix, int64_t fallback, int64_t min_value) const {
+    if (f_.find(arch_ + "." + suffix) == nullptr) return fallback;
+    return required_int(suffix, min_value);
+  }
+  Result<double> optional_float(const std::string& suffix, double fallback) const {
+    const std::string key = arch_ + "." + suffix;
+    if (f_.find(key) == nullptr) return fallback;
+    PLUMB_ASSIGN_OR_RETURN(double v, f_.get_float(key));
+    if (!std::isfinite(v)) return Status::Corrupt(f_.path() + ": metadata key '" + key + "' is not a finite number");
+    return v;
+  }
+  std::string key(const std::string& suffix) const { return arch_ + "." + suffix; }
+
+ private:
+  const gguf::File& f_;
+  std::string arch_;
+};
+
+// Reasonable upper bounds so that a corrupt header cannot make us allocate terabytes.
+constexpr int64_t kMaxDim = 1 << 20;
+
+}  // namespace
+
+Result<ModelHParams> read_hparams(const gguf::File& f, const ArchSpec& arch) {
+  ModelHParams hp;
+  hp.arch = std::string(arch.name);
+  hp.rope_type = arch.rope_type;
+  if (f.find("general.name") != nullptr) hp.name = f.get_string("general.name").value_or("");
+  Keys k(f, hp.arch);
+  PLUMB_ASSIGN_OR_RETURN(hp.n_ctx_train, k.required_int("context_length", 1));
+  PLUMB_ASSIGN_OR_RETURN(hp.n_embd, k.required_int("embedding_length", 1));
+  PLUMB_ASSIGN_OR_RETURN(hp.n_layer, k.required_int("block_count", 1));
+  PLUMB_ASSIGN_OR_RETURN(hp.n_ff, k.required_int("feed_forward_length", 1));
+  PLUMB_ASSIGN_OR_RETURN(hp.n_head, k.required_int("attention.head_count", 1));
+  PLUMB_ASSIGN_OR_RETURN(hp.n_head_kv, k.optional_int("attention.head_count_kv", hp.n_head, 1));
+  for (auto [v, name] : {std::pair{hp.n_embd, "embedding_length"}, {hp.n_ff, "feed_forward_length"},
+                         {hp.n_head, "attention.head_count"}, {hp.n_layer, "block_count"}})
+    if (v > kMaxDim)
+      return Status::Corrupt(f.path() + ": metadata key '" + k.key(name) + "' is " + std::to_string(v) +
+                             ", larger than plumb accepts (" + std::to_string(kMaxDim) + ")");
+  if (hp.n_head % hp.n_head_kv != 0)
+    return Status::Corrupt(f.path() + ": '" + k.key("attention.head_count") + "' (" + std::to_string(hp.n_head) +
+                           ") is not a multiple of '" + k.key("attention.head_count_kv") + "' (" +
+                           std::to_string(hp.n_head_kv) + ")");
+  const int64_t default_head_dim = hp.n_embd / hp.n_head;
+  PLUMB_ASSIGN_OR_RETURN(hp.head_dim, k.optional_int("attention.key_length", default_head_dim, 1));
+  PLUMB_ASSIGN_OR_RETURN(int64_t value_length, k.optional_int("attention.value_length", hp.head_dim, 1));
+  if (value_length != hp.head_dim)
+    return Status::Unsupported(f.path() + ": '" + k.key("attention.value_length") + "' (" +
+                               std::to_string(value_length) + ") differs from the key length (" +
+                               std::to_string(hp.head_dim) + "), which plumb does not support");
+  if (hp.head_dim > 4096 || hp.head_dim % 2 != 0)
+    return Status::Corrupt(f.path() + ": head dimension " + std::to_string(hp.head_dim) + " is not an even number <= 4096");
+  PLUMB_ASSIGN_OR_RETURN(hp.n_rot, k.optional_int("rope.dimension_count", hp.head_dim, 2));
+  if (hp.n_rot > hp.head_dim || hp.n_rot % 2 != 0)
+    return Status::Corrupt(f.path() + ": '" + k.key("rope.dimension_count") + "' is " + std::to_string(hp.n_rot) +
+                           ", expected an even number <= the head dimension " + std::to_string(hp.head_dim));
+  PLUMB_ASSIGN_OR_RETURN(double eps, k.optional_float("attention.layer_norm_rms_epsilon", 1e-5));
+  if (!(eps > 0)) return Status::Corrupt(f.path() + ": '" + k.key("attention.layer_norm_rms_epsilon") + "' must be > 0");
+  hp.rms_eps = static_cast<float>(eps);
+  PLUMB_ASSIGN_OR_RETURN(double base, k.optional_float("rope.freq_base", 10000.0));
+  if (!(base > 0)) return Status::Corrupt(f.path() + ": '" + k.key("rope.freq_base") + "' must be > 0");
+  hp.rope_freq_base = static_cast<float>(base);
+
+  // RoPE scaling: none and linear are supported; YaRN / LongRoPE are refused rather than
+  // silently computed wrong.
+  std::string scaling = "none";
+  if (f.find(k.key("rope.scaling.type")) != nullptr) {
+    PLUMB_ASSIGN_OR_RETURN(scaling, f.get_string(k.key("rope.scaling.type")));
+  }
+  PLUMB_ASSIGN_OR_RETURN(double factor, k.optional_float("rope.scaling.factor", 0.0));
+  if (factor == 0.0) {  // older files: <arch>.rope.scale_linear
+    PLUMB_ASSIGN_OR_RETURN(factor, k.optional_float("rope.scale_linear", 0.0));
+    if (factor != 0.0 && scaling == "none") scaling = "linear";
+  }
+  if (scaling == "linear") {
+    if (!(factor > 0))
+      return Status::Corrupt(f.path() + ": linear RoPE scaling needs '" + k.key("rope.scaling.factor") + "' > 0");
+    hp.rope_freq_scale = static_cast<float>(1.0 / factor);
+  } else if (scaling != "none") {
+    return Status::Unsupported(f.path() + ": '" + k.key("rope.scaling.type") + "' is '" + scaling +
+                               "'; plumb supports none and linear RoPE scaling");
+  }
+  PLUMB_ASSIGN_OR_RETURN(hp.sliding_window, k.optional_int("attention.sliding_window", 0, 0));
+
+  if (arch.adjust_hparams != nullptr) PLUMB_RETURN_IF_ERROR(arch.adjust_hparams(f, hp));
+  return hp;
+}
+
+}  // namespace plumb::model

@@ -1,0 +1,88 @@
+#include "model/loader.h"
+
+#include <cstring>
+
+#include "kernels/kernels.h"
+
+namespace plumb::model {
+namespace {
+
+std::string shape_str(const std::vector<int64_t>& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+}  // namespace
+
+std::string layer_tensor(int layer, const char* suffix) {
+  return "blk." + std::to_string(layer) + "." + suffix;
+}
+
+Result<const gguf::TensorInfo*> TensorLoader::find(const std::string& name, std::vector<int64_t> expected) {
+  const gguf::TensorInfo* t = file_.find_tensor(name);
+  if (t == nullptr) return Status::NotFound(file_.path() + ": tensor '" + name + "' is missing");
+  // GGUF may store trailing dimensions of 1 (e.g. [64, 1] for a vector); compare without them.
+  std::vector<int64_t> got = t->shape;
+  while (got.size() > expected.size() && got.back() == 1) got.pop_back();
+  if (got != expected)
+    return Status::Corrupt(file_.path() + ": tensor '" + name + "' has shape " + shape_str(t->shape) + ", expected " +
+                           shape_str(expected));
+  return t;
+}
+
+Result<Matrix> TensorLoader::matrix(const std::string& name, int64_t n_cols, int64_t n_rows) {
+  PLUMB_ASSIGN_OR_RETURN(const gguf::TensorInfo* t, find(name, {n_cols, n_rows}));
+  if (!kernels::supports(t->type))
+    return Status::Unsupported(file_.path() + ": tensor '" + name + "' has type " +
+                               std::string(tensor_type_name(t->type)) +
+                               ", which the engine cannot compute with (supported: f32, f16, bf16, q8_0, q4_0 and the "
+                               "K-quants the kernels provide)");
+  Matrix m;
+  m.data = file_.tensor_data(*t).data();
+  m.type = t->type;
+  m.n_cols = n_cols;
+  m.n_rows = n_rows;
+  m.n_bytes = t->n_bytes;
+  return m;
+}
+
+Result<Vector> TensorLoader::vector(const std::string& name, int64_t n) {
+  PLUMB_ASSIGN_OR_RETURN(const gguf::TensorInfo* t, find(name, {n}));
+  auto bytes = file_.tensor_data(*t);
+  Vector v;
+  v.n = n;
+  if (t->type == TensorType::kF32 && reinterpret_cast<uintptr_t>(bytes.data()) % alignof(float) == 0) {
+    v.data = reinterpret_cast<const float*>(bytes.data());
+    return v;
+  }
+  if (t->type != TensorType::kF32 && t->type != TensorType::kF16 && t->type != TensorType::kBF16)
+    return Status::Unsupported(file_.path() + ": tensor '" + name + "' has type " +
+                               std::string(tensor_type_name(t->type)) + ", expected f32, f16 or bf16");
+  auto& buf = owned_.emplace_back(static_cast<size_t>(n));
+  if (t->type == TensorType::kF32)
+    std::memcpy(buf.data(), bytes.data(), static_cast<size_t>(n) * sizeof(float));
+  else
+    kernels::dequantize_row(t->type, bytes.data(), buf.data(), n);
+  v.data = buf.data();
+  return v;
+}
+
+Status load_llama_block(TensorLoader& tl, const ModelHParams& hp, int l, LayerWeights& w) {
+  const int64_t e = hp.n_embd, q_dim = hp.n_head * hp.head_dim, kv_dim = hp.n_head_kv * hp.head_dim;
+  PLUMB_ASSIGN_OR_RETURN(w.attn_norm, tl.vector(layer_tensor(l, "attn_norm.weight"), e));
+  PLUMB_ASSIGN_OR_RETURN(w.wq, tl.matrix(layer_tensor(l, "attn_q.weight"), e, q_dim));
+  PLUMB_ASSIGN_OR_RETURN(w.wk, tl.matrix(layer_tensor(l, "attn_k.weight"), e, kv_dim));
+  PLUMB_ASSIGN_OR_RETURN(w.wv, tl.matrix(layer_tensor(l, "attn_v.weight"), e, kv_dim));
+  PLUMB_ASSIGN_OR_RETURN(w.wo, tl.matrix(layer_tensor(l, "attn_output.weight"), q_dim, e));
+  PLUMB_ASSIGN_OR_RETURN(w.ffn_norm, tl.vector(layer_tensor(l, "ffn_norm.weight"), e));
+  if (tl.has(layer_tensor(l, "ffn_gate_inp.weight")))
+    return Status::Unsupported(tl.file().path() + ": layer " + std::to_string(l) +
+                               " is a mixture of experts (ffn_gate_inp.weight), which plumb does not run yet");
+  PLUMB_ASSIGN_OR_RETURN(w.ffn_gate, tl.matrix(layer_tensor(l, "ffn_gate.weight"), e, hp.n_ff));
+  PLUMB_ASSIGN_OR_RETURN(w.ffn_up, tl.matrix(layer_tensor(l, "ffn_up.weight"), e, hp.n_ff));
+  PLUMB_ASSIGN_OR_RETURN(w.ffn_down, tl.matrix(layer_tensor(l, "ffn_down.weight"), hp.n_ff, e));
+  return Status::Ok();
+}
+
+}  // namespace plumb::model

@@ -1,0 +1,43 @@
+// model/loader.h — finds tensors by name and checks their shapes while a model loads.
+#pragma once
+
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "model/weights.h"
+#include "plumb/gguf.h"
+#include "plumb/status.h"
+
+namespace plumb::model {
+
+class TensorLoader {
+ public:
+  explicit TensorLoader(const gguf::File& file) : file_(file) {}
+
+  // A matrix with GGUF shape [n_cols, n_rows]; NotFound / Corrupt naming the tensor
+  // ("FILE: tensor 'blk.3.ffn_up.weight' has shape [64, 100], expected [64, 172]"), or
+  // Unsupported when the engine cannot compute with its type.
+  Result<Matrix> matrix(const std::string& name, int64_t n_cols, int64_t n_rows);
+  // A vector of n floats (any float type; converted when not F32).
+  Result<Vector> vector(const std::string& name, int64_t n);
+  bool has(const std::string& name) const { return file_.find_tensor(name) != nullptr; }
+
+  const gguf::File& file() const { return file_; }
+  // Converted vectors live here (a deque so that pointers stay valid).
+  std::deque<std::vector<float>>& owned() { return owned_; }
+
+ private:
+  Result<const gguf::TensorInfo*> find(const std::string& name, std::vector<int64_t> expected);
+  const gguf::File& file_;
+  std::deque<std::vector<float>> owned_;
+};
+
+// "blk.<i>.<suffix>"
+std::string layer_tensor(int layer, const char* suffix);
+
+// The tensors every llama-like block has: attn_norm, attn_q/k/v/output, ffn_norm,
+// ffn_gate/up/down.
+Status load_llama_block(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeights& w);
+
+}  // namespace plumb::model

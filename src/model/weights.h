@@ -1,0 +1,51 @@
+// model/weights.h — views of a model's tensors inside the mapped GGUF file.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "plumb/gguf.h"
+#include "plumb/model.h"
+#include "plumb/tensor_type.h"
+
+namespace plumb::model {
+
+// A 2-D weight matrix: n_rows rows of n_cols elements of `type` (GGUF shape [n_cols, n_rows]).
+// `data` points into the mapping and lives as long as the Model.
+struct Matrix {
+  const void* data = nullptr;
+  TensorType type = TensorType::kF32;
+  int64_t n_cols = 0;
+  int64_t n_rows = 0;
+  uint64_t n_bytes = 0;
+  explicit operator bool() const { return data != nullptr; }
+};
+
+// A 1-D vector (norm weights, biases) as floats: points into the mapping when stored as
+// F32, otherwise into a converted copy owned by the Model.
+struct Vector {
+  const float* data = nullptr;
+  int64_t n = 0;
+  explicit operator bool() const { return data != nullptr; }
+};
+
+struct LayerWeights {
+  Vector attn_norm;
+  Matrix wq, wk, wv, wo;
+  Vector bq, bk, bv;          // qwen2
+  Vector q_norm, k_norm;      // per-head RMSNorm of q and k (qwen3, gemma3); unused by llama/qwen2
+  Vector ffn_norm;
+  Matrix ffn_gate, ffn_up, ffn_down;
+};
+
+struct Weights {
+  Matrix tok_embd;   // n_vocab rows of n_embd
+  Vector output_norm;
+  Matrix output;     // == tok_embd when tied
+  Vector rope_freqs; // optional, n_rot / 2 divisors of the rotation frequencies
+  std::vector<LayerWeights> layers;
+};
+
+}  // namespace plumb::model

@@ -1,0 +1,242 @@
+// The engine's logits against the double-precision reference (reference_forward.cpp) on
+// synthetic models of several shapes and weight types; batched vs one-by-one decoding;
+// thread-count independence.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "model/model_fixture.h"
+#include "model/reference_forward.h"
+#include "plumb/generate.h"
+#include "plumb/gguf.h"
+#include "plumb/model.h"
+#include "plumb/sampler.h"
+#include "support/test_support.h"
+
+namespace plumb {
+namespace {
+
+using test::ModelShape;
+
+// max |engine - reference| / max |reference| over the vocabulary, worst position.
+double relative_error(const std::vector<std::vector<double>>& ref, const std::function<std::span<const float>(size_t)>& got) {
+  double worst = 0;
+  for (size_t t = 0; t < ref.size(); ++t) {
+    auto g = got(t);
+    double max_ref = 0, max_diff = 0;
+    for (size_t v = 0; v < ref[t].size(); ++v) {
+      max_ref = std::max(max_ref, std::abs(ref[t][v]));
+      max_diff = std::max(max_diff, std::abs(ref[t][v] - static_cast<double>(g[v])));
+    }
+    worst = std::max(worst, max_diff / max_ref);
+  }
+  return worst;
+}
+
+std::vector<ModelShape> shapes() {
+  std::vector<ModelShape> out;
+  ModelShape a;  // llama, multi-head (no GQA), untied
+  out.push_back(a);
+  ModelShape b;  // llama, GQA 8:2, tied output, three layers
+  b.n_head = 8;
+  b.n_head_kv = 2;
+  b.n_ff = 128;
+  b.n_layer = 3;
+  b.n_vocab = 77;
+  b.tied = true;
+  b.seed = 2;
+  out.push_back(b);
+  ModelShape c;  // qwen2 (biases, NeoX rope), GQA 6:2, tied
+  c.arch = "qwen2";
+  c.n_embd = 96;
+  c.n_head = 6;
+  c.n_head_kv = 2;
+  c.n_ff = 160;
+  c.n_vocab = 90;
+  c.tied = true;
+  c.seed = 3;
+  out.push_back(c);
+  ModelShape d;  // qwen2 untied, no GQA, rope base of Qwen
+  d.arch = "qwen2";
+  d.rope_base = 1000000.0f;
+  d.seed = 4;
+  out.push_back(d);
+  return out;
+}
+
+struct TypeCase {
+  TensorType type;
+  double tol;  // relative to the largest reference logit
+};
+
+// Tolerances (max |engine - reference| / max |reference logit|, worst position).  F32 is the
+// issue's 1e-4.  The others compare with the *dequantized* weights in double, so what remains is
+// the engine's own rounding.  F16/BF16: 1e-3 (measured <= 6e-7 today because the kernels convert
+// weights to f32; the bound allows f16-rounded activations, as ggml's F16 path uses).  Q8_0,
+// Q4_0 and the K-quants quantize the activations to 8-bit blocks as ggml does: 5e-2 (measured
+// 1.5e-2 .. 2.6e-2 on these random models).
+const TypeCase kTypes[] = {
+    {TensorType::kF32, 1e-4}, {TensorType::kF16, 1e-3},  {TensorType::kBF16, 1e-3},
+    {TensorType::kQ8_0, 5e-2}, {TensorType::kQ4_0, 5e-2},
+};
+
+const std::vector<int> kPrompt = {1, 5, 9, 3, 7, 42, 11, 2, 60, 13, 17, 4};
+
+class ForwardTest : public ::testing::TestWithParam<std::tuple<ModelShape, TypeCase>> {};
+
+TEST_P(ForwardTest, MatchesReferenceBatchedAndOneByOne) {
+  auto [shape, tc] = GetParam();
+  shape.type = tc.type;
+  test::TempDir dir;
+  const std::string path = dir.file("m.gguf");
+  ASSERT_TRUE(test::write_model(shape, path).ok());
+  auto model = Model::load(path);
+  ASSERT_TRUE(model.ok()) << model.status().to_string();
+  auto file = gguf::File::open(path);
+  ASSERT_TRUE(file.ok());
+  const auto ref = test::reference_logits(**file, kPrompt);
+
+  ContextParams cp;
+  cp.n_threads = 2;
+  auto batched = Context::create(**model, cp);
+  ASSERT_TRUE(batched.ok());
+  std::vector<int32_t> ids(kPrompt.begin(), kPrompt.end());
+  ASSERT_TRUE((*batched)->eval(ids, /*all_logits=*/true).ok());
+  const double err_batched = relative_error(ref, [&](size_t t) { return (*batched)->logits_at(t); });
+  EXPECT_LE(err_batched, tc.tol) << shape.name();
+
+  auto single = Context::create(**model, cp);
+  ASSERT_TRUE(single.ok());
+  std::vector<std::vector<float>> one_by_one;
+  for (int32_t id : ids) {
+    ASSERT_TRUE((*single)->eval(std::span<const int32_t>(&id, 1)).ok());
+    auto l = (*single)->logits();
+    one_by_one.emplace_back(l.begin(), l.end());
+  }
+  const double err_single =
+      relative_error(ref, [&](size_t t) { return std::span<const float>(one_by_one[t]); });
+  EXPECT_LE(err_single, tc.tol) << shape.name();
+  // Batched (matmul) and one-by-one (matvec) are the same computation up to float rounding.
+  double max_d = 0;
+  for (size_t t = 0; t < ids.size(); ++t) {
+    auto b = (*batched)->logits_at(t);
+    for (size_t v = 0; v < b.size(); ++v) max_d = std::max(max_d, std::abs(double(b[v]) - one_by_one[t][v]));
+  }
+  EXPECT_LE(max_d, tc.tol * 10) << shape.name();
+  RecordProperty("err_" + shape.name(), std::to_string(err_batched));
+  std::printf("  %-40s batched %.2e  one-by-one %.2e\n", shape.name().c_str(), err_batched, err_single);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, ForwardTest, ::testing::Combine(::testing::ValuesIn(shapes()), ::testing::ValuesIn(kTypes)),
+                         [](const auto& info) {
+                           std::string n = std::get<0>(info.param).name();
+                           for (auto& ch : n)
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return n + "_" + std::to_string(info.index);
+                         });
+
+TEST(Forward, KQuantsMatchReference) {
+  // K-quants need rows that are multiples of 256.
+  for (TensorType type : {TensorType::kQ4_K, TensorType::kQ5_K, TensorType::kQ6_K}) {
+    ModelShape s;
+    s.n_embd = 256;
+    s.n_head = 4;
+    s.n_head_kv = 2;
+    s.n_ff = 512;
+    s.n_layer = 1;
+    s.n_vocab = 64;
+    s.type = type;
+    test::TempDir dir;
+    ASSERT_TRUE(test::write_model(s, dir.file("k.gguf")).ok());
+    auto model = Model::load(dir.file("k.gguf"));
+    ASSERT_TRUE(model.ok()) << model.status().to_string();
+    auto file = gguf::File::open(dir.file("k.gguf"));
+    const std::vector<int> prompt = {1, 2, 3, 4, 5};
+    const auto ref = test::reference_logits(**file, prompt);
+    auto ctx = Context::create(**model, {.n_ctx = 16, .n_batch = 8, .n_threads = 2});
+    std::vector<int32_t> ids(prompt.begin(), prompt.end());
+    ASSERT_TRUE((*ctx)->eval(ids, true).ok());
+    const double err = relative_error(ref, [&](size_t t) { return (*ctx)->logits_at(t); });
+    // Q8_K activations (as ggml): same tolerance as Q8_0/Q4_0.
+    EXPECT_LE(err, 5e-2) << tensor_type_name(type);
+    std::printf("  %-6s %.2e\n", std::string(tensor_type_name(type)).c_str(), err);
+  }
+}
+
+TEST(Forward, RopeScalingFreqFactorsAndSlidingWindow) {
+  ModelShape s;
+  s.rope_linear_factor = 4.0f;
+  s.rope_freqs = true;
+  s.sliding_window = 5;
+  test::TempDir dir;
+  ASSERT_TRUE(test::write_model(s, dir.file("m.gguf")).ok());
+  auto model = Model::load(dir.file("m.gguf"));
+  ASSERT_TRUE(model.ok()) << model.status().to_string();
+  EXPECT_FLOAT_EQ((*model)->hparams().rope_freq_scale, 0.25f);
+  EXPECT_TRUE((*model)->hparams().has_rope_freqs);
+  EXPECT_EQ((*model)->hparams().sliding_window, 5);
+  auto file = gguf::File::open(dir.file("m.gguf"));
+  const auto ref = test::reference_logits(**file, kPrompt);
+  auto ctx = Context::create(**model, {.n_ctx = 32, .n_batch = 4, .n_threads = 2});  // 3 chunks
+  std::vector<int32_t> ids(kPrompt.begin(), kPrompt.end());
+  ASSERT_TRUE((*ctx)->eval(ids, true).ok());
+  EXPECT_LE(relative_error(ref, [&](size_t t) { return (*ctx)->logits_at(t); }), 1e-4);
+}
+
+TEST(Forward, GreedyIdenticalForOneAndTwoThreads) {
+  ModelShape s = shapes()[2];
+  s.type = TensorType::kQ8_0;
+  test::TempDir dir;
+  ASSERT_TRUE(test::write_model(s, dir.file("m.gguf")).ok());
+  auto model = Model::load(dir.file("m.gguf"));
+  ASSERT_TRUE(model.ok());
+  std::vector<std::vector<TokenId>> runs;
+  for (int threads : {1, 2}) {
+    auto ctx = Context::create(**model, {.n_ctx = 64, .n_batch = 512, .n_threads = threads});
+    ASSERT_TRUE(ctx.ok());
+    SamplerChain greedy;
+    greedy.add(make_greedy());
+    std::vector<TokenId> prompt = {1, 5, 9};
+    GenerateOptions go;
+    go.n_predict = 40;
+    auto r = generate(**ctx, nullptr, greedy, prompt, go);
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    EXPECT_EQ(r->tokens.size(), 40u);
+    EXPECT_EQ(r->stop_reason, StopReason::kTokenLimit);
+    for (float lp : r->logprobs) EXPECT_LE(lp, 0.0f);
+    runs.push_back(r->tokens);
+  }
+  EXPECT_EQ(runs[0], runs[1]);
+}
+
+TEST(Forward, ContextFullIsOutOfRange) {
+  ModelShape s;
+  test::TempDir dir;
+  ASSERT_TRUE(test::write_model(s, dir.file("m.gguf")).ok());
+  auto model = Model::load(dir.file("m.gguf"));
+  ASSERT_TRUE(model.ok());
+  auto ctx = Context::create(**model, {.n_ctx = 8, .n_batch = 8, .n_threads = 1});
+  std::vector<int32_t> six = {1, 2, 3, 4, 5, 6};
+  ASSERT_TRUE((*ctx)->eval(six).ok());
+  std::vector<int32_t> three = {1, 2, 3};
+  Status st = (*ctx)->eval(three);
+  EXPECT_EQ(st.code(), StatusCode::kOutOfRange);
+  EXPECT_NE(st.message().find("context is full"), std::string::npos) << st.message();
+  EXPECT_EQ((*ctx)->n_past(), 6);  // nothing was evaluated
+  std::vector<int32_t> bad = {1000};
+  EXPECT_EQ((*ctx)->eval(bad).code(), StatusCode::kInvalidArgument);
+  // Generation stops cleanly when the context fills up.
+  (*ctx)->truncate(0);
+  SamplerChain greedy;
+  greedy.add(make_greedy());
+  GenerateOptions go;
+  go.n_predict = 100;
+  std::vector<TokenId> p = {1, 2};
+  auto r = generate(**ctx, nullptr, greedy, p, go);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->stop_reason, StopReason::kContextFull);
+  EXPECT_EQ(r->tokens.size(), 7u);  // positions 2..7 evaluated, plus the 7th sampled token
+}
+
+}  // namespace
+}  // namespace plumb

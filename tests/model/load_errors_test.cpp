@@ -1,0 +1,145 @@
+// Malformed or unsupported models fail at load with an error naming the key or tensor.
+#include <gtest/gtest.h>
+
+#include "model/model_fixture.h"
+#include "plumb/model.h"
+#include "support/test_support.h"
+
+namespace plumb {
+namespace {
+
+struct ErrorCase {
+  std::string what;
+  test::ModelShape shape;
+  test::ModelEdits edits;
+  StatusCode code;
+  std::string message;  // substring of the error
+};
+
+std::vector<ErrorCase> cases() {
+  std::vector<ErrorCase> out;
+  test::ModelShape llama;
+  test::ModelShape qwen;
+  qwen.arch = "qwen2";
+  {
+    ErrorCase c{"missing tensor", llama, {}, StatusCode::kNotFound, "tensor 'blk.1.ffn_up.weight' is missing"};
+    c.edits.drop_tensors = {"blk.1.ffn_up.weight"};
+    out.push_back(c);
+  }
+  {
+    ErrorCase c{"missing key", llama, {}, StatusCode::kNotFound, "metadata key 'llama.block_count' is missing"};
+    c.edits.drop_keys = {"llama.block_count"};
+    out.push_back(c);
+  }
+  {
+    ErrorCase c{"missing architecture", llama, {}, StatusCode::kNotFound, "'general.architecture' is missing"};
+    c.edits.drop_keys = {"general.architecture"};
+    out.push_back(c);
+  }
+  {
+    ErrorCase c{"wrong shape", llama, {}, StatusCode::kCorrupt,
+                "tensor 'blk.0.ffn_up.weight' has shape [64, 100], expected [64, 96]"};
+    c.edits.reshape = [](const std::string& n, std::vector<int64_t>& s) {
+      if (n == "blk.0.ffn_up.weight") s = {64, 100};
+    };
+    out.push_back(c);
+  }
+  {
+    ErrorCase c{"qwen2 without bias", qwen, {}, StatusCode::kNotFound, "tensor 'blk.0.attn_k.bias' is missing"};
+    c.edits.drop_tensors = {"blk.0.attn_k.bias"};
+    out.push_back(c);
+  }
+  {
+    ErrorCase c{"missing embedding", llama, {}, StatusCode::kNotFound, "tensor 'token_embd.weight' is missing"};
+    c.edits.drop_tensors = {"token_embd.weight"};
+    out.push_back(c);
+  }
+  {
+    ErrorCase c{"bad head count", llama, {}, StatusCode::kCorrupt, "is not a multiple of 'llama.attention.head_count_kv'"};
+    c.shape.n_head_kv = 3;
+    out.push_back(c);
+  }
+  {
+    ErrorCase c{"yarn scaling", llama, {}, StatusCode::kUnsupported, "supports none and linear RoPE scaling"};
+    c.shape.rope_linear_factor = 2.0f;
+    out.push_back(c);  // the type is patched to "yarn" below
+  }
+  return out;
+}
+
+TEST(LoadErrors, Table) {
+  for (auto c : cases()) {
+    test::TempDir dir;
+    const std::string path = dir.file("bad.gguf");
+    if (c.what == "yarn scaling") {
+      // Re-write with the type key replaced.
+      c.edits.drop_keys = {"llama.rope.scaling.type"};
+      ASSERT_TRUE(test::write_model(c.shape, path, c.edits).ok());
+      auto f = gguf::File::open(path);
+      gguf::Writer w;
+      for (const auto& kv : (*f)->metadata()) w.set(kv.key, kv.value);
+      w.set("llama.rope.scaling.type", gguf::Value::string("yarn"));
+      for (const auto& t : (*f)->tensors()) {
+        auto d = (*f)->tensor_data(t);
+        ASSERT_TRUE(w.add_tensor_raw(t.name, t.shape, t.type, std::vector<uint8_t>(d.begin(), d.end())).ok());
+      }
+      f->reset();
+      ASSERT_TRUE(w.write(path).ok());
+    } else {
+      ASSERT_TRUE(test::write_model(c.shape, path, c.edits).ok()) << c.what;
+    }
+    auto m = Model::load(path);
+    ASSERT_FALSE(m.ok()) << c.what;
+    EXPECT_EQ(m.status().code(), c.code) << c.what << ": " << m.status().to_string();
+    EXPECT_NE(m.status().message().find(c.message), std::string::npos) << c.what << ": " << m.status().message();
+    EXPECT_NE(m.status().message().find("bad.gguf"), std::string::npos) << c.what << ": names the file";
+  }
+}
+
+TEST(LoadErrors, UnknownArchitecture) {
+  test::TempDir dir;
+  test::ModelShape s;
+  s.arch = "mamba";
+  ASSERT_TRUE(test::write_model(s, dir.file("m.gguf")).ok());
+  auto m = Model::load(dir.file("m.gguf"));
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), StatusCode::kUnsupported);
+  EXPECT_NE(m.status().message().find("architecture 'mamba'"), std::string::npos) << m.status().message();
+  EXPECT_NE(m.status().message().find("llama, qwen2"), std::string::npos) << m.status().message();
+}
+
+TEST(LoadErrors, TruncatedFilesNeverCrash) {
+  test::TempDir dir;
+  test::ModelShape s;
+  s.n_layer = 1;
+  ASSERT_TRUE(test::write_model(s, dir.file("m.gguf")).ok());
+  const std::string bytes = test::read_file(dir.file("m.gguf"));
+  for (size_t n : {size_t{0}, size_t{3}, size_t{24}, size_t{200}, bytes.size() / 2, bytes.size() - 1}) {
+    test::write_file(dir.file("t.gguf"), bytes.substr(0, n));
+    auto m = Model::load(dir.file("t.gguf"));
+    EXPECT_FALSE(m.ok()) << n;
+  }
+}
+
+TEST(LoadErrors, ProgressCanCancel) {
+  test::TempDir dir;
+  test::ModelShape s;
+  ASSERT_TRUE(test::write_model(s, dir.file("m.gguf")).ok());
+  std::vector<float> seen;
+  ModelLoadOptions o;
+  o.progress = [&](float p) {
+    seen.push_back(p);
+    return true;
+  };
+  auto m = Model::load(dir.file("m.gguf"), o);
+  ASSERT_TRUE(m.ok());
+  ASSERT_FALSE(seen.empty());
+  EXPECT_FLOAT_EQ(seen.back(), 1.0f);
+  for (size_t i = 1; i < seen.size(); ++i) EXPECT_GE(seen[i], seen[i - 1]);
+  o.progress = [](float) { return false; };
+  auto c = Model::load(dir.file("m.gguf"), o);
+  EXPECT_EQ(c.status().code(), StatusCode::kCancelled);
+}
+
+}  // namespace
+}  // namespace plumb

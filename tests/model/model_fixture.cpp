@@ -1,0 +1,120 @@
+#include "model/model_fixture.h"
+
+#include <cmath>
+#include <random>
+
+#include "kernels/kquants.h"
+
+namespace plumb::test {
+
+std::string ModelShape::name() const {
+  return arch + "_e" + std::to_string(n_embd) + "_h" + std::to_string(n_head) + "kv" + std::to_string(n_head_kv) +
+         (tied ? "_tied" : "_untied") + "_" + std::string(tensor_type_name(type));
+}
+
+namespace {
+
+class Gen {
+ public:
+  explicit Gen(uint32_t seed) : rng_(seed) {}
+  std::vector<float> uniform(size_t n, float lo, float hi) {
+    std::uniform_real_distribution<float> d(lo, hi);
+    std::vector<float> v(n);
+    for (auto& x : v) x = d(rng_);
+    return v;
+  }
+
+ private:
+  std::mt19937 rng_;
+};
+
+Status add_tensor(gguf::Writer& w, const ModelEdits& e, const std::string& name, std::vector<int64_t> shape,
+                  TensorType type, const std::vector<float>& data) {
+  if (e.drop_tensors.count(name)) return Status::Ok();
+  std::vector<float> d = data;
+  if (e.reshape) {
+    const auto before = shape;
+    e.reshape(name, shape);
+    if (shape != before) {
+      int64_t n = 1;
+      for (auto x : shape) n *= x;
+      d.assign(static_cast<size_t>(n), 0.01f);
+    }
+  }
+  void (*kq)(const float*, void*, int64_t) = nullptr;
+  if (type == TensorType::kQ4_K) kq = kernels::quantize_row_q4_K_ref;
+  if (type == TensorType::kQ5_K) kq = kernels::quantize_row_q5_K_ref;
+  if (type == TensorType::kQ6_K) kq = kernels::quantize_row_q6_K_ref;
+  if (kq != nullptr) {
+    const auto tr = tensor_type_traits(type);
+    const int64_t row = shape[0], rows = static_cast<int64_t>(d.size()) / row;
+    std::vector<uint8_t> bytes(static_cast<size_t>(rows * (row / tr->block_size) * tr->type_size));
+    for (int64_t r = 0; r < rows; ++r)
+      kq(d.data() + r * row, bytes.data() + r * (row / tr->block_size) * tr->type_size, row);
+    return w.add_tensor_raw(name, shape, type, std::move(bytes));
+  }
+  return w.add_tensor_f32(name, shape, type, d);
+}
+
+}  // namespace
+
+Status write_model(const ModelShape& s, const std::string& path, const ModelEdits& e) {
+  gguf::Writer w;
+  const std::string a = s.arch;
+  auto set = [&](const std::string& key, gguf::Value v) {
+    if (!e.drop_keys.count(key)) w.set(key, std::move(v));
+  };
+  set("general.architecture", gguf::Value::string(a));
+  set("general.name", gguf::Value::string("synthetic " + s.name()));
+  set(a + ".context_length", gguf::Value::u32(static_cast<uint32_t>(s.n_ctx)));
+  set(a + ".embedding_length", gguf::Value::u32(static_cast<uint32_t>(s.n_embd)));
+  set(a + ".block_count", gguf::Value::u32(static_cast<uint32_t>(s.n_layer)));
+  set(a + ".feed_forward_length", gguf::Value::u32(static_cast<uint32_t>(s.n_ff)));
+  set(a + ".attention.head_count", gguf::Value::u32(static_cast<uint32_t>(s.n_head)));
+  set(a + ".attention.head_count_kv", gguf::Value::u32(static_cast<uint32_t>(s.n_head_kv)));
+  set(a + ".rope.freq_base", gguf::Value::f32(s.rope_base));
+  set(a + ".rope.dimension_count", gguf::Value::u32(static_cast<uint32_t>(s.n_embd / s.n_head)));
+  set(a + ".attention.layer_norm_rms_epsilon", gguf::Value::f32(1e-5f));
+  if (s.rope_linear_factor > 0) {
+    set(a + ".rope.scaling.type", gguf::Value::string("linear"));
+    set(a + ".rope.scaling.factor", gguf::Value::f32(s.rope_linear_factor));
+  }
+  if (s.sliding_window > 0)
+    set(a + ".attention.sliding_window", gguf::Value::u32(static_cast<uint32_t>(s.sliding_window)));
+
+  Gen g(s.seed);
+  const int64_t E = s.n_embd, hd = s.n_embd / s.n_head, q = s.n_head * hd, kv = s.n_head_kv * hd, F = s.n_ff;
+  // Uniform(-a, a) with a = sqrt(3 / fan_in): unit-variance outputs, so activations stay O(1).
+  auto mat = [&](const std::string& name, int64_t cols, int64_t rows) {
+    const float lim = std::sqrt(3.0f / static_cast<float>(cols));
+    return add_tensor(w, e, name, {cols, rows}, s.type, g.uniform(static_cast<size_t>(cols * rows), -lim, lim));
+  };
+  auto vec = [&](const std::string& name, int64_t n, float lo, float hi) {
+    return add_tensor(w, e, name, {n}, TensorType::kF32, g.uniform(static_cast<size_t>(n), lo, hi));
+  };
+  PLUMB_RETURN_IF_ERROR(add_tensor(w, e, "token_embd.weight", {E, s.n_vocab}, s.type,
+                                   g.uniform(static_cast<size_t>(E * s.n_vocab), -1.0f, 1.0f)));
+  PLUMB_RETURN_IF_ERROR(vec("output_norm.weight", E, 0.8f, 1.2f));
+  if (!s.tied) PLUMB_RETURN_IF_ERROR(mat("output.weight", E, s.n_vocab));
+  if (s.rope_freqs) PLUMB_RETURN_IF_ERROR(vec("rope_freqs.weight", hd / 2, 1.0f, 8.0f));
+  for (int l = 0; l < s.n_layer; ++l) {
+    const std::string p = "blk." + std::to_string(l) + ".";
+    PLUMB_RETURN_IF_ERROR(vec(p + "attn_norm.weight", E, 0.8f, 1.2f));
+    PLUMB_RETURN_IF_ERROR(mat(p + "attn_q.weight", E, q));
+    PLUMB_RETURN_IF_ERROR(mat(p + "attn_k.weight", E, kv));
+    PLUMB_RETURN_IF_ERROR(mat(p + "attn_v.weight", E, kv));
+    if (a == "qwen2") {
+      PLUMB_RETURN_IF_ERROR(vec(p + "attn_q.bias", q, -0.5f, 0.5f));
+      PLUMB_RETURN_IF_ERROR(vec(p + "attn_k.bias", kv, -0.5f, 0.5f));
+      PLUMB_RETURN_IF_ERROR(vec(p + "attn_v.bias", kv, -0.5f, 0.5f));
+    }
+    PLUMB_RETURN_IF_ERROR(mat(p + "attn_output.weight", q, E));
+    PLUMB_RETURN_IF_ERROR(vec(p + "ffn_norm.weight", E, 0.8f, 1.2f));
+    PLUMB_RETURN_IF_ERROR(mat(p + "ffn_gate.weight", E, F));
+    PLUMB_RETURN_IF_ERROR(mat(p + "ffn_up.weight", E, F));
+    PLUMB_RETURN_IF_ERROR(mat(p + "ffn_down.weight", F, E));
+  }
+  return w.write(path);
+}
+
+}  // namespace plumb::test

@@ -1,0 +1,44 @@
+// Synthetic llama/qwen2 models written with gguf::Writer, for the model tests.
+#pragma once
+
+#include <functional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "plumb/gguf.h"
+#include "plumb/status.h"
+#include "plumb/tensor_type.h"
+
+namespace plumb::test {
+
+struct ModelShape {
+  std::string arch = "llama";  // or "qwen2"
+  int n_vocab = 100;
+  int n_embd = 64;
+  int n_layer = 2;
+  int n_ff = 96;
+  int n_head = 4;
+  int n_head_kv = 4;
+  int n_ctx = 128;
+  bool tied = false;
+  TensorType type = TensorType::kF32;  // of the 2-D matrices; norms and biases stay F32
+  uint32_t seed = 1;
+  float rope_base = 10000.0f;
+  float rope_linear_factor = 0;  // > 0: rope.scaling.type linear
+  int sliding_window = 0;
+  bool rope_freqs = false;       // add a rope_freqs.weight tensor
+  std::string name() const;
+};
+
+// Edits applied while writing, for malformed-model tests.
+struct ModelEdits {
+  std::set<std::string> drop_keys;     // full key names
+  std::set<std::string> drop_tensors;  // tensor names
+  std::function<void(const std::string& name, std::vector<int64_t>& shape)> reshape;
+};
+
+// Writes the model to `path`.
+Status write_model(const ModelShape& s, const std::string& path, const ModelEdits& edits = {});
+
+}  // namespace plumb::test

@@ -1,0 +1,166 @@
+#include "model/reference_forward.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "gguf/quantize.h"
+#include "kernels/kernels.h"
+
+namespace plumb::test {
+namespace {
+
+using Vec = std::vector<double>;
+
+struct Mat {  // rows x cols, row-major
+  int64_t rows = 0, cols = 0;
+  std::vector<double> a;
+  const double* row(int64_t r) const { return a.data() + r * cols; }
+};
+
+Mat load(const gguf::File& f, const std::string& name) {
+  const gguf::TensorInfo* t = f.find_tensor(name);
+  EXPECT_NE(t, nullptr) << name;
+  Mat m;
+  if (!t) return m;
+  m.cols = t->shape[0];
+  m.rows = t->shape.size() > 1 ? t->shape[1] : 1;
+  m.a.resize(static_cast<size_t>(m.rows * m.cols));
+  auto bytes = f.tensor_data(*t);
+  const size_t row_bytes = bytes.size() / static_cast<size_t>(m.rows);
+  std::vector<float> tmp(static_cast<size_t>(m.cols));
+  for (int64_t r = 0; r < m.rows; ++r) {
+    const uint8_t* src = bytes.data() + r * row_bytes;
+    // gguf's reference conversions where they exist; the kernels' for the K-quants.
+    if (gguf::dequantize_row(t->type, src, tmp.data(), m.cols).ok() == false)
+      kernels::dequantize_row(t->type, src, tmp.data(), m.cols);
+    for (int64_t c = 0; c < m.cols; ++c) m.a[r * m.cols + c] = tmp[c];
+  }
+  return m;
+}
+
+Vec matvec(const Mat& w, const Vec& x) {
+  Vec y(static_cast<size_t>(w.rows), 0.0);
+  for (int64_t r = 0; r < w.rows; ++r) {
+    double s = 0;
+    for (int64_t c = 0; c < w.cols; ++c) s += w.row(r)[c] * x[c];
+    y[r] = s;
+  }
+  return y;
+}
+
+Vec rmsnorm(const Vec& x, const Mat& w, double eps) {
+  double ss = 0;
+  for (double v : x) ss += v * v;
+  const double scale = 1.0 / std::sqrt(ss / static_cast<double>(x.size()) + eps);
+  Vec y(x.size());
+  for (size_t i = 0; i < x.size(); ++i) y[i] = x[i] * scale * w.a[i];
+  return y;
+}
+
+int64_t key_int(const gguf::File& f, const std::string& k, int64_t fallback) {
+  return f.find(k) ? f.get_int(k).value() : fallback;
+}
+double key_float(const gguf::File& f, const std::string& k, double fallback) {
+  return f.find(k) ? f.get_float(k).value() : fallback;
+}
+
+}  // namespace
+
+std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std::vector<int>& tokens) {
+  const std::string arch = f.get_string("general.architecture").value();
+  const int64_t E = f.get_int(arch + ".embedding_length").value();
+  const int64_t L = f.get_int(arch + ".block_count").value();
+  const int64_t H = f.get_int(arch + ".attention.head_count").value();
+  const int64_t KV = key_int(f, arch + ".attention.head_count_kv", H);
+  const int64_t hd = E / H;
+  const int64_t n_rot = key_int(f, arch + ".rope.dimension_count", hd);
+  const double eps = key_float(f, arch + ".attention.layer_norm_rms_epsilon", 1e-5);
+  const double base = key_float(f, arch + ".rope.freq_base", 10000.0);
+  const double factor = key_float(f, arch + ".rope.scaling.factor", 1.0);
+  const int64_t window = key_int(f, arch + ".attention.sliding_window", 0);
+  const bool neox = arch == "qwen2";
+
+  const Mat embd = load(f, "token_embd.weight");
+  const Mat out_norm = load(f, "output_norm.weight");
+  const Mat out = f.find_tensor("output.weight") ? load(f, "output.weight") : embd;
+  Mat freqs;
+  if (f.find_tensor("rope_freqs.weight")) freqs = load(f, "rope_freqs.weight");
+
+  const size_t T = tokens.size();
+  std::vector<Vec> x(T);
+  for (size_t t = 0; t < T; ++t) x[t] = Vec(embd.row(tokens[t]), embd.row(tokens[t]) + E);
+
+  auto rope = [&](Vec& v, int64_t n_heads, int64_t pos) {
+    for (int64_t h = 0; h < n_heads; ++h) {
+      double* p = v.data() + h * hd;
+      for (int64_t i = 0; i < n_rot / 2; ++i) {
+        double theta = static_cast<double>(pos) / factor * std::pow(base, -2.0 * static_cast<double>(i) / n_rot);
+        if (!freqs.a.empty()) theta /= freqs.a[i];
+        const int64_t i0 = neox ? i : 2 * i, i1 = neox ? i + n_rot / 2 : 2 * i + 1;
+        const double a = p[i0], b = p[i1];
+        p[i0] = a * std::cos(theta) - b * std::sin(theta);
+        p[i1] = a * std::sin(theta) + b * std::cos(theta);
+      }
+    }
+  };
+
+  for (int64_t l = 0; l < L; ++l) {
+    const std::string p = "blk." + std::to_string(l) + ".";
+    const Mat an = load(f, p + "attn_norm.weight"), wq = load(f, p + "attn_q.weight"), wk = load(f, p + "attn_k.weight"),
+              wv = load(f, p + "attn_v.weight"), wo = load(f, p + "attn_output.weight"),
+              fn = load(f, p + "ffn_norm.weight"), wg = load(f, p + "ffn_gate.weight"),
+              wu = load(f, p + "ffn_up.weight"), wd = load(f, p + "ffn_down.weight");
+    Mat bq, bk, bv;
+    if (f.find_tensor(p + "attn_q.bias")) {
+      bq = load(f, p + "attn_q.bias");
+      bk = load(f, p + "attn_k.bias");
+      bv = load(f, p + "attn_v.bias");
+    }
+    std::vector<Vec> Q(T), K(T), V(T);
+    for (size_t t = 0; t < T; ++t) {
+      const Vec h = rmsnorm(x[t], an, eps);
+      Q[t] = matvec(wq, h);
+      K[t] = matvec(wk, h);
+      V[t] = matvec(wv, h);
+      if (!bq.a.empty()) {
+        for (size_t i = 0; i < Q[t].size(); ++i) Q[t][i] += bq.a[i];
+        for (size_t i = 0; i < K[t].size(); ++i) K[t][i] += bk.a[i];
+        for (size_t i = 0; i < V[t].size(); ++i) V[t][i] += bv.a[i];
+      }
+      rope(Q[t], H, static_cast<int64_t>(t));
+      rope(K[t], KV, static_cast<int64_t>(t));
+    }
+    for (size_t t = 0; t < T; ++t) {
+      Vec o(static_cast<size_t>(H * hd), 0.0);
+      for (int64_t h = 0; h < H; ++h) {
+        const int64_t kvh = h / (H / KV);
+        const size_t start = window > 0 && t + 1 > static_cast<size_t>(window) ? t + 1 - window : 0;
+        std::vector<double> s;
+        for (size_t u = start; u <= t; ++u) {
+          double d = 0;
+          for (int64_t i = 0; i < hd; ++i) d += Q[t][h * hd + i] * K[u][kvh * hd + i];
+          s.push_back(d / std::sqrt(static_cast<double>(hd)));
+        }
+        double mx = -1e300, sum = 0;
+        for (double v : s) mx = std::max(mx, v);
+        for (double& v : s) sum += (v = std::exp(v - mx));
+        for (size_t u = start; u <= t; ++u)
+          for (int64_t i = 0; i < hd; ++i) o[h * hd + i] += s[u - start] / sum * V[u][kvh * hd + i];
+      }
+      const Vec a = matvec(wo, o);
+      for (int64_t i = 0; i < E; ++i) x[t][i] += a[i];
+      const Vec h2 = rmsnorm(x[t], fn, eps);
+      Vec g = matvec(wg, h2);
+      const Vec u = matvec(wu, h2);
+      for (size_t i = 0; i < g.size(); ++i) g[i] = g[i] / (1.0 + std::exp(-g[i])) * u[i];
+      const Vec d = matvec(wd, g);
+      for (int64_t i = 0; i < E; ++i) x[t][i] += d[i];
+    }
+  }
+  std::vector<Vec> logits(T);
+  for (size_t t = 0; t < T; ++t) logits[t] = matvec(out, rmsnorm(x[t], out_norm, eps));
+  return logits;
+}
+
+}  // namespace plumb::test

@@ -1,0 +1,17 @@
+// A deliberately plain reference forward pass for llama/qwen2 GGUF files: double precision,
+// naive loops, no KV cache (recomputes from scratch), weights dequantized to double.  Written
+// independently of src/model to check the engine.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "plumb/gguf.h"
+
+namespace plumb::test {
+
+// logits[t][v] for every position t of `tokens`.  Aborts the test (gtest ASSERT) on an
+// unexpected file; only for the fixtures the tests write.
+std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std::vector<int>& tokens);
+
+}  // namespace plumb::test
