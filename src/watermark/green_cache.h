@@ -14,10 +14,11 @@
 
 namespace plumb::watermark {
 
-// (seed, token) -> green, open addressing, cleared when half full.
+// (seed, token) -> green, open addressing; grows from 4096 slots up to 2^capacity_log2,
+// then starts over when half full.
 class ResultCache {
  public:
-  explicit ResultCache(size_t capacity_log2 = 20) : mask_((size_t{1} << capacity_log2) - 1) {}
+  explicit ResultCache(size_t capacity_log2 = 20) : max_slots_(size_t{1} << capacity_log2) {}
   // -1 unknown, 0 red, 1 green.
   int lookup(uint32_t seed, int32_t token) const {
     if (keys_.empty()) return -1;
@@ -28,20 +29,16 @@ class ResultCache {
     }
   }
   void insert(uint32_t seed, int32_t token, bool green) {
-    if (keys_.empty()) {
-      keys_.assign(mask_ + 1, 0);
-      state_.assign(mask_ + 1, 0);
-    }
+    if (keys_.empty()) resize(std::min<size_t>(4096, max_slots_));
     if (used_ * 2 > mask_) {
-      std::fill(state_.begin(), state_.end(), 0);
-      used_ = 0;
+      if (mask_ + 1 < max_slots_) {
+        resize((mask_ + 1) * 2);
+      } else {
+        std::fill(state_.begin(), state_.end(), 0);
+        used_ = 0;
+      }
     }
-    const uint64_t key = make_key(seed, token);
-    size_t i = slot(key);
-    while (state_[i] != 0 && keys_[i] != key) i = (i + 1) & mask_;
-    if (state_[i] == 0) ++used_;
-    keys_[i] = key;
-    state_[i] = green ? 2 : 1;
+    put(make_key(seed, token), green ? 2 : 1);
   }
 
  private:
@@ -49,7 +46,25 @@ class ResultCache {
     return (uint64_t{seed} << 32) | static_cast<uint32_t>(token);
   }
   size_t slot(uint64_t key) const { return static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> 24) & mask_; }
-  size_t mask_;
+  void put(uint64_t key, uint8_t state) {
+    size_t i = slot(key);
+    while (state_[i] != 0 && keys_[i] != key) i = (i + 1) & mask_;
+    if (state_[i] == 0) ++used_;
+    keys_[i] = key;
+    state_[i] = state;
+  }
+  void resize(size_t slots) {
+    std::vector<uint64_t> old_keys = std::move(keys_);
+    std::vector<uint8_t> old_state = std::move(state_);
+    keys_.assign(slots, 0);
+    state_.assign(slots, 0);
+    mask_ = slots - 1;
+    used_ = 0;
+    for (size_t i = 0; i < old_state.size(); ++i)
+      if (old_state[i] != 0) put(old_keys[i], old_state[i]);
+  }
+  size_t max_slots_;
+  size_t mask_ = 0;
   size_t used_ = 0;
   std::vector<uint64_t> keys_;
   std::vector<uint8_t> state_;

@@ -1,0 +1,282 @@
+// Detector against a naive re-implementation of the reference's scoring
+// (_score_ngrams_in_passage + _score_sequence + windows), and hand-computed cases.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <random>
+#include <set>
+
+#include "plumb/watermark.h"
+
+namespace plumb {
+namespace {
+
+Watermark make_wm(WatermarkScheme s, int32_t vocab, double gamma = 0.25, int64_t key = kDefaultWatermarkKey) {
+  WatermarkConfig c;
+  c.scheme = s;
+  c.gamma = gamma;
+  c.key = key;
+  auto wm = Watermark::create(c, vocab);
+  EXPECT_TRUE(wm.ok()) << wm.status().to_string();
+  return *wm;
+}
+
+Detector make_detector(WatermarkScheme s, int32_t vocab, DetectOptions opts = {}, double gamma = 0.25) {
+  WatermarkConfig c;
+  c.scheme = s;
+  c.gamma = gamma;
+  auto d = Detector::create(c, vocab, opts);
+  EXPECT_TRUE(d.ok()) << d.status().to_string();
+  return std::move(*d);
+}
+
+// Membership through the materialised green list: independent of the fast path.
+bool naive_green(const Watermark& wm, const std::vector<int32_t>& gram) {
+  if (!watermark_scheme_is_reference(wm.config().scheme)) return wm.is_green(gram);
+  std::vector<int32_t> ctx(gram.begin(), wm.self_salted() ? gram.end() : gram.end() - 1);
+  const auto list = wm.green_list(ctx);
+  return std::find(list.begin(), list.end(), gram.back()) != list.end();
+}
+
+struct Naive {
+  int64_t t = 0, g = 0, t_all = 0, g_all = 0;
+  std::vector<uint8_t> counted;  // green bits of the counted n-grams (unique, in order)
+};
+
+Naive naive_score(const Watermark& wm, const std::vector<int32_t>& ids) {
+  Naive n;
+  const int ng = wm.ngram_size();
+  std::map<std::vector<int32_t>, bool> seen;
+  for (size_t j = 0; j + ng <= ids.size(); ++j) {
+    std::vector<int32_t> gram(ids.begin() + j, ids.begin() + j + ng);
+    const bool green = naive_green(wm, gram);
+    ++n.t_all;
+    n.g_all += green;
+    if (seen.emplace(gram, green).second) {
+      ++n.t;
+      n.g += green;
+      n.counted.push_back(green);
+    }
+  }
+  return n;
+}
+
+std::vector<int32_t> random_ids(std::mt19937& rng, size_t n, int32_t vocab, int32_t alphabet) {
+  std::uniform_int_distribution<int32_t> d(0, std::min(vocab, alphabet) - 1);
+  std::vector<int32_t> out(n);
+  for (auto& x : out) x = d(rng);
+  return out;
+}
+
+TEST(Detector, MatchesNaiveScoringForEveryScheme) {
+  std::mt19937 rng(11);
+  for (auto scheme : {WatermarkScheme::kLeftHash, WatermarkScheme::kSelfHash, WatermarkScheme::kMinHash,
+                      WatermarkScheme::kSkipGram, WatermarkScheme::kHash, WatermarkScheme::kHash4}) {
+    SCOPED_TRACE(std::string(watermark_scheme_name(scheme)));
+    const int32_t vocab = 300;
+    Watermark wm = make_wm(scheme, vocab);
+    DetectOptions opts;
+    opts.winmax = true;
+    Detector det = make_detector(scheme, vocab, opts);
+    DetectOptions all = opts;
+    all.ignore_repeated_ngrams = false;
+    Detector det_all = make_detector(scheme, vocab, all);
+    for (int rep = 0; rep < 6; ++rep) {
+      // A small alphabet forces repeated n-grams.
+      const auto ids = random_ids(rng, 60 + 20 * rep, vocab, rep % 2 ? 6 : vocab);
+      const Naive n = naive_score(wm, ids);
+      const DetectResult r = det.detect(ids);
+      ASSERT_TRUE(r.scored) << r.message;
+      EXPECT_EQ(r.num_scored, n.t);
+      EXPECT_EQ(r.num_green, n.g);
+      EXPECT_NEAR(r.z, (n.g - 0.25 * n.t) / std::sqrt(n.t * 0.25 * 0.75), 1e-12);
+      EXPECT_NEAR(r.p_value, 0.5 * std::erfc(r.z / std::sqrt(2.0)), 1e-15);
+      const DetectResult ra = det_all.detect(ids);
+      EXPECT_EQ(ra.num_scored, n.t_all);
+      EXPECT_EQ(ra.num_scored, static_cast<int64_t>(ids.size()) - wm.ngram_size() + 1);
+      EXPECT_EQ(ra.num_green, n.g_all);
+      // Mask: unscored prefix, then one mark per n-gram whose sum is the all-count.
+      int64_t greens = 0;
+      for (size_t i = 0; i < r.mask.size(); ++i) {
+        if (i + 1 < static_cast<size_t>(wm.ngram_size())) EXPECT_EQ(r.mask[i], -1);
+        else greens += r.mask[i];
+      }
+      EXPECT_EQ(greens, n.g_all);
+      // WinMax over the counted bits, by brute force over sizes 1..L-1.
+      double best = -INFINITY;
+      for (size_t size = 1; size < n.counted.size(); ++size)
+        for (size_t s = 0; s + size <= n.counted.size(); ++s) {
+          int64_t g = 0;
+          for (size_t i = s; i < s + size; ++i) g += n.counted[i];
+          best = std::max(best, (g - 0.25 * size) / std::sqrt(size * 0.25 * 0.75));
+        }
+      ASSERT_TRUE(r.winmax_z.has_value());
+      EXPECT_NEAR(*r.winmax_z, best, 1e-12);
+      // Detection is deterministic and cache-independent.
+      const DetectResult again = det.detect(ids);
+      EXPECT_EQ(again.num_green, r.num_green);
+      EXPECT_EQ(again.mask, r.mask);
+    }
+  }
+}
+
+TEST(Detector, AllGreenTextByConstruction) {
+  // Each token drawn from its predecessor's green list, bigrams all distinct: G = T.
+  const int32_t vocab = 1000;
+  Watermark wm = make_wm(WatermarkScheme::kLeftHash, vocab);
+  std::vector<int32_t> ids = {7};
+  std::set<std::pair<int32_t, int32_t>> used;
+  while (ids.size() < 101) {
+    const auto list = wm.green_list(std::vector<int32_t>{ids.back()});
+    for (int32_t cand : list)
+      if (used.insert({ids.back(), cand}).second) {
+        ids.push_back(cand);
+        break;
+      }
+  }
+  Detector det = make_detector(WatermarkScheme::kLeftHash, vocab);
+  const auto r = det.detect(ids);
+  ASSERT_TRUE(r.scored);
+  EXPECT_EQ(r.num_scored, 100);
+  EXPECT_EQ(r.num_green, 100);
+  EXPECT_NEAR(r.z, std::sqrt(100 * 0.75 / 0.25), 1e-12);  // (T - T/4) / sqrt(3T/16) = 17.32
+  EXPECT_TRUE(r.detected);
+  EXPECT_LT(r.p_value, 1e-60);
+}
+
+TEST(Detector, RepeatedNgramsCountedOnceByDefault) {
+  Detector det = make_detector(WatermarkScheme::kLeftHash, 1000);
+  const std::vector<int32_t> ids = {3, 9, 3, 9, 3, 9};
+  const auto r = det.detect(ids);
+  EXPECT_EQ(r.num_scored, 2);  // (3,9) and (9,3)
+  EXPECT_EQ(r.repeated, (std::vector<uint8_t>{0, 0, 0, 1, 1, 1}));
+  DetectOptions all;
+  all.ignore_repeated_ngrams = false;
+  Detector det_all = make_detector(WatermarkScheme::kLeftHash, 1000, all);
+  EXPECT_EQ(det_all.detect(ids).num_scored, 5);
+}
+
+TEST(Detector, DropsLeadingBosOnly) {
+  DetectOptions opts;
+  opts.bos_id = 1;
+  Detector det = make_detector(WatermarkScheme::kLeftHash, 1000, opts);
+  EXPECT_EQ(det.detect(std::vector<int32_t>{1, 5, 6, 7}).num_tokens, 3);
+  EXPECT_EQ(det.detect(std::vector<int32_t>{5, 1, 6, 7}).num_tokens, 4);
+}
+
+TEST(Detector, NotEnoughTokensFollowsMinPrefixLen) {
+  // lefthash needs 2 ids, selfhash 5 (the reference refuses len - context_width < 1).
+  Detector left = make_detector(WatermarkScheme::kLeftHash, 1000);
+  EXPECT_FALSE(left.detect(std::vector<int32_t>{}).scored);
+  EXPECT_FALSE(left.detect(std::vector<int32_t>{4}).scored);
+  EXPECT_TRUE(left.detect(std::vector<int32_t>{4, 5}).scored);
+  Detector self = make_detector(WatermarkScheme::kSelfHash, 1000);
+  const auto r = self.detect(std::vector<int32_t>{1, 2, 3, 4});
+  EXPECT_FALSE(r.scored);
+  EXPECT_NE(r.message.find("not enough tokens"), std::string::npos) << r.message;
+  EXPECT_NE(r.message.find("at least 5"), std::string::npos) << r.message;
+  const auto ok = self.detect(std::vector<int32_t>{1, 2, 3, 4, 5});
+  ASSERT_TRUE(ok.scored);
+  EXPECT_EQ(ok.num_scored, 2);  // N - 3
+}
+
+TEST(Detector, IdsOutsideVocabularyAreRed) {
+  const int32_t vocab = 100;
+  Detector det = make_detector(WatermarkScheme::kSelfHash, vocab);
+  const auto r = det.detect(std::vector<int32_t>{1, 2, 3, 150, 4, 200, 5, -3});
+  ASSERT_TRUE(r.scored);
+  EXPECT_EQ(r.mask[5], 0);
+  EXPECT_EQ(r.mask[7], 0);
+}
+
+TEST(Detector, WinMaxAbsentForOneCountedToken) {
+  DetectOptions opts;
+  opts.winmax = true;
+  Detector det = make_detector(WatermarkScheme::kLeftHash, 1000, opts);
+  EXPECT_FALSE(det.detect(std::vector<int32_t>{4, 5}).winmax_z.has_value());
+  EXPECT_TRUE(det.detect(std::vector<int32_t>{4, 5, 6}).winmax_z.has_value());
+}
+
+TEST(Detector, CopyHasIndependentCaches) {
+  Detector a = make_detector(WatermarkScheme::kLeftHash, 1000);
+  const std::vector<int32_t> ids = {5, 6, 7, 8, 5, 6, 9};
+  const auto ra = a.detect(ids);
+  Detector b = a;
+  EXPECT_EQ(b.detect(ids).mask, ra.mask);
+}
+
+TEST(Stats, BinomialTailExactSmallCases) {
+  EXPECT_NEAR(binomial_upper_tail(3, 5, 0.25), 0.103515625, 1e-15);
+  EXPECT_NEAR(binomial_upper_tail(1, 5, 0.25), 1 - std::pow(0.75, 5), 1e-15);
+  EXPECT_EQ(binomial_upper_tail(0, 5, 0.25), 1.0);
+  EXPECT_EQ(binomial_upper_tail(6, 5, 0.25), 0.0);
+  EXPECT_NEAR(binomial_upper_tail(5, 5, 0.25), std::pow(0.25, 5), 1e-18);
+  // Against a direct sum for a long text, both sides of the mean.
+  for (int64_t s : {30, 50, 70, 120}) {
+    double direct = 0;
+    for (int64_t k = s; k <= 200; ++k)
+      direct += std::exp(std::lgamma(201.0) - std::lgamma(k + 1.0) - std::lgamma(201.0 - k) + k * std::log(0.25) +
+                         (200 - k) * std::log(0.75));
+    EXPECT_NEAR(binomial_upper_tail(s, 200, 0.25), direct, 1e-12 + direct * 1e-9) << s;
+  }
+}
+
+TEST(Stats, NormalTailKnownValues) {
+  EXPECT_NEAR(normal_upper_tail(0), 0.5, 1e-15);
+  EXPECT_NEAR(normal_upper_tail(4.0), 3.167124183311992e-05, 1e-18);
+  EXPECT_NEAR(normal_upper_tail(-1.0), 0.8413447460685429, 1e-15);
+}
+
+TEST(Config, RejectsBadParameters) {
+  WatermarkConfig c;
+  c.gamma = 0;
+  EXPECT_FALSE(Watermark::create(c, 1000).ok());
+  c.gamma = 1.0;
+  EXPECT_FALSE(Watermark::create(c, 1000).ok());
+  c.gamma = 0.0005;  // int(1000 * 0.0005) = 0
+  EXPECT_FALSE(Watermark::create(c, 1000).ok());
+  c.gamma = 0.25;
+  EXPECT_FALSE(Watermark::create(c, 1).ok());
+  EXPECT_FALSE(Watermark::create(c, 2).ok());  // int(2 * 0.25) = 0
+  c.gamma = 0.5;
+  EXPECT_TRUE(Watermark::create(c, 2).ok());
+  c.gamma = 0.25;
+  c.vocab_size = 500;  // explicit size wins over the factory's
+  EXPECT_EQ(Watermark::create(c, 32000)->vocab_size(), 500);
+  EXPECT_EQ(Watermark::create(c, 32000)->green_count(), 125);
+}
+
+TEST(Config, SchemeNamesAndAliases) {
+  EXPECT_EQ(*parse_watermark_scheme("simple_1"), WatermarkScheme::kLeftHash);
+  EXPECT_EQ(*parse_watermark_scheme("algorithm-3"), WatermarkScheme::kSelfHash);
+  EXPECT_EQ(*parse_watermark_scheme("hash1"), WatermarkScheme::kHash);
+  EXPECT_EQ(*parse_watermark_scheme("hash4"), WatermarkScheme::kHash4);
+  const auto bad = parse_watermark_scheme("sha");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("lefthash|selfhash"), std::string::npos);
+  for (auto s : {WatermarkScheme::kLeftHash, WatermarkScheme::kSelfHash, WatermarkScheme::kMinHash,
+                 WatermarkScheme::kSkipGram, WatermarkScheme::kHash, WatermarkScheme::kHash4})
+    EXPECT_EQ(*parse_watermark_scheme(watermark_scheme_name(s)), s);
+}
+
+TEST(HashScheme, GreenFractionIsGammaAndKeyDependent) {
+  Watermark a = make_wm(WatermarkScheme::kHash, 50000, 0.25, 1);
+  Watermark b = make_wm(WatermarkScheme::kHash, 50000, 0.25, 2);
+  const auto la = a.green_list(std::vector<int32_t>{42});
+  const auto lb = b.green_list(std::vector<int32_t>{42});
+  EXPECT_NEAR(la.size() / 50000.0, 0.25, 0.01);  // binomial sd 0.002
+  EXPECT_NE(la, lb);
+  for (int32_t t : la) EXPECT_TRUE(a.is_green(std::vector<int32_t>{42, t}));
+}
+
+TEST(Normalize, NfcAndWhitespace) {
+  auto r = watermark_normalize("  cafe\xCC\x81 \t\n  au\xC2\xA0lait  ");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r, "caf\xC3\xA9 au lait");
+  EXPECT_FALSE(watermark_normalize("bad \xff utf8").ok());
+}
+
+}  // namespace
+}  // namespace plumb
