@@ -1,0 +1,105 @@
+// `plumb synth`: writes a llama-family GGUF model with random weights (see gguf/synth.h).
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <memory>
+
+#include "command.h"
+#include "gguf/synth.h"
+#include "plumb/gguf.h"
+
+namespace plumb::app {
+namespace {
+
+struct SynthOptions {
+  std::string arch = "llama";
+  std::string preset = "tiny";
+  std::string type = "f32";
+  std::string vocab;
+  bool tied = false;
+  uint64_t seed = 0;
+  std::string out;
+};
+
+int run_synth(const SynthOptions& o) {
+  auto spec = gguf::synth_preset(o.preset);
+  if (!spec.ok()) {
+    print_error("synth", spec.status().message());
+    return kExitUsage;
+  }
+  const auto type = tensor_type_from_name(o.type);
+  if (!type) {
+    print_error("synth", "unknown --type '" + o.type + "', expected f32, f16, bf16, q8_0 or q4_0");
+    return kExitUsage;
+  }
+  spec->arch = o.arch;
+  spec->type = *type;
+  spec->tied_output = o.tied;
+  spec->seed = o.seed;
+  spec->vocab_path = o.vocab;
+  spec->name = "plumb-synth-" + o.arch + "-" + o.preset;
+
+  const bool show_progress = stderr_is_terminal();
+  const auto t0 = std::chrono::steady_clock::now();
+  int last_pct = -1;
+  auto progress = [&](uint64_t done, uint64_t total) {
+    const int pct = total ? static_cast<int>(done * 100 / total) : 100;
+    if (show_progress && pct != last_pct) {
+      last_pct = pct;
+      std::fprintf(stderr, "\rwriting %s: %3d%% (%" PRIu64 " of %" PRIu64 " MiB)", o.out.c_str(), pct, done >> 20, total >> 20);
+      std::fflush(stderr);
+    }
+    return true;
+  };
+  Status s = gguf::synth_write(*spec, o.out, progress);
+  if (show_progress && last_pct >= 0) std::fprintf(stderr, "\n");
+  if (!s.ok()) {
+    print_error("synth", s.message());
+    if (s.code() == StatusCode::kNotFound) return kExitNotFound;
+    return s.code() == StatusCode::kInvalidArgument ? kExitUsage : kExitError;
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  auto f = gguf::File::open(o.out);
+  if (!f.ok()) {
+    print_error("synth", "the written file does not read back: " + f.status().message());
+    return kExitError;
+  }
+  uint64_t params = 0;
+  for (const auto& t : (*f)->tensors()) params += static_cast<uint64_t>(t.n_elements());
+  const int64_t n_vocab = (*f)->get_int(o.arch + ".vocab_size").value_or(0);
+  std::printf("wrote %s: %s %s, %s, %d layers, n_embd %d, n_vocab %" PRId64 "%s, %.2f M params, %.1f MiB in %.2f s\n",
+              o.out.c_str(), o.arch.c_str(), o.preset.c_str(), std::string(tensor_type_name(*type)).c_str(), spec->n_layer,
+              spec->n_embd, n_vocab, o.tied ? ", tied output" : "", static_cast<double>(params) / 1e6,
+              static_cast<double>((*f)->file_size()) / (1 << 20), secs);
+  return kExitOk;
+}
+
+const CommandRegistration kRegistration(
+    "synth", 11, "Write a llama-family GGUF model with random weights (for tests and benchmarks)",
+    [](CLI::App& sub) -> std::function<int()> {
+      auto o = std::make_shared<SynthOptions>();
+      sub.add_option("--arch", o->arch, "Architecture: its metadata key prefix and tensor set")
+          ->check(CLI::IsMember({"llama", "qwen2"}))
+          ->capture_default_str();
+      sub.add_option("--preset", o->preset, "Model shape: tiny (n_embd 64, 2 layers), small (n_embd 256, 4 layers), "
+                                            "1b (Llama-3.2-1B shape: n_embd 2048, 16 layers, vocab 128256)")
+          ->check(CLI::IsMember({"tiny", "small", "1b"}))
+          ->capture_default_str();
+      sub.add_option("--type", o->type, "Type of token_embd, output and the weight matrices (norms stay f32)")
+          ->check(CLI::IsMember({"f32", "f16", "bf16", "q8_0", "q4_0"}, CLI::ignore_case))
+          ->capture_default_str();
+      sub.add_option("--vocab", o->vocab, "Copy the tokenizer (every tokenizer.* key) from this GGUF file instead of "
+                                          "generating a small SentencePiece-style vocabulary");
+      sub.add_flag("--tied", o->tied, "No output.weight: the output projection reuses token_embd");
+      sub.add_option("--seed", o->seed, "Seed of the random weights (same seed, same file)")->capture_default_str();
+      sub.add_option("-o,--output", o->out, "GGUF file to write (atomically)")->required();
+      sub.footer(
+          "Examples:\n"
+          "  plumb synth --preset tiny --seed 1 -o tiny.gguf\n"
+          "  plumb synth --arch qwen2 --preset small --type q8_0 --seed 2 -o small-qwen2.gguf\n"
+          "  plumb synth --preset 1b --type q4_0 --tied --vocab llama3-vocab.gguf --seed 3 -o 1b.gguf\n");
+      return [o] { return run_synth(*o); };
+    });
+
+}  // namespace
+}  // namespace plumb::app

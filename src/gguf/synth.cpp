@@ -1,0 +1,260 @@
+// Synthetic llama-family models (see synth.h).
+#include "gguf/synth.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "gguf/format.h"
+#include "gguf/quantize.h"
+#include "gguf/serialize.h"
+
+namespace plumb::gguf {
+
+namespace {
+
+uint64_t splitmix64(uint64_t& state) {
+  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// xoshiro256** (Blackman & Vigna): fast, and good enough for weights.
+class Rng {
+ public:
+  explicit Rng(uint64_t seed) {
+    for (auto& w : s_) w = splitmix64(seed);
+  }
+  uint64_t next() {
+    const uint64_t result = rotl(s_[1] * 5, 7) * 9;
+    const uint64_t t = s_[1] << 17;
+    s_[2] ^= s_[0];
+    s_[3] ^= s_[1];
+    s_[1] ^= s_[2];
+    s_[0] ^= s_[3];
+    s_[2] ^= t;
+    s_[3] = rotl(s_[3], 45);
+    return result;
+  }
+  // Approximately N(0, 1): the sum of four 16-bit uniforms (Irwin-Hall), rescaled.  One
+  // draw per sample keeps the 1b preset's 1.5 G weights fast to generate.
+  float normal() {
+    const uint64_t r = next();
+    const float sum = static_cast<float>((r & 0xffff) + ((r >> 16) & 0xffff) + ((r >> 32) & 0xffff) + (r >> 48));
+    constexpr float kMean = 4 * 65535.0f / 2;
+    constexpr float kScale = 1.7320508f / 65535.0f;  // sqrt(3) / 65535: unit variance
+    return (sum - kMean) * kScale;
+  }
+
+ private:
+  static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+  uint64_t s_[4];
+};
+
+enum class Init { kWeight, kNorm, kBias };
+
+struct Planned {
+  TensorInfo info;
+  Init init;
+};
+
+uint64_t name_hash(std::string_view s) {  // FNV-1a: ties each tensor's stream to its name
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (char c : s) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
+  return h;
+}
+
+Status check_spec(const SynthSpec& s) {
+  auto bad = [](const std::string& m) { return Status::InvalidArgument("synth: " + m); };
+  if (s.arch != "llama" && s.arch != "qwen2") return bad("unknown architecture '" + s.arch + "', expected llama or qwen2");
+  if (s.n_embd <= 0 || s.n_layer <= 0 || s.n_head <= 0 || s.n_head_kv <= 0 || s.n_ff <= 0 || s.n_ctx <= 0)
+    return bad("n_embd, n_layer, n_head, n_head_kv, n_ff and n_ctx must be positive");
+  if (s.n_embd % s.n_head != 0)
+    return bad("n_embd " + std::to_string(s.n_embd) + " is not a multiple of n_head " + std::to_string(s.n_head));
+  if (s.n_head % s.n_head_kv != 0)
+    return bad("n_head " + std::to_string(s.n_head) + " is not a multiple of n_head_kv " + std::to_string(s.n_head_kv));
+  if (!can_convert(s.type))
+    return bad("cannot write weights of type " + std::string(tensor_type_name(s.type)) + " (expected f32, f16, bf16, q8_0 or q4_0)");
+  const uint32_t block = tensor_type_traits(s.type)->block_size;
+  if (s.n_embd % block != 0 || s.n_ff % block != 0)
+    return bad("n_embd " + std::to_string(s.n_embd) + " and n_ff " + std::to_string(s.n_ff) + " must be multiples of " +
+               std::string(tensor_type_name(s.type)) + "'s block size " + std::to_string(block));
+  if (s.vocab_path.empty() && s.n_vocab < 260) return bad("n_vocab must be at least 260 for the generated vocabulary");
+  return Status::Ok();
+}
+
+std::vector<Planned> plan_tensors(const SynthSpec& s, int64_t n_vocab) {
+  const int64_t head_dim = s.n_embd / s.n_head;
+  const int64_t n_embd_kv = head_dim * s.n_head_kv;
+  const bool bias = s.qkv_bias || s.arch == "qwen2";
+  std::vector<Planned> out;
+  auto add = [&](std::string name, std::vector<int64_t> shape, Init init) {
+    TensorInfo t;
+    t.name = std::move(name);
+    t.shape = std::move(shape);
+    t.type = init == Init::kWeight ? s.type : TensorType::kF32;  // norms and biases stay F32, as in real files
+    out.push_back({std::move(t), init});
+  };
+  add("token_embd.weight", {s.n_embd, n_vocab}, Init::kWeight);
+  for (int l = 0; l < s.n_layer; ++l) {
+    const std::string p = "blk." + std::to_string(l) + ".";
+    add(p + "attn_norm.weight", {s.n_embd}, Init::kNorm);
+    add(p + "attn_q.weight", {s.n_embd, s.n_embd}, Init::kWeight);
+    add(p + "attn_k.weight", {s.n_embd, n_embd_kv}, Init::kWeight);
+    add(p + "attn_v.weight", {s.n_embd, n_embd_kv}, Init::kWeight);
+    if (bias) {
+      add(p + "attn_q.bias", {s.n_embd}, Init::kBias);
+      add(p + "attn_k.bias", {n_embd_kv}, Init::kBias);
+      add(p + "attn_v.bias", {n_embd_kv}, Init::kBias);
+    }
+    add(p + "attn_output.weight", {s.n_embd, s.n_embd}, Init::kWeight);
+    add(p + "ffn_norm.weight", {s.n_embd}, Init::kNorm);
+    add(p + "ffn_gate.weight", {s.n_embd, s.n_ff}, Init::kWeight);
+    add(p + "ffn_up.weight", {s.n_embd, s.n_ff}, Init::kWeight);
+    add(p + "ffn_down.weight", {s.n_ff, s.n_embd}, Init::kWeight);
+  }
+  add("output_norm.weight", {s.n_embd}, Init::kNorm);
+  if (!s.tied_output) add("output.weight", {s.n_embd, n_vocab}, Init::kWeight);
+  return out;
+}
+
+// The tokenizer.* keys: copied from spec.vocab_path, or generated.
+Status tokenizer_metadata(const SynthSpec& s, std::vector<KeyValue>& kv, int64_t* n_vocab) {
+  if (!s.vocab_path.empty()) {
+    PLUMB_ASSIGN_OR_RETURN(auto vocab, File::open(s.vocab_path));
+    const Value* tokens = vocab->find("tokenizer.ggml.tokens");
+    if (tokens == nullptr || tokens->type != ValueType::kArray || tokens->array.empty())
+      return Status::InvalidArgument(s.vocab_path + ": no tokenizer.ggml.tokens array, so it cannot serve as --vocab");
+    *n_vocab = static_cast<int64_t>(tokens->array.size());
+    for (const auto& e : vocab->metadata())
+      if (e.key.rfind("tokenizer.", 0) == 0) kv.push_back(e);
+    return Status::Ok();
+  }
+  SynthVocab v = synth_vocab(s.n_vocab);
+  *n_vocab = static_cast<int64_t>(v.tokens.size());
+  kv.push_back({"tokenizer.ggml.model", Value::string("llama")});
+  kv.push_back({"tokenizer.ggml.pre", Value::string("default")});
+  kv.push_back({"tokenizer.ggml.tokens", Value::string_array(v.tokens)});
+  kv.push_back({"tokenizer.ggml.scores", Value::f32_array(v.scores)});
+  kv.push_back({"tokenizer.ggml.token_type", Value::i32_array(v.token_types)});
+  kv.push_back({"tokenizer.ggml.bos_token_id", Value::u32(1)});
+  kv.push_back({"tokenizer.ggml.eos_token_id", Value::u32(2)});
+  kv.push_back({"tokenizer.ggml.unknown_token_id", Value::u32(0)});
+  kv.push_back({"tokenizer.ggml.add_bos_token", Value::boolean(true)});
+  kv.push_back({"tokenizer.ggml.add_eos_token", Value::boolean(false)});
+  return Status::Ok();
+}
+
+}  // namespace
+
+const std::vector<std::string>& synth_preset_names() {
+  static const std::vector<std::string> kNames = {"tiny", "small", "1b"};
+  return kNames;
+}
+
+Result<SynthSpec> synth_preset(std::string_view name) {
+  SynthSpec s;
+  s.name = "plumb-synth-" + std::string(name);
+  if (name == "tiny") {
+    s.n_vocab = 320, s.n_embd = 64, s.n_layer = 2, s.n_head = 4, s.n_head_kv = 2, s.n_ff = 128, s.n_ctx = 512;
+  } else if (name == "small") {
+    s.n_vocab = 2048, s.n_embd = 256, s.n_layer = 4, s.n_head = 8, s.n_head_kv = 4, s.n_ff = 768, s.n_ctx = 2048;
+  } else if (name == "1b") {
+    s.n_vocab = 128256, s.n_embd = 2048, s.n_layer = 16, s.n_head = 32, s.n_head_kv = 8, s.n_ff = 8192;
+    s.n_ctx = 131072, s.rope_freq_base = 500000.0f;
+  } else {
+    return Status::InvalidArgument("unknown preset '" + std::string(name) + "', expected tiny, small or 1b");
+  }
+  return s;
+}
+
+Result<uint32_t> file_type_of(TensorType type) {
+  // llama.cpp's llama_ftype values.
+  switch (type) {
+    case TensorType::kF32: return 0u;
+    case TensorType::kF16: return 1u;
+    case TensorType::kQ4_0: return 2u;
+    case TensorType::kQ8_0: return 7u;
+    case TensorType::kBF16: return 32u;
+    default: return Status::Unsupported("no llama file type for " + std::string(tensor_type_name(type)));
+  }
+}
+
+Status synth_write(const SynthSpec& s, const std::string& path, const SynthProgress& progress) {
+  PLUMB_RETURN_IF_ERROR(check_spec(s));
+  std::vector<KeyValue> kv;
+  const std::string& a = s.arch;
+  kv.push_back({"general.architecture", Value::string(a)});
+  kv.push_back({"general.name", Value::string(s.name)});
+  kv.push_back({"general.alignment", Value::u32(static_cast<uint32_t>(kDefaultAlignment))});
+  PLUMB_ASSIGN_OR_RETURN(const uint32_t file_type, file_type_of(s.type));
+  kv.push_back({"general.file_type", Value::u32(file_type)});
+  if (s.type == TensorType::kQ8_0 || s.type == TensorType::kQ4_0)
+    kv.push_back({"general.quantization_version", Value::u32(2)});
+  std::vector<KeyValue> tok;
+  int64_t n_vocab = 0;
+  PLUMB_RETURN_IF_ERROR(tokenizer_metadata(s, tok, &n_vocab));
+  auto u32 = [](int64_t v) { return Value::u32(static_cast<uint32_t>(v)); };
+  kv.push_back({a + ".context_length", u32(s.n_ctx)});
+  kv.push_back({a + ".embedding_length", u32(s.n_embd)});
+  kv.push_back({a + ".block_count", u32(s.n_layer)});
+  kv.push_back({a + ".feed_forward_length", u32(s.n_ff)});
+  kv.push_back({a + ".attention.head_count", u32(s.n_head)});
+  kv.push_back({a + ".attention.head_count_kv", u32(s.n_head_kv)});
+  kv.push_back({a + ".rope.freq_base", Value::f32(s.rope_freq_base)});
+  kv.push_back({a + ".attention.layer_norm_rms_epsilon", Value::f32(s.rms_eps)});
+  kv.push_back({a + ".rope.dimension_count", u32(s.n_embd / s.n_head)});
+  kv.push_back({a + ".vocab_size", u32(n_vocab)});
+  for (auto& e : tok) kv.push_back(std::move(e));
+
+  std::vector<Planned> plan = plan_tensors(s, n_vocab);
+  std::vector<TensorInfo> infos;
+  infos.reserve(plan.size());
+  for (const auto& p : plan) infos.push_back(p.info);
+  auto header = encode_header(kv, infos);
+  if (!header.ok()) return header.status().with_context(path);
+  uint64_t total = header->size();
+  for (const auto& t : infos) total += t.n_bytes + padding_after(t.n_bytes, kDefaultAlignment);
+
+  AtomicFile out;
+  PLUMB_RETURN_IF_ERROR(out.open(path));
+  PLUMB_RETURN_IF_ERROR(out.write(*header));
+  uint64_t done = header->size();
+  uint64_t last_report = 0;
+  const float weight_std = 0.02f;
+  std::vector<float> row;
+  std::vector<uint8_t> qrow;
+  for (size_t i = 0; i < infos.size(); ++i) {
+    const TensorInfo& t = infos[i];
+    Rng rng(s.seed ^ name_hash(t.name));
+    const int64_t ne0 = t.shape[0];
+    const int64_t n_rows = t.n_elements() / ne0;
+    const uint64_t row_bytes = t.n_bytes / static_cast<uint64_t>(n_rows);
+    row.resize(static_cast<size_t>(ne0));
+    qrow.resize(row_bytes);
+    for (int64_t r = 0; r < n_rows; ++r) {
+      for (auto& x : row) {
+        switch (plan[i].init) {
+          case Init::kWeight: x = weight_std * rng.normal(); break;
+          case Init::kNorm: x = 1.0f + 0.1f * rng.normal(); break;
+          case Init::kBias: x = 0.02f * rng.normal(); break;
+        }
+      }
+      PLUMB_RETURN_IF_ERROR(quantize_row(t.type, row.data(), qrow.data(), ne0));
+      PLUMB_RETURN_IF_ERROR(out.write(qrow));
+      done += row_bytes;
+      if (progress && done - last_report >= (16u << 20)) {
+        last_report = done;
+        if (!progress(done, total)) return Status::Cancelled(path + ": cancelled");
+      }
+    }
+    const uint64_t pad = padding_after(t.n_bytes, kDefaultAlignment);
+    PLUMB_RETURN_IF_ERROR(out.write_zeros(pad));
+    done += pad;
+  }
+  PLUMB_RETURN_IF_ERROR(out.commit());
+  if (progress) progress(total, total);
+  return Status::Ok();
+}
+
+}  // namespace plumb::gguf

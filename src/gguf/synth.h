@@ -1,0 +1,69 @@
+// gguf/synth.h — synthetic llama-family models: random weights with exactly the metadata
+// keys and tensor names real llama / qwen2 GGUF files use, so tests and benchmarks need
+// no downloaded model.
+//
+// Weights are deterministic in `seed` (the same spec always gives the same bytes) and are
+// generated row by row while writing, so even the 1b preset needs only a few MB of memory.
+//
+// Thread safety: synth_write is reentrant; distinct calls may run concurrently.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "plumb/gguf.h"
+#include "plumb/status.h"
+#include "plumb/tensor_type.h"
+
+namespace plumb::gguf {
+
+struct SynthSpec {
+  std::string arch = "llama";  // "llama" or "qwen2" (the key prefix; qwen2 also implies qkv_bias)
+  std::string name = "plumb-synth";  // general.name
+  int n_vocab = 320;  // ignored when vocab_path is set (the copied vocabulary decides)
+  int n_embd = 64;
+  int n_layer = 2;
+  int n_head = 4;
+  int n_head_kv = 2;
+  int n_ff = 128;
+  int n_ctx = 512;
+  float rope_freq_base = 10000.0f;
+  float rms_eps = 1e-5f;
+  bool tied_output = false;  // no output.weight: the model reuses token_embd
+  bool qkv_bias = false;     // blk.N.attn_q/k/v.bias (F32), as qwen2 has
+  TensorType type = TensorType::kF32;  // token_embd, output and the matrices; norms/biases stay F32
+  uint64_t seed = 0;
+  std::string vocab_path;  // when set, copy every tokenizer.* key from this GGUF file
+};
+
+// "tiny" (n_embd 64, 2 layers), "small" (n_embd 256, 4 layers) or "1b" (the shape of
+// Llama-3.2-1B: n_embd 2048, 16 layers, 32 heads, 8 KV heads, n_ff 8192, vocab 128256).
+Result<SynthSpec> synth_preset(std::string_view name);
+// The preset names, for help texts.
+const std::vector<std::string>& synth_preset_names();
+
+// The llama.cpp file type (general.file_type) of a model whose matrices are `type`.
+Result<uint32_t> file_type_of(TensorType type);
+
+// Called after each chunk written, with bytes written so far and the file's total size.
+// Returning false cancels (synth_write then returns Cancelled and leaves no file).
+using SynthProgress = std::function<bool(uint64_t done, uint64_t total)>;
+
+// Writes the model described by `spec` to `path` (atomically).  InvalidArgument when the
+// spec is inconsistent (heads not dividing n_embd, rows not a multiple of the block size).
+Status synth_write(const SynthSpec& spec, const std::string& path, const SynthProgress& progress = {});
+
+// The generated SentencePiece-style ("llama") vocabulary of n_vocab tokens: <unk>, <s>,
+// </s>, the 256 byte tokens <0x00>..<0xFF>, then ▁-prefixed word pieces (every prefix of
+// each piece is itself a piece, so SentencePiece merging can reach it).  REQUIRES: n_vocab >= 260.
+struct SynthVocab {
+  std::vector<std::string> tokens;
+  std::vector<float> scores;
+  std::vector<int32_t> token_types;  // 1 normal, 2 unknown, 3 control, 6 byte
+};
+SynthVocab synth_vocab(int n_vocab);
+
+}  // namespace plumb::gguf

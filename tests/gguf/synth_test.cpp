@@ -1,0 +1,210 @@
+// Synthetic models: presets, metadata keys and tensor names as real llama/qwen2 files
+// have them, determinism, and the generated vocabulary.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <set>
+
+#include "gguf/quantize.h"
+#include "gguf/synth.h"
+#include "plumb/gguf.h"
+#include "support/test_support.h"
+
+namespace plumb::gguf {
+namespace {
+
+TEST(GgufSynth, TinyRoundTripHasLlamaLayout) {
+  test::TempDir dir;
+  auto spec = synth_preset("tiny");
+  ASSERT_TRUE(spec.ok());
+  spec->seed = 42;
+  spec->type = TensorType::kQ8_0;
+  const std::string path = dir.file("tiny.gguf");
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(synth_write(*spec, path).ok());
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(ms, 2000.0) << "tiny synth must be fast: tests and benchmarks call it";
+
+  auto f = File::open(path);
+  ASSERT_TRUE(f.ok()) << f.status().to_string();
+  const File& m = **f;
+  EXPECT_EQ(*m.get_string("general.architecture"), "llama");
+  EXPECT_EQ(*m.get_int("general.file_type"), 7);  // LLAMA_FTYPE_MOSTLY_Q8_0
+  EXPECT_EQ(*m.get_int("llama.embedding_length"), 64);
+  EXPECT_EQ(*m.get_int("llama.block_count"), 2);
+  EXPECT_EQ(*m.get_int("llama.attention.head_count"), 4);
+  EXPECT_EQ(*m.get_int("llama.attention.head_count_kv"), 2);
+  EXPECT_EQ(*m.get_int("llama.feed_forward_length"), 128);
+  EXPECT_EQ(*m.get_int("llama.rope.dimension_count"), 16);
+  EXPECT_EQ(*m.get_int("llama.context_length"), 512);
+  EXPECT_EQ(*m.get_int("llama.vocab_size"), 320);
+  EXPECT_FLOAT_EQ(static_cast<float>(*m.get_float("llama.attention.layer_norm_rms_epsilon")), 1e-5f);
+  EXPECT_FLOAT_EQ(static_cast<float>(*m.get_float("llama.rope.freq_base")), 10000.0f);
+  EXPECT_EQ(*m.get_string("tokenizer.ggml.model"), "llama");
+  EXPECT_EQ(m.get_string_array("tokenizer.ggml.tokens")->size(), 320u);
+  EXPECT_EQ(m.get_float_array("tokenizer.ggml.scores")->size(), 320u);
+  EXPECT_EQ(m.get_int_array("tokenizer.ggml.token_type")->size(), 320u);
+  EXPECT_EQ(*m.get_int("tokenizer.ggml.bos_token_id"), 1);
+  EXPECT_EQ(*m.get_int("tokenizer.ggml.eos_token_id"), 2);
+
+  // name -> (shape, type): 2 + 9 per layer + token_embd/output.
+  struct Expect { std::string name; std::vector<int64_t> shape; TensorType type; };
+  std::vector<Expect> expect = {{"token_embd.weight", {64, 320}, TensorType::kQ8_0},
+                                {"output_norm.weight", {64}, TensorType::kF32},
+                                {"output.weight", {64, 320}, TensorType::kQ8_0}};
+  for (int l = 0; l < 2; ++l) {
+    const std::string p = "blk." + std::to_string(l) + ".";
+    expect.push_back({p + "attn_norm.weight", {64}, TensorType::kF32});
+    expect.push_back({p + "attn_q.weight", {64, 64}, TensorType::kQ8_0});
+    expect.push_back({p + "attn_k.weight", {64, 32}, TensorType::kQ8_0});
+    expect.push_back({p + "attn_v.weight", {64, 32}, TensorType::kQ8_0});
+    expect.push_back({p + "attn_output.weight", {64, 64}, TensorType::kQ8_0});
+    expect.push_back({p + "ffn_norm.weight", {64}, TensorType::kF32});
+    expect.push_back({p + "ffn_gate.weight", {64, 128}, TensorType::kQ8_0});
+    expect.push_back({p + "ffn_up.weight", {64, 128}, TensorType::kQ8_0});
+    expect.push_back({p + "ffn_down.weight", {128, 64}, TensorType::kQ8_0});
+  }
+  EXPECT_EQ(m.tensors().size(), expect.size());
+  for (const auto& e : expect) {
+    const TensorInfo* t = m.find_tensor(e.name);
+    ASSERT_NE(t, nullptr) << e.name;
+    EXPECT_EQ(t->shape, e.shape) << e.name;
+    EXPECT_EQ(t->type, e.type) << e.name;
+  }
+
+  // Weights look like N(0, 0.02), norms like 1.
+  const TensorInfo* q = m.find_tensor("blk.0.attn_q.weight");
+  std::vector<float> w(64 * 64);
+  ASSERT_TRUE(dequantize_row(TensorType::kQ8_0, m.tensor_data(*q).data(), w.data(), 64 * 64).ok());
+  double sum = 0, sum2 = 0;
+  for (float x : w) sum += x, sum2 += double(x) * x;
+  const double mean = sum / w.size(), sd = std::sqrt(sum2 / w.size() - mean * mean);
+  EXPECT_NEAR(mean, 0.0, 0.002);
+  EXPECT_NEAR(sd, 0.02, 0.002);
+  const TensorInfo* n = m.find_tensor("blk.1.ffn_norm.weight");
+  std::vector<float> nw(64);
+  std::memcpy(nw.data(), m.tensor_data(*n).data(), 64 * 4);
+  for (float x : nw) EXPECT_NEAR(x, 1.0f, 0.5f);
+}
+
+TEST(GgufSynth, DeterministicInSeedAndSeedMatters) {
+  test::TempDir dir;
+  auto spec = *synth_preset("tiny");
+  spec.seed = 7;
+  ASSERT_TRUE(synth_write(spec, dir.file("a.gguf")).ok());
+  ASSERT_TRUE(synth_write(spec, dir.file("b.gguf")).ok());
+  spec.seed = 8;
+  ASSERT_TRUE(synth_write(spec, dir.file("c.gguf")).ok());
+  const std::string a = test::read_file(dir.file("a.gguf"));
+  EXPECT_EQ(a, test::read_file(dir.file("b.gguf")));
+  const std::string c = test::read_file(dir.file("c.gguf"));
+  EXPECT_EQ(a.size(), c.size());
+  EXPECT_NE(a, c);
+}
+
+TEST(GgufSynth, Qwen2TiedQ4HasBiasesAndNoOutput) {
+  test::TempDir dir;
+  auto spec = *synth_preset("tiny");
+  spec.arch = "qwen2";
+  spec.tied_output = true;
+  spec.type = TensorType::kQ4_0;
+  ASSERT_TRUE(synth_write(spec, dir.file("q.gguf")).ok());
+  auto f = File::open(dir.file("q.gguf"));
+  ASSERT_TRUE(f.ok()) << f.status().to_string();
+  EXPECT_EQ(*(*f)->get_string("general.architecture"), "qwen2");
+  EXPECT_EQ(*(*f)->get_int("qwen2.embedding_length"), 64);
+  EXPECT_EQ((*f)->find("llama.embedding_length"), nullptr);
+  EXPECT_EQ(*(*f)->get_int("general.file_type"), 2);
+  EXPECT_EQ((*f)->find_tensor("output.weight"), nullptr);
+  const TensorInfo* kb = (*f)->find_tensor("blk.1.attn_k.bias");
+  ASSERT_NE(kb, nullptr);
+  EXPECT_EQ(kb->shape, (std::vector<int64_t>{32}));
+  EXPECT_EQ(kb->type, TensorType::kF32);
+  EXPECT_EQ((*f)->find_tensor("blk.0.attn_q.bias")->shape, (std::vector<int64_t>{64}));
+  EXPECT_EQ((*f)->find_tensor("blk.0.attn_q.weight")->type, TensorType::kQ4_0);
+  EXPECT_EQ((*f)->tensors().size(), 2u + 2u * 12u);
+}
+
+TEST(GgufSynth, RejectsInconsistentSpecs) {
+  test::TempDir dir;
+  auto spec = *synth_preset("tiny");
+  spec.n_head = 5;
+  EXPECT_EQ(synth_write(spec, dir.file("x.gguf")).message(), "synth: n_embd 64 is not a multiple of n_head 5");
+  spec = *synth_preset("tiny");
+  spec.n_ff = 100;
+  spec.type = TensorType::kQ4_0;
+  EXPECT_EQ(synth_write(spec, dir.file("x.gguf")).message(),
+            "synth: n_embd 64 and n_ff 100 must be multiples of q4_0's block size 32");
+  EXPECT_EQ(synth_preset("huge").status().message(), "unknown preset 'huge', expected tiny, small or 1b");
+  EXPECT_FALSE(std::filesystem::exists(dir.file("x.gguf")));
+}
+
+TEST(GgufSynth, PresetShapes) {
+  auto b = *synth_preset("1b");
+  EXPECT_EQ(b.n_embd, 2048);
+  EXPECT_EQ(b.n_layer, 16);
+  EXPECT_EQ(b.n_head, 32);
+  EXPECT_EQ(b.n_head_kv, 8);
+  EXPECT_EQ(b.n_ff, 8192);
+  EXPECT_EQ(b.n_vocab, 128256);
+  EXPECT_EQ(b.n_ctx, 131072);
+  auto s = *synth_preset("small");
+  EXPECT_EQ(s.n_embd, 256);
+  EXPECT_EQ(s.n_layer, 4);
+  EXPECT_EQ(s.n_head, 8);
+  EXPECT_EQ(s.n_head_kv, 4);
+  EXPECT_EQ(s.n_ff, 768);
+}
+
+TEST(GgufSynth, GeneratedVocabularyIsSentencePieceStyle) {
+  const SynthVocab v = synth_vocab(128256);
+  ASSERT_EQ(v.tokens.size(), 128256u);
+  ASSERT_EQ(v.scores.size(), 128256u);
+  ASSERT_EQ(v.token_types.size(), 128256u);
+  EXPECT_EQ(v.tokens[0], "<unk>");
+  EXPECT_EQ(v.token_types[0], 2);
+  EXPECT_EQ(v.tokens[1], "<s>");
+  EXPECT_EQ(v.tokens[2], "</s>");
+  EXPECT_EQ(v.token_types[2], 3);
+  EXPECT_EQ(v.tokens[3], "<0x00>");
+  EXPECT_EQ(v.tokens[3 + 0x41], "<0x41>");
+  EXPECT_EQ(v.tokens[258], "<0xFF>");
+  EXPECT_EQ(v.token_types[258], 6);
+  EXPECT_EQ(v.tokens[259], "\xE2\x96\x81");
+  std::set<std::string> unique(v.tokens.begin(), v.tokens.end());
+  EXPECT_EQ(unique.size(), v.tokens.size());
+  // Every prefix of a ▁-word is a token, so SentencePiece merges can reach "▁upon".
+  for (const char* p : {"\xE2\x96\x81u", "\xE2\x96\x81up", "\xE2\x96\x81upo", "\xE2\x96\x81upon", "\xE2\x96\x81Once"})
+    EXPECT_TRUE(unique.count(p)) << p;
+  for (size_t i = 260; i < v.scores.size(); ++i) {
+    ASSERT_EQ(v.token_types[i], 1);
+    ASSERT_LT(v.scores[i], v.scores[i - 1]) << i;
+  }
+  // The small vocabulary is a prefix of the large one.
+  const SynthVocab t = synth_vocab(320);
+  EXPECT_TRUE(std::equal(t.tokens.begin(), t.tokens.end(), v.tokens.begin()));
+}
+
+TEST(GgufSynth, VocabCopiedFromAnotherFile) {
+  PLUMB_REQUIRE_SHARED(vocab, "vocab/ggml-vocab-llama-spm.gguf");
+  test::TempDir dir;
+  auto spec = *synth_preset("tiny");
+  spec.vocab_path = vocab;
+  ASSERT_TRUE(synth_write(spec, dir.file("v.gguf")).ok());
+  auto src = File::open(vocab);
+  auto f = File::open(dir.file("v.gguf"));
+  ASSERT_TRUE(src.ok() && f.ok());
+  const auto tokens = *(*src)->get_string_array("tokenizer.ggml.tokens");
+  EXPECT_EQ(*(*f)->get_string_array("tokenizer.ggml.tokens"), tokens);
+  EXPECT_EQ(*(*f)->get_int("llama.vocab_size"), static_cast<int64_t>(tokens.size()));
+  EXPECT_EQ((*f)->find_tensor("token_embd.weight")->shape, (std::vector<int64_t>{64, static_cast<int64_t>(tokens.size())}));
+  for (const auto& kv : (*src)->metadata())
+    if (kv.key.rfind("tokenizer.", 0) == 0) {
+      EXPECT_NE((*f)->find(kv.key), nullptr) << kv.key;
+    }
+}
+
+}  // namespace
+}  // namespace plumb::gguf
