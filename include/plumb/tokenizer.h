@@ -48,7 +48,9 @@ class Tokenizer {
   virtual std::string detokenize(std::span<const TokenId> ids, bool render_special = false) const = 0;
   // Like detokenize, for ids that continue earlier text: the leading-space rule that
   // applies to the first token of a text is not applied.
-  virtual std::string detokenize_continuation(std::span<const TokenId> ids, bool render_special = false) const = 0;
+  virtual std::string detokenize_continuation(std::span<const TokenId> ids, bool render_special = false) const {
+    return detokenize(ids, render_special);
+  }
   // True when detokenize removes spaces before punctuation (" ," -> ","), which makes
   // the text of a token depend on the next one.
   virtual bool cleans_spaces() const { return false; }
