@@ -41,7 +41,7 @@ bool isa_supported(Isa isa) {
     case Isa::kAvx2:
       return avx2;
     case Isa::kAvx512:
-      return avx2 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq;
+      return avx2 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.avx512vnni;
   }
   return false;
 }

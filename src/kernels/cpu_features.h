@@ -8,6 +8,8 @@
 
 namespace plumb::kernels {
 
+// kAvx2: AVX2 + FMA + F16C.  kAvx512: additionally AVX-512 F/BW/VL/DQ and VNNI (Ice Lake,
+// Zen 4 and later); AVX-512 CPUs without VNNI (Skylake-X) use the AVX2 level.
 enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
 
 struct CpuFeatures {

@@ -87,7 +87,12 @@ TEST(Dot, SimdVecDotMatchesScalar) {
     const KernelTable& simd = kernel_table(isa);
     for (TensorType t : test::computable_types()) {
       const auto id = static_cast<uint32_t>(t);
-      for (int64_t n : {256, 512, 768, 2816, 4096}) {
+      // Block counts 1, 3, 7, 11 and 16 exercise every unrolled loop's tail; float rows also
+      // get lengths that are not multiples of any vector width.
+      const int64_t bs = test::block_size(t);
+      std::vector<int64_t> lengths = {bs, 3 * bs, 7 * bs, 11 * bs, 16 * bs, 4096};
+      if (bs == 1) lengths.insert(lengths.end(), {33, 1031, 100});
+      for (int64_t n : lengths) {
         const auto w = test::random_weights(t, 1, n, static_cast<uint32_t>(n) + id);
         const std::vector<float> x = test::random_floats(n, static_cast<uint32_t>(n) * 3 + 1, -2.0f, 2.0f);
         std::vector<uint8_t> xq(row_size(ref.weights[id].vec_dot_type, n));

@@ -1,0 +1,144 @@
+// Kernel throughput: matvec GB/s per weight type (as a fraction of the probed memory read
+// bandwidth), matmul (prompt processing) GFLOP/s, and the bandwidth probe itself.
+//
+//   build-kern/bench/kernels_bench                                  # everything
+//   build-kern/bench/kernels_bench --benchmark_filter='Matvec/q4_0'  # one type
+//   PLUMB_ISA=avx2 build-kern/bench/kernels_bench                   # force a lower level
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "gguf/quantize.h"
+#include "kernels/bandwidth.h"
+#include "kernels/kernels.h"
+#include "kernels/kquants.h"
+
+namespace plumb::kernels {
+namespace {
+
+const TensorType kTypes[] = {TensorType::kF32,  TensorType::kF16,  TensorType::kBF16, TensorType::kQ8_0,
+                             TensorType::kQ4_0, TensorType::kQ4_K, TensorType::kQ5_K, TensorType::kQ6_K};
+
+void quantize(TensorType type, const float* x, void* y, int64_t n) {
+  switch (type) {
+    case TensorType::kQ4_K:
+      return quantize_row_q4_K_ref(x, y, n);
+    case TensorType::kQ5_K:
+      return quantize_row_q5_K_ref(x, y, n);
+    case TensorType::kQ6_K:
+      return quantize_row_q6_K_ref(x, y, n);
+    default:
+      (void)gguf::quantize_row(type, x, y, n);
+  }
+}
+
+// n_rows x n_cols weights: 64 distinct random rows repeated (the matrix is far larger than the
+// caches, so repetition does not help the kernels).
+const std::vector<uint8_t>& weights(TensorType type, int64_t n_rows, int64_t n_cols) {
+  static std::map<std::tuple<int, int64_t, int64_t>, std::vector<uint8_t>> cache;
+  auto& w = cache[{static_cast<int>(type), n_rows, n_cols}];
+  if (!w.empty()) return w;
+  const size_t rs = row_size(type, n_cols);
+  w.resize(rs * static_cast<size_t>(n_rows));
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> row(static_cast<size_t>(n_cols));
+  for (int64_t r = 0; r < n_rows; ++r) {
+    if (r < 64) {
+      for (auto& v : row) v = dist(rng);
+      quantize(type, row.data(), w.data() + r * rs, n_cols);
+    } else {
+      std::copy_n(w.data() + (r % 64) * rs, rs, w.data() + r * rs);
+    }
+  }
+  return w;
+}
+
+double probed_bandwidth(int threads) {
+  static std::map<int, double> cache;
+  auto it = cache.find(threads);
+  if (it == cache.end()) it = cache.emplace(threads, measure_read_bandwidth_gbs(threads)).first;
+  return it->second;
+}
+
+void BM_Matvec(benchmark::State& state, TensorType type) {
+  const int64_t n_rows = state.range(0), n_cols = state.range(1);
+  const int threads = static_cast<int>(state.range(2));
+  const auto& w = weights(type, n_rows, n_cols);
+  std::vector<float> x(static_cast<size_t>(n_cols), 0.5f), y(static_cast<size_t>(n_rows));
+  ThreadPool pool(threads);
+  Scratch scratch;
+  for (auto _ : state) {
+    matvec(type, w.data(), n_rows, n_cols, x.data(), y.data(), pool, scratch);
+    benchmark::DoNotOptimize(y.data());
+  }
+  const double bytes = static_cast<double>(w.size());
+  state.SetBytesProcessed(static_cast<int64_t>(bytes) * state.iterations());
+  state.counters["GB/s"] = benchmark::Counter(bytes * 1e-9 * state.iterations(), benchmark::Counter::kIsRate);
+  state.counters["bw_GB/s"] = probed_bandwidth(threads);
+  state.SetLabel(active_isa());
+}
+
+void BM_Matmul(benchmark::State& state, TensorType type) {
+  const int64_t n_rows = state.range(0), n_cols = state.range(1), n_tokens = state.range(2);
+  const int threads = static_cast<int>(state.range(3));
+  const auto& w = weights(type, n_rows, n_cols);
+  std::vector<float> x(static_cast<size_t>(n_cols * n_tokens), 0.25f), y(static_cast<size_t>(n_rows * n_tokens));
+  ThreadPool pool(threads);
+  Scratch scratch;
+  for (auto _ : state) {
+    matmul(type, w.data(), n_rows, n_cols, x.data(), n_tokens, y.data(), pool, scratch);
+    benchmark::DoNotOptimize(y.data());
+  }
+  const double flops = 2.0 * static_cast<double>(n_rows * n_cols * n_tokens);
+  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9 * state.iterations(), benchmark::Counter::kIsRate);
+  state.counters["tokens/s"] =
+      benchmark::Counter(static_cast<double>(n_tokens) * state.iterations(), benchmark::Counter::kIsRate);
+  state.SetLabel(active_isa());
+}
+
+void BM_ReadBandwidth(benchmark::State& state) {
+  const int threads = static_cast<int>(state.range(0));
+  double gbs = 0.0;
+  for (auto _ : state) gbs = measure_read_bandwidth_gbs(threads, size_t{1} << 30, 3);
+  state.counters["GB/s"] = gbs;
+  state.SetLabel(active_isa());
+}
+
+void register_all() {
+  for (TensorType t : kTypes) {
+    const std::string name(tensor_type_name(t));
+    auto* mv = benchmark::RegisterBenchmark(("Matvec/" + name).c_str(), BM_Matvec, t);
+    mv->ArgNames({"rows", "cols", "threads"})->Unit(benchmark::kMicrosecond)->UseRealTime();
+    for (int threads : {1, 2}) {
+      mv->Args({2048, 8192, threads});
+      mv->Args({8192, 2048, threads});
+    }
+    auto* mm = benchmark::RegisterBenchmark(("Matmul/" + name).c_str(), BM_Matmul, t);
+    mm->ArgNames({"rows", "cols", "tokens", "threads"})->Unit(benchmark::kMillisecond)->UseRealTime();
+    for (int threads : {1, 2}) mm->Args({2048, 2048, 128, threads});
+  }
+  benchmark::RegisterBenchmark("ReadBandwidth", BM_ReadBandwidth)
+      ->ArgName("threads")
+      ->Arg(1)
+      ->Arg(2)
+      ->Iterations(1)
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime();
+}
+
+}  // namespace
+}  // namespace plumb::kernels
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  plumb::kernels::register_all();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
