@@ -199,7 +199,7 @@ struct AttnJob {
 void Context::Impl::attention(int64_t layer, int32_t pos0, int64_t n_tok) {
   AttnJob job{this, layer, pos0};
   const AttnJob* jp = &job;
-  pool->parallel_for(n_tok * hp.n_head, [jp](int64_t begin, int64_t end, int thread) {
+  auto body = [jp](int64_t begin, int64_t end, int thread) {
     Context::Impl& c = *jp->c;
     const ModelHParams& hp = c.hp;
     const int64_t hd = hp.head_dim, group = hp.n_head / hp.n_head_kv;
@@ -226,7 +226,15 @@ void Context::Impl::attention(int64_t layer, int32_t pos0, int64_t n_tok) {
       const float inv = 1.0f / sum;
       for (int64_t p = start; p <= pos; ++p) kernels::axpy_f32(sc[p] * inv, c.vc(jp->layer, kvh, p), out, hd);
     }
-  });
+  };
+  // Waking the pool costs microseconds; small attention (short contexts, tiny models) is
+  // cheaper on the calling thread.
+  const int64_t items = n_tok * hp.n_head;
+  const int64_t work = items * (pos0 + n_tok) * hp.head_dim;
+  if (work < (1 << 15) || pool->size() == 1)
+    body(0, items, 0);
+  else
+    pool->parallel_for(items, body);
 }
 
 Status Context::Impl::eval_chunk(const int32_t* tokens, int64_t n_tok, bool want_all, size_t logits_row) {

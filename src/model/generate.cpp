@@ -90,7 +90,13 @@ Result<GenerateResult> generate(Context& ctx, const Tokenizer* tok, SamplerStage
   for (TokenId t : prompt) sampler.accept(t);
 
   std::optional<StreamingDetokenizer> detok;
-  if (tok != nullptr) detok.emplace(*tok);
+  if (tok != nullptr) {
+    detok.emplace(*tok);
+    // The generated text continues the prompt: run the prompt through the detokenizer (its
+    // text is the caller's) so the first generated piece keeps its leading space.
+    for (TokenId t : prompt) (void)detok->push(t);
+    (void)detok->flush();
+  }
   StopMatcher matcher(opts.stop);
   CandidateList cands;
   cands.items.reserve(ctx.model().hparams().n_vocab);

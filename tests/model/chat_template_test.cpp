@@ -1,0 +1,78 @@
+// Chat template detection (by marker substrings, as llama.cpp) and rendering, as tables.
+#include <gtest/gtest.h>
+
+#include "plumb/chat.h"
+
+namespace plumb {
+namespace {
+
+TEST(ChatTemplate, DetectTable) {
+  const std::vector<std::pair<std::string, ChatTemplate>> cases = {
+      {"{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>'}}",
+       ChatTemplate::kChatML},
+      {"{{ bos_token }}{% for m in messages %}{{ '<|start_header_id|>' + m['role'] + '<|end_header_id|>\n\n' }}",
+       ChatTemplate::kLlama3},
+      {"{% if messages[0]['role'] == 'system' %}<<SYS>>\n{{ system }}\n<</SYS>>{% endif %}[INST] {{ content }} [/INST]",
+       ChatTemplate::kLlama2Sys},
+      {"{{ bos_token }}{% for message in messages %}[INST] {{ message['content'] }} [/INST]{% endfor %}",
+       ChatTemplate::kLlama2},
+      {"{%- if messages[0]['role'] == 'system' %}[SYSTEM_PROMPT]{{ messages[0]['content'] }}[/SYSTEM_PROMPT][INST]",
+       ChatTemplate::kMistral},
+      {"{{ bos_token }}{% for m in messages %}{{ '<start_of_turn>' + role + '\n' }}{% endfor %}", ChatTemplate::kGemma},
+      {"{% for m in messages %}{{'<|' + m['role'] + '|>' + '\n' + m['content'] + '<|end|>\n'}}{% endfor %}<|assistant|>",
+       ChatTemplate::kPhi3},
+      {"{% for m in messages %}{% if m['role'] == 'user' %}{{ '<|user|>\n' + m['content'] + eos_token }}{% endif %}"
+       "{% endfor %}{{ '<|assistant|>' }}",
+       ChatTemplate::kZephyr},
+  };
+  for (const auto& [tmpl, want] : cases) {
+    auto got = detect_chat_template(tmpl);
+    ASSERT_TRUE(got.ok()) << tmpl << ": " << got.status().message();
+    EXPECT_EQ(*got, want) << tmpl;
+  }
+}
+
+TEST(ChatTemplate, UnrecognisedSuggestsFlag) {
+  for (const std::string t : {"", "{{ messages }} ### Human:"}) {
+    auto got = detect_chat_template(t);
+    ASSERT_FALSE(got.ok());
+    EXPECT_EQ(got.status().code(), StatusCode::kUnsupported);
+    EXPECT_NE(got.status().message().find("--chat-template NAME"), std::string::npos) << got.status().message();
+    EXPECT_NE(got.status().message().find("chatml"), std::string::npos);
+  }
+  EXPECT_FALSE(chat_template_from_name("vicuna").ok());
+  for (const auto& n : chat_template_names()) {
+    auto t = chat_template_from_name(n);
+    ASSERT_TRUE(t.ok()) << n;
+    EXPECT_EQ(chat_template_name(*t), n);
+  }
+}
+
+TEST(ChatTemplate, RenderTable) {
+  const std::vector<ChatMessage> conv = {
+      {"system", "Be brief."}, {"user", "Hi"}, {"assistant", "Hello."}, {"user", "Bye"}};
+  const std::vector<std::pair<ChatTemplate, std::string>> cases = {
+      {ChatTemplate::kChatML,
+       "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello.<|im_end|>\n"
+       "<|im_start|>user\nBye<|im_end|>\n<|im_start|>assistant\n"},
+      {ChatTemplate::kLlama3,
+       "<|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi"
+       "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nHello.<|eot_id|><|start_header_id|>user<|end_header_id|>"
+       "\n\nBye<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"},
+      {ChatTemplate::kLlama2Sys, "[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nHi [/INST]Hello.</s><s>[INST] Bye [/INST]"},
+      {ChatTemplate::kLlama2, "[INST] Be brief.\nHi [/INST]Hello.</s><s>[INST] Bye [/INST]"},
+      {ChatTemplate::kMistral, "[INST] Be brief.\n\nHi[/INST] Hello.</s>[INST] Bye[/INST]"},
+      {ChatTemplate::kGemma,
+       "<start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\nHello.<end_of_turn>\n<start_of_turn>user\n"
+       "Bye<end_of_turn>\n<start_of_turn>model\n"},
+      {ChatTemplate::kPhi3,
+       "<|system|>\nBe brief.<|end|>\n<|user|>\nHi<|end|>\n<|assistant|>\nHello.<|end|>\n<|user|>\nBye<|end|>\n<|assistant|>\n"},
+      {ChatTemplate::kZephyr,
+       "<|system|>\nBe brief.<|endoftext|>\n<|user|>\nHi<|endoftext|>\n<|assistant|>\nHello.<|endoftext|>\n<|user|>\nBye"
+       "<|endoftext|>\n<|assistant|>\n"},
+  };
+  for (const auto& [t, want] : cases) EXPECT_EQ(render_chat(t, conv, true), want) << chat_template_name(t);
+}
+
+}  // namespace
+}  // namespace plumb
