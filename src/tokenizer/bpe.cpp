@@ -5,6 +5,7 @@
 
 #include "tokenizer/tokenizer_impl.h"
 #include "tokenizer/unicode.h"
+#include "tokenizer/word_cache.h"
 
 namespace plumb::tok {
 
@@ -62,6 +63,9 @@ void VocabTokenizer::encode_bpe_word(std::string_view word, std::vector<TokenId>
       return;
     }
   }
+  WordCache& cache = WordCache::for_owner(cache_owner_);
+  if (cache.lookup(word, out)) return;
+  const size_t first_out = out->size();
   thread_local std::vector<Symbol> syms;
   thread_local std::vector<Bigram> heap;
   syms.clear();
@@ -115,6 +119,7 @@ void VocabTokenizer::encode_bpe_word(std::string_view word, std::vector<TokenId>
       if (id != kNoToken) out->push_back(id);
     }
   }
+  cache.store(word, out->data() + first_out, out->size() - first_out);
 }
 
 }  // namespace plumb::tok

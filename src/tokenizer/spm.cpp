@@ -6,6 +6,7 @@
 
 #include "tokenizer/tokenizer_impl.h"
 #include "tokenizer/unicode.h"
+#include "tokenizer/word_cache.h"
 
 namespace plumb::tok {
 
@@ -30,7 +31,30 @@ struct BigramLess {
 }  // namespace
 
 void VocabTokenizer::encode_spm(std::string_view text, std::vector<TokenId>* out) const {
+  // Merges never join a character to a following "\u2581" unless some token contains that
+  // pair, so the text splits there into independent words (same result, much less work
+  // than one priority queue over the whole text).
+  size_t word_start = 0, prev_start = 0;
+  for (size_t off = 0; off < text.size();) {
+    const size_t n = std::min(utf8_len(static_cast<uint8_t>(text[off])), text.size() - off);
+    if (off > word_start && text.compare(off, kSpmSpace.size(), kSpmSpace) == 0) {
+      const std::string_view prev = text.substr(prev_start, off - prev_start);
+      if (is_valid_utf8(prev) && spm_joiner_map_.find(prev) < 0) {
+        encode_spm_word(text.substr(word_start, off - word_start), out);
+        word_start = off;
+      }
+    }
+    prev_start = off;
+    off += n;
+  }
+  if (word_start < text.size()) encode_spm_word(text.substr(word_start), out);
+}
+
+void VocabTokenizer::encode_spm_word(std::string_view text, std::vector<TokenId>* out) const {
   if (text.empty()) return;
+  WordCache& cache = WordCache::for_owner(cache_owner_);
+  if (cache.lookup(text, out)) return;
+  const size_t first_out = out->size();
   std::vector<Symbol> syms;
   syms.reserve(text.size());
   for (size_t off = 0; off < text.size();) {
@@ -80,6 +104,7 @@ void VocabTokenizer::encode_spm(std::string_view text, std::vector<TokenId>* out
       if (b != kNoToken) out->push_back(b);
     }
   }
+  cache.store(text, out->data() + first_out, out->size() - first_out);
 }
 
 }  // namespace plumb::tok

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "tokenizer/unicode.h"
+#include "tokenizer/word_cache.h"
 
 namespace plumb::tok {
 
@@ -195,6 +196,18 @@ Status VocabTokenizer::build() {
       }
     }
     unigram_unknown_score_ = min_score - 10.0f;
+  }
+
+  cache_owner_ = WordCache::new_owner_id();
+  if (v_.model == TokenizerModel::kSpm) {
+    for (const std::string& t : v_.tokens) {
+      for (size_t k = t.find(kSpmSpace, 1); k != std::string::npos; k = t.find(kSpmSpace, k + 1)) {
+        size_t b = k - 1;
+        while (b > 0 && (static_cast<uint8_t>(t[b]) & 0xC0) == 0x80) --b;
+        spm_joiners_.push_back(t.substr(b, k - b));
+      }
+    }
+    spm_joiner_map_.build(spm_joiners_);
   }
 
   pieces_.resize(n_vocab_);

@@ -57,6 +57,7 @@ class VocabTokenizer final : public Tokenizer {
   void partition(std::string_view text, bool parse_special, std::vector<Fragment>* out) const;
 
   void encode_spm(std::string_view text, std::vector<TokenId>* out) const;
+  void encode_spm_word(std::string_view word, std::vector<TokenId>* out) const;
   void encode_bpe(std::string_view text, std::vector<TokenId>* out) const;
   void encode_bpe_word(std::string_view word, std::vector<TokenId>* out) const;
   void encode_wpm(std::string_view text, std::vector<TokenId>* out) const;
@@ -77,6 +78,11 @@ class VocabTokenizer final : public Tokenizer {
   std::vector<uint8_t> eog_;                       // 1 for end-of-generation tokens
   size_t max_token_len_ = 0;
   float unigram_unknown_score_ = 0;
+  uint64_t cache_owner_ = 0;            // WordCache identity of this instance
+  // SPM: texts of characters that some token has right before a U+2581; merges can only
+  // cross a "▁" preceded by one of them, so the text is split into words elsewhere.
+  std::vector<std::string> spm_joiners_;
+  StringIdMap spm_joiner_map_;
   static const std::string kEmpty;
 };
 
