@@ -65,5 +65,6 @@ void matmul_with(const KernelTable& table, TensorType type, const void* w, int64
 void install_scalar_kernels(KernelTable& table);
 void install_avx2_kernels(KernelTable& table);
 void install_avx512_kernels(KernelTable& table);
+void install_avx512_gemm(KernelTable& table);
 
 }  // namespace plumb::kernels

@@ -17,7 +17,10 @@ KernelTable build_table(Isa isa) {
   t.isa = isa;
   install_scalar_kernels(t);
   if (isa == Isa::kAvx2 || isa == Isa::kAvx512) install_avx2_kernels(t);
-  if (isa == Isa::kAvx512) install_avx512_kernels(t);
+  if (isa == Isa::kAvx512) {
+    install_avx512_kernels(t);
+    install_avx512_gemm(t);
+  }
   return t;
 }
 

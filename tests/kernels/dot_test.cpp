@@ -152,7 +152,11 @@ TEST(Dot, SimdMatvecAndMatmulMatchScalar) {
       ThreadPool pool(threads);
       Scratch scratch;
       for (TensorType t : test::computable_types()) {
-        const int64_t n_cols = std::max<int64_t>(512, 2 * test::block_size(t));
+        // An odd number of blocks (17) and, for float rows, a length that no vector width divides.
+        const int64_t bs = test::block_size(t);
+        std::vector<int64_t> col_counts = {std::max<int64_t>(512, 2 * bs), 17 * bs};
+        if (bs == 1) col_counts.push_back(1031);
+        for (int64_t n_cols : col_counts)
         for (int64_t n_rows : {1, 7, 37}) {
           for (int64_t n_tokens : {1, 3, 21}) {
             const auto w = test::random_weights(t, n_rows, n_cols, static_cast<uint32_t>(n_rows * 100 + n_tokens));

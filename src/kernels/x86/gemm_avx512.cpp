@@ -1,0 +1,199 @@
+// AVX-512 GEMM tiles for matmul (prompt processing): a micro-tile of up to 4 weight rows x 4
+// tokens keeps 16 accumulators in registers, so each unpacked weight vector is reused for 4
+// tokens and each activation vector for 4 rows (a vec_dot per pair would redo both).
+//
+// Only intrinsics and file-local functions here (see dispatch.h for why).
+#include <immintrin.h>
+
+#include "gguf/quantize.h"
+#include "kernels/dispatch.h"
+
+namespace plumb::kernels {
+
+namespace {
+
+using gguf::block_q4_0;
+using gguf::block_q8_0;
+
+constexpr int kTileRows = 4;
+constexpr int kTileCols = 4;
+
+inline __m512i load_2x32(const void* a, const void* b) {
+  return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(static_cast<const __m256i*>(a))),
+                            _mm256_loadu_si256(static_cast<const __m256i*>(b)), 1);
+}
+
+inline __m512 scales_2(float s0, float s1) { return _mm512_insertf32x8(_mm512_set1_ps(s0), _mm256_set1_ps(s1), 1); }
+
+inline __m512i unpack_q4_0x2(const uint8_t* qs0, const uint8_t* qs1) {
+  const __m128i b0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs0));
+  const __m128i b1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs1));
+  const __m256i t0 = _mm256_set_m128i(_mm_srli_epi16(b0, 4), b0);
+  const __m256i t1 = _mm256_set_m128i(_mm_srli_epi16(b1, 4), b1);
+  return _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(t0), t1, 1), _mm512_set1_epi8(0x0F));
+}
+
+template <int R, int C>
+inline void store_tile(const __m512 (&acc)[R][C], float* y, int64_t ldy) {
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) y[c * ldy + r] = _mm512_reduce_add_ps(acc[r][c]);
+}
+
+// Q4_0 weights x Q8_0 activations.  Per pair of blocks: sum (q - 8) x = dpbusd(q, x) - sum 8x,
+// with -sum 8x (per token) as the dpbusd accumulator's starting value.
+struct Q4_0Tile {
+  template <int R, int C>
+  static void run(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, float* y, int64_t ldy) {
+    const int64_t nb = n / 32;
+    const __m512i eight = _mm512_set1_epi8(8);
+    __m512 acc[R][C];
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b += 2) {
+      // An odd last block pairs with itself, its second copy weighted 0.
+      const int64_t b1 = b + 1 < nb ? b + 1 : b;
+      const float second = b + 1 < nb ? 1.0f : 0.0f;
+      __m512i xq[C], neg_s[C];
+      __m512 dx[C];
+      for (int c = 0; c < C; ++c) {
+        const auto* xb = reinterpret_cast<const block_q8_0*>(x + c * xs);
+        xq[c] = load_2x32(xb[b].qs, xb[b1].qs);
+        neg_s[c] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, xq[c]));
+        dx[c] = scales_2(_cvtsh_ss(xb[b].d), second * _cvtsh_ss(xb[b1].d));
+      }
+      for (int r = 0; r < R; ++r) {
+        const auto* wb = reinterpret_cast<const block_q4_0*>(w + r * ws);
+        const __m512i q = unpack_q4_0x2(wb[b].qs, wb[b1].qs);
+        const __m512 dw = scales_2(_cvtsh_ss(wb[b].d), _cvtsh_ss(wb[b1].d));
+        for (int c = 0; c < C; ++c) {
+          const __m512i p = _mm512_dpbusd_epi32(neg_s[c], q, xq[c]);
+          acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dw, dx[c]), acc[r][c]);
+        }
+      }
+    }
+    store_tile<R, C>(acc, y, ldy);
+  }
+};
+
+// Q8_0 weights x Q8_0 activations.  dpbusd needs one unsigned operand: use x + 128 and remove
+// 128 * sum w (per row) through the accumulator's starting value.
+struct Q8_0Tile {
+  template <int R, int C>
+  static void run(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, float* y, int64_t ldy) {
+    const int64_t nb = n / 32;
+    const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
+    __m512 acc[R][C];
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b += 2) {
+      const int64_t b1 = b + 1 < nb ? b + 1 : b;
+      const float second = b + 1 < nb ? 1.0f : 0.0f;
+      __m512i xu[C];
+      __m512 dx[C];
+      for (int c = 0; c < C; ++c) {
+        const auto* xb = reinterpret_cast<const block_q8_0*>(x + c * xs);
+        xu[c] = _mm512_xor_si512(load_2x32(xb[b].qs, xb[b1].qs), bias);
+        dx[c] = scales_2(_cvtsh_ss(xb[b].d), second * _cvtsh_ss(xb[b1].d));
+      }
+      for (int r = 0; r < R; ++r) {
+        const auto* wb = reinterpret_cast<const block_q8_0*>(w + r * ws);
+        const __m512i q = load_2x32(wb[b].qs, wb[b1].qs);
+        const __m512i neg_t = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, q));
+        const __m512 dw = scales_2(_cvtsh_ss(wb[b].d), _cvtsh_ss(wb[b1].d));
+        for (int c = 0; c < C; ++c) {
+          const __m512i p = _mm512_dpbusd_epi32(neg_t, xu[c], q);
+          acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dw, dx[c]), acc[r][c]);
+        }
+      }
+    }
+    store_tile<R, C>(acc, y, ldy);
+  }
+};
+
+// Float weights (f32, f16, bf16) x f32 activations, 16 elements per step; masked tail.
+template <int kKind>  // 0 f32, 1 f16, 2 bf16
+struct FloatTile {
+  static __m512 load_w(const uint8_t* row, int64_t i, __mmask16 m) {
+    if constexpr (kKind == 0) {
+      return _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(row) + i);
+    } else if constexpr (kKind == 1) {
+      return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, reinterpret_cast<const uint16_t*>(row) + i));
+    } else {
+      const __m256i h = _mm256_maskz_loadu_epi16(m, reinterpret_cast<const uint16_t*>(row) + i);
+      return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    }
+  }
+  template <int R, int C>
+  static void run(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, float* y, int64_t ldy) {
+    __m512 acc[R][C];
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n; i += 16) {
+      const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1);
+      __m512 xv[C];
+      for (int c = 0; c < C; ++c) xv[c] = _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(x + c * xs) + i);
+      for (int r = 0; r < R; ++r) {
+        const __m512 wv = load_w(w + r * ws, i, m);
+        for (int c = 0; c < C; ++c) acc[r][c] = _mm512_fmadd_ps(wv, xv[c], acc[r][c]);
+      }
+    }
+    store_tile<R, C>(acc, y, ldy);
+  }
+};
+
+template <typename Tile, int R>
+void run_cols(int cc, int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, float* y, int64_t ldy) {
+  switch (cc) {
+    case 1:
+      return Tile::template run<R, 1>(n, w, ws, x, xs, y, ldy);
+    case 2:
+      return Tile::template run<R, 2>(n, w, ws, x, xs, y, ldy);
+    case 3:
+      return Tile::template run<R, 3>(n, w, ws, x, xs, y, ldy);
+    default:
+      return Tile::template run<R, 4>(n, w, ws, x, xs, y, ldy);
+  }
+}
+
+template <typename Tile>
+void gemm(int64_t n, const void* vw, size_t ws, int nr, const void* vx, size_t xs, int nc, float* y, int64_t ldy) {
+  const auto* w = static_cast<const uint8_t*>(vw);
+  const auto* x = static_cast<const uint8_t*>(vx);
+  for (int r0 = 0; r0 < nr; r0 += kTileRows) {
+    const int rr = nr - r0 < kTileRows ? nr - r0 : kTileRows;
+    for (int c0 = 0; c0 < nc; c0 += kTileCols) {
+      const int cc = nc - c0 < kTileCols ? nc - c0 : kTileCols;
+      const uint8_t* wt = w + r0 * ws;
+      const uint8_t* xt = x + c0 * xs;
+      float* yt = y + c0 * ldy + r0;
+      switch (rr) {
+        case 1:
+          run_cols<Tile, 1>(cc, n, wt, ws, xt, xs, yt, ldy);
+          break;
+        case 2:
+          run_cols<Tile, 2>(cc, n, wt, ws, xt, xs, yt, ldy);
+          break;
+        case 3:
+          run_cols<Tile, 3>(cc, n, wt, ws, xt, xs, yt, ldy);
+          break;
+        default:
+          run_cols<Tile, 4>(cc, n, wt, ws, xt, xs, yt, ldy);
+          break;
+      }
+    }
+  }
+}
+
+void set_gemm(KernelTable& t, TensorType type, GemmFn fn) { t.weights[static_cast<uint32_t>(type)].gemm = fn; }
+
+}  // namespace
+
+void install_avx512_gemm(KernelTable& t) {
+  set_gemm(t, TensorType::kQ4_0, gemm<Q4_0Tile>);
+  set_gemm(t, TensorType::kQ8_0, gemm<Q8_0Tile>);
+  set_gemm(t, TensorType::kF32, gemm<FloatTile<0>>);
+  set_gemm(t, TensorType::kF16, gemm<FloatTile<1>>);
+  set_gemm(t, TensorType::kBF16, gemm<FloatTile<2>>);
+}
+
+}  // namespace plumb::kernels
