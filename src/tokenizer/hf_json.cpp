@@ -182,6 +182,7 @@ Result<VocabData> vocab_from_hf_json(std::string_view text, const std::string& n
     }
     v.ignore_merges = bool_or(model, "ignore_merges", false);
     v.pre = "hf";
+    v.pre_regexes_explicit = true;
     if (byte_level || !(metaspace || replace_space)) {
       v.byte_encode = true;
       v.pre_regexes = regexes;

@@ -145,7 +145,7 @@ Status VocabTokenizer::build() {
       const int32_t sm = sid_of(joined);
       merges_.insert(sa, sb, {static_cast<int32_t>(rank), sm});
     }
-    if (v_.pre_regexes.empty()) {
+    if (v_.pre_regexes.empty() && !v_.pre_regexes_explicit) {
       PLUMB_ASSIGN_OR_RETURN(v_.pre_regexes, pre_tokenizer_regexes(v_.pre));
     }
     if (Status s = pre_.compile(v_.pre_regexes); !s.ok()) return s.with_context(src);

@@ -38,6 +38,7 @@ struct VocabData {
   std::string pre = "default";      // tokenizer.ggml.pre (BPE only)
   // Pre-tokenizer regexes (PCRE2 syntax, llama.cpp flavour).  Empty: chosen by `pre`.
   std::vector<std::string> pre_regexes;
+  bool pre_regexes_explicit = false;  // use pre_regexes even when empty (tokenizer.json)
   bool byte_encode = true;          // BPE: GPT-2 byte<->unicode mapping of the input
 
   std::vector<std::string> tokens;
