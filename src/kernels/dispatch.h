@@ -66,5 +66,6 @@ void install_scalar_kernels(KernelTable& table);
 void install_avx2_kernels(KernelTable& table);
 void install_avx512_kernels(KernelTable& table);
 void install_avx512_gemm(KernelTable& table);
+void install_avx512_kquant_gemm(KernelTable& table);
 
 }  // namespace plumb::kernels

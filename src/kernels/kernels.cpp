@@ -20,6 +20,7 @@ KernelTable build_table(Isa isa) {
   if (isa == Isa::kAvx512) {
     install_avx512_kernels(t);
     install_avx512_gemm(t);
+    install_avx512_kquant_gemm(t);
   }
   return t;
 }
@@ -40,6 +41,8 @@ uint8_t* scratch_bytes(Scratch& scratch, size_t n) {
 // L1/L2 while every token's activations stream past them, so weights are read once per batch.
 constexpr int64_t kRowTile = 16;
 constexpr int64_t kTokenTile = 16;
+// Rows per gemm call in matvec (bounded so the int row count of GemmFn cannot overflow).
+constexpr int64_t kMaxGemmRows = 1 << 20;
 
 }  // namespace
 
@@ -89,6 +92,15 @@ void matvec_with(const KernelTable& table, TensorType type, const void* w, int64
   const size_t w_rs = row_size(type, n_cols);
   const auto* wb = static_cast<const uint8_t*>(w);
   pool.parallel_for(n_rows, [&](int64_t begin, int64_t end, int) {
+    if (k.gemm != nullptr) {
+      // A one-token GEMM shares each activation load across a micro-tile of rows.  Each row's
+      // arithmetic is independent of the tiling, so results do not depend on the thread count.
+      for (int64_t r = begin; r < end; r += kMaxGemmRows) {
+        const int nr = static_cast<int>(std::min<int64_t>(kMaxGemmRows, end - r));
+        k.gemm(n_cols, wb + static_cast<size_t>(r) * w_rs, w_rs, nr, xq, 0, 1, y + r, 0);
+      }
+      return;
+    }
     for (int64_t r = begin; r < end; ++r) y[r] = k.vec_dot(n_cols, wb + static_cast<size_t>(r) * w_rs, xq);
   });
 }
