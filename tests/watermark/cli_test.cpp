@@ -1,0 +1,128 @@
+// Black-box tests of `plumb detect` against the library's own verdicts.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <set>
+#include <sstream>
+
+#include "plumb/watermark.h"
+#include "support/test_support.h"
+
+namespace plumb {
+namespace {
+
+using nlohmann::json;
+
+// 120 ids, each from its predecessor's lefthash green list (key 99, V 5000): strongly marked.
+std::vector<int32_t> marked_ids() {
+  WatermarkConfig c;
+  c.scheme = WatermarkScheme::kLeftHash;
+  c.key = 99;
+  const Watermark wm = *Watermark::create(c, 5000);
+  std::vector<int32_t> ids = {11};
+  std::set<std::pair<int32_t, int32_t>> used;
+  while (ids.size() < 120) {
+    for (int32_t cand : wm.green_list(std::vector<int32_t>{ids.back()}))
+      if (used.insert({ids.back(), cand}).second) {
+        ids.push_back(cand);
+        break;
+      }
+  }
+  return ids;
+}
+
+std::string join(const std::vector<int32_t>& ids, const char* sep) {
+  std::string s;
+  for (size_t i = 0; i < ids.size(); ++i) s += (i ? sep : "") + std::to_string(ids[i]);
+  return s;
+}
+
+const char* kArgs = "detect --ids --wm-vocab-size 5000 --wm-key 99 --wm-scheme lefthash ";
+
+TEST(DetectCli, IdsJsonMatchesLibrary) {
+  const auto ids = marked_ids();
+  const auto r = test::run_plumb(std::string(kArgs) + "--json --exit-code -", join(ids, " "));
+  ASSERT_EQ(r.exit_code, 10) << r.err;
+  const json j = json::parse(r.out);
+  WatermarkConfig c;
+  c.scheme = WatermarkScheme::kLeftHash;
+  c.key = 99;
+  Detector det = *Detector::create(c, 5000);
+  const auto want = det.detect(ids);
+  EXPECT_EQ(j["num_scored"].get<int64_t>(), want.num_scored);
+  EXPECT_EQ(j["num_green"].get<int64_t>(), 119);
+  EXPECT_NEAR(j["z"].get<double>(), want.z, 1e-9);
+  EXPECT_TRUE(j["detected"].get<bool>());
+  ASSERT_EQ(j["tokens"].size(), ids.size());
+  EXPECT_TRUE(j["tokens"][0]["green"].is_null());
+  EXPECT_TRUE(j["tokens"][1]["green"].get<bool>());
+}
+
+TEST(DetectCli, WrongKeyFindsNothingAndExitsZero) {
+  const auto r = test::run_plumb("detect --ids --wm-vocab-size 5000 --wm-key 100 --wm-scheme lefthash --exit-code -",
+                                 join(marked_ids(), ","));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("no watermark detected"), std::string::npos) << r.out;
+}
+
+TEST(DetectCli, JsonlBatchKeepsOrderAndReportsBadLines) {
+  const auto ids = marked_ids();
+  std::string in;
+  for (int i = 0; i < 40; ++i) {
+    if (i == 7) in += "{broken\n";
+    in += "{\"id\":" + std::to_string(i) + ",\"ids\":[" + join(i % 2 ? ids : std::vector<int32_t>(ids.rbegin(), ids.rend()), ",") + "]}\n";
+  }
+  const auto r = test::run_plumb(std::string(kArgs) + "--jsonl --field ids -t 3 -", in);
+  EXPECT_EQ(r.exit_code, 1);  // one line failed
+  std::istringstream lines(r.out);
+  std::string line;
+  int n = 0, errors = 0;
+  while (std::getline(lines, line)) {
+    const json j = json::parse(line);
+    ++n;
+    if (j.contains("error")) {
+      ++errors;
+      EXPECT_EQ(j["line"].get<int>(), 8);
+      continue;
+    }
+    const int id = j["id"].get<int>();
+    EXPECT_EQ(j["detected"].get<bool>(), id % 2 == 1) << line;  // reversed text loses the mark
+  }
+  EXPECT_EQ(n, 41);
+  EXPECT_EQ(errors, 1);
+}
+
+TEST(DetectCli, UsageErrors) {
+  EXPECT_EQ(test::run_plumb("detect --ids --wm-key 1 -", "1 2 3").exit_code, 2);  // no vocab size
+  EXPECT_EQ(test::run_plumb("detect --wm-key 1 -", "text").exit_code, 2);         // no tokenizer
+  EXPECT_EQ(test::run_plumb(std::string(kArgs) + "--wm-scheme nope -", "1 2").exit_code, 2);
+  EXPECT_EQ(test::run_plumb(std::string(kArgs) + "/nonexistent/file.txt").exit_code, 3);
+  const auto bad = test::run_plumb(std::string(kArgs) + "-", "1 2 x3");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("x3"), std::string::npos) << bad.err;
+  const auto short_text = test::run_plumb(std::string(kArgs) + "-", "7");
+  EXPECT_EQ(short_text.exit_code, 0);
+  EXPECT_NE(short_text.out.find("not enough tokens"), std::string::npos) << short_text.out;
+}
+
+TEST(DetectCli, HelpTeachesExamplesAndNormalization) {
+  const auto r = test::run_plumb("detect --help");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("Examples:"), std::string::npos);
+  EXPECT_NE(r.out.find("--normalize"), std::string::npos);
+  EXPECT_NE(r.out.find("changes the tokens"), std::string::npos);
+}
+
+TEST(DetectCli, TextThroughRealTokenizer) {
+  PLUMB_REQUIRE_SHARED(vocab, "vocab/ggml-vocab-llama-spm.gguf");
+  const auto r = test::run_plumb("detect --tokenizer " + vocab + " --wm-key 5 --json -",
+                                 "The quick brown fox jumps over the lazy dog near the river bank.");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json j = json::parse(r.out);
+  EXPECT_TRUE(j["scored"].get<bool>());
+  EXPECT_EQ(j["vocab_size"].get<int>(), 32000);
+  EXPECT_EQ(j["tokens"][0]["text"].get<std::string>(), " The");
+}
+
+}  // namespace
+}  // namespace plumb
