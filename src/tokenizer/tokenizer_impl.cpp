@@ -75,13 +75,16 @@ std::string decode_byte_level(std::string_view text) {
   return out;
 }
 
+// Texts llama.cpp treats as end of generation (and forces to control type).
 constexpr std::string_view kEogTexts[] = {
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<end_of_turn>", "<|endoftext|>",
-    "<|eom_id|>", "<EOT>", "_<EOT>", "<|end_of_text|>", "<end_of_utterance>",
+    "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>", "<end_of_turn>",
+    "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]", "<|end_of_text|>",
+    "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>", "<\xEF\xBD\x9Cend\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>",
 };
+// Texts llama.cpp takes as EOT when tokenizer.ggml.eot_token_id is absent.
 constexpr std::string_view kEotTexts[] = {
     "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>",
-    "<EOT>", "_<EOT>", "<end_of_utterance>",
+    "<EOT>", "_<EOT>", "[EOT]", "<\xEF\xBD\x9Cend\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>", "<end_of_utterance>",
 };
 
 }  // namespace
@@ -161,13 +164,6 @@ Status VocabTokenizer::build() {
     single_byte_tokens_[b] = find_token(std::string_view(&c, 1));
   }
 
-  // Tokens the partitioner looks for: control, user-defined and unknown, longest first.
-  for (int32_t id = 0; id < n_vocab_; ++id) {
-    if (v_.attrs[id] & (kAttrControl | kAttrUserDefined | kAttrUnknown)) special_cache_.push_back(id);
-  }
-  std::stable_sort(special_cache_.begin(), special_cache_.end(),
-                   [&](TokenId a, TokenId b) { return v_.tokens[a].size() > v_.tokens[b].size(); });
-
   // End of generation: the ids named in metadata plus the well-known texts.
   if (v_.eot == kNoToken) {
     for (auto t : kEotTexts) {
@@ -182,9 +178,29 @@ Status VocabTokenizer::build() {
   for (auto t : kEogTexts) {
     if (TokenId id = find_token(t); id != kNoToken) eog_[id] = 1;
   }
-  for (TokenId id : {v_.eos, v_.eot, v_.eom}) {
+  // Like llama.cpp, tokens with these texts are control tokens whatever the file says: they
+  // are then matched in text only with parse_special and hidden when detokenizing.
+  for (int32_t id = 0; id < n_vocab_; ++id) {
+    if (eog_[id]) v_.attrs[id] |= kAttrControl;
+  }
+  for (TokenId id : {v_.eot, v_.eom}) {
     if (id != kNoToken) eog_[id] = 1;
   }
+  // o200k_harmony: "<|end|>" ends a message, not the generation.
+  const TokenId end_id = find_token("<|end|>");
+  if (end_id != kNoToken && ((find_token("<|return|>") != kNoToken && find_token("<|call|>") != kNoToken) ||
+                             (find_token("<|calls|>") != kNoToken && find_token("<|flush|>") != kNoToken))) {
+    eog_[end_id] = 0;
+    v_.attrs[end_id] = kAttrUserDefined;
+  }
+  if (v_.eos != kNoToken) eog_[v_.eos] = 1;
+
+  // Tokens the partitioner looks for: control, user-defined and unknown, longest first.
+  for (int32_t id = 0; id < n_vocab_; ++id) {
+    if (v_.attrs[id] & (kAttrControl | kAttrUserDefined | kAttrUnknown)) special_cache_.push_back(id);
+  }
+  std::stable_sort(special_cache_.begin(), special_cache_.end(),
+                   [&](TokenId a, TokenId b) { return v_.tokens[a].size() > v_.tokens[b].size(); });
 
   if (v_.model == TokenizerModel::kUnigram) {
     float min_score = 0;
