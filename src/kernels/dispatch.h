@@ -64,6 +64,7 @@ void matmul_with(const KernelTable& table, TensorType type, const void* w, int64
 // Each level fills in what it implements over the level below it.
 void install_scalar_kernels(KernelTable& table);
 void install_avx2_kernels(KernelTable& table);
+void install_avx2_gemm(KernelTable& table);
 void install_avx512_kernels(KernelTable& table);
 void install_avx512_gemm(KernelTable& table);
 void install_avx512_kquant_gemm(KernelTable& table);

@@ -16,7 +16,10 @@ KernelTable build_table(Isa isa) {
   KernelTable t;
   t.isa = isa;
   install_scalar_kernels(t);
-  if (isa == Isa::kAvx2 || isa == Isa::kAvx512) install_avx2_kernels(t);
+  if (isa == Isa::kAvx2 || isa == Isa::kAvx512) {
+    install_avx2_kernels(t);
+    install_avx2_gemm(t);
+  }
   if (isa == Isa::kAvx512) {
     install_avx512_kernels(t);
     install_avx512_gemm(t);
