@@ -92,6 +92,8 @@ void BM_Detokenize(benchmark::State& state, const std::string& vocab) {
 BENCHMARK_CAPTURE(BM_Tokenize, llama_spm, std::string("ggml-vocab-llama-spm.gguf"))->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Tokenize, llama_bpe, std::string("ggml-vocab-llama-bpe.gguf"))->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Tokenize, gpt_2, std::string("ggml-vocab-gpt-2.gguf"))->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Tokenize, deepseek_coder, std::string("ggml-vocab-deepseek-coder.gguf"))->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Tokenize, falcon, std::string("ggml-vocab-falcon.gguf"))->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Tokenize, bert_bge, std::string("ggml-vocab-bert-bge.gguf"))->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Detokenize, llama_bpe, std::string("ggml-vocab-llama-bpe.gguf"))->Unit(benchmark::kMillisecond);
 
