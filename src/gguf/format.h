@@ -19,10 +19,10 @@ inline constexpr int kMaxDims = 4;
 // Nested arrays deeper than this are rejected (real files use depth 1) so that a
 // hostile file cannot exhaust the stack.
 inline constexpr int kMaxArrayDepth = 8;
-// Bound on metadata values (array elements included).  Each Value costs ~100 bytes of
-// memory, so this caps the memory a hostile file can make us allocate at well under 1 GB;
-// the largest real vocabularies hold a few hundred thousand values per array.
-inline constexpr uint64_t kMaxMetadataValues = uint64_t{1} << 23;
+// Bound on metadata values (array elements included).  A Value costs ~90 bytes, so this caps
+// what a hostile file can make us allocate at ~400 MB; the largest real vocabularies hold
+// a few hundred thousand values per array (tokens, scores, types, merges: < 2 M in all).
+inline constexpr uint64_t kMaxMetadataValues = uint64_t{1} << 22;
 
 // True iff `s` is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
 bool is_valid_utf8(std::string_view s);

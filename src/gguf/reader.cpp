@@ -43,6 +43,10 @@ bool is_known_value_type(uint32_t id) { return id <= static_cast<uint32_t>(Value
 constexpr uint64_t kMinKeyValueSize = 8 + 1 + 4 + 1;          // key length, 1-byte key, type, 1-byte value
 constexpr uint64_t kMinTensorInfoSize = 8 + 1 + 4 + 8 + 4 + 8;  // name length, name, n_dims, ne[0], type, offset
 
+// Counts come from the file: reserve at most this many slots up front, grow beyond it only as
+// entries actually parse.
+size_t capped(uint64_t n) { return static_cast<size_t>(std::min<uint64_t>(n, 1 << 16)); }
+
 }  // namespace
 
 // Parses a whole GGUF image into a File.  Messages returned by the helpers have no file
@@ -140,9 +144,11 @@ class Parser {
                              " elements needs at least " + (n > std::numeric_limits<uint64_t>::max() / min ? std::string("2^64 bytes") : bytes_str(n * min)) +
                              ", but only " + bytes_str(remaining()) + " remain");
     PLUMB_RETURN_IF_ERROR(count_values(n));
-    v.array.resize(n);
+    // Grow as elements actually parse: memory stays proportional to bytes consumed.
+    v.array.reserve(capped(n));
     for (uint64_t k = 0; k < n; ++k) {
-      Status s = read_value(v.array_type, v.array[k], depth);
+      v.array.emplace_back();
+      Status s = read_value(v.array_type, v.array.back(), depth);
       if (!s.ok()) return s.with_context("array element " + std::to_string(k));
     }
     return Status::Ok();
@@ -176,9 +182,9 @@ class Parser {
   }
 
   Status parse_metadata(File& f) {
-    f.metadata_.reserve(n_kv_);
+    f.metadata_.reserve(capped(n_kv_));
     std::unordered_map<std::string, uint64_t> seen;
-    seen.reserve(n_kv_);
+    seen.reserve(capped(n_kv_));
     for (uint64_t k = 0; k < n_kv_; ++k) {
       const std::string where = "metadata entry #" + std::to_string(k);
       KeyValue kv;
@@ -226,9 +232,9 @@ class Parser {
   }
 
   Status parse_tensor_infos(File& f) {
-    f.tensors_.reserve(n_tensors_);
+    f.tensors_.reserve(capped(n_tensors_));
     std::unordered_map<std::string, uint64_t> seen;
-    seen.reserve(n_tensors_);
+    seen.reserve(capped(n_tensors_));
     for (uint64_t k = 0; k < n_tensors_; ++k) {
       TensorInfo t;
       PLUMB_RETURN_IF_ERROR(read_string(t.name, "tensor #" + std::to_string(k) + ": name"));

@@ -83,6 +83,8 @@ std::vector<Case> cases() {
                "f.gguf: key 'k': array of 4611686018427387904 u32 elements needs at least 2^64 bytes, but only 4 bytes remain"});
   c.push_back({"array count too big", Bytes().header(0, 1).str("k").u32(9).u32(8).u64(3).str("a").str("b"),
                "f.gguf: key 'k': array of 3 string elements needs at least 24 bytes, but only 18 bytes remain"});
+  c.push_back({"too many metadata values", Bytes().header(0, 1).str("k").u32(9).u32(0).u64(uint64_t{1} << 22).zeros(size_t{1} << 22),
+               "f.gguf: key 'k': metadata holds more than 4194304 values (array elements included); refusing to load it"});
   c.push_back({"duplicate key", Bytes().header(0, 2).kv_u32("a.b", 1).kv_u32("a.b", 2),
                "f.gguf: duplicate key 'a.b' (metadata entries #0 and #1)"});
   c.push_back({"empty key", Bytes().header(0, 1).kv_u32("", 1), "f.gguf: metadata entry #0: empty key"});
