@@ -2,6 +2,13 @@
 // tokens (8 accumulators; AVX2 has 16 vector registers) for q4_0, q8_0, f32, f16 and bf16.
 //
 // Only intrinsics and file-local functions here (see dispatch.h for why).
+// GCC 12 reports the _mm*_undefined_*() placeholders inside its own intrinsic headers as
+// uninitialized once they are inlined here; the warnings are false positives.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
 #include <immintrin.h>
 
 #include "gguf/quantize.h"
@@ -17,12 +24,6 @@ using gguf::block_q8_0;
 
 constexpr int kTileRows = 4;
 constexpr int kTileCols = 2;
-
-template <int R, int C>
-inline void store_tile(const __m256 (&acc)[R][C], float* y, int64_t ldy) {
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) y[c * ldy + r] = avx2::hsum(acc[r][c]);
-}
 
 inline __m256i unpack_q4_0(const uint8_t* qs) {
   const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
@@ -68,7 +69,10 @@ struct QuantTile {
         }
       }
     }
-    store_tile<R, C>(acc, y, ldy);
+    // Reduced here rather than in a helper taking acc by reference: an escaping acc makes GCC
+    // store every accumulator to the stack on each iteration.
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) y[c * ldy + r] = avx2::hsum(acc[r][c]);
   }
 };
 
@@ -107,7 +111,10 @@ struct FloatTile {
         for (int c = 0; c < C; ++c) acc[r][c] = _mm256_fmadd_ps(wv, xv[c], acc[r][c]);
       }
     }
-    store_tile<R, C>(acc, y, ldy);
+    // Reduced here rather than in a helper taking acc by reference: an escaping acc makes GCC
+    // store every accumulator to the stack on each iteration.
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) y[c * ldy + r] = avx2::hsum(acc[r][c]);
     for (; i < n; ++i)
       for (int r = 0; r < R; ++r)
         for (int c = 0; c < C; ++c) y[c * ldy + r] += load_w1(w + r * ws, i) * reinterpret_cast<const float*>(x + c * xs)[i];

@@ -3,6 +3,13 @@
 // tokens and each activation vector for 4 rows (a vec_dot per pair would redo both).
 //
 // Only intrinsics and file-local functions here (see dispatch.h for why).
+// GCC 12 reports the _mm*_undefined_*() placeholders inside its own intrinsic headers as
+// uninitialized once they are inlined here; the warnings are false positives.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
 #include <immintrin.h>
 
 #include "gguf/quantize.h"
@@ -31,12 +38,6 @@ inline __m512i unpack_q4_0x2(const uint8_t* qs0, const uint8_t* qs1) {
   const __m256i t0 = _mm256_set_m128i(_mm_srli_epi16(b0, 4), b0);
   const __m256i t1 = _mm256_set_m128i(_mm_srli_epi16(b1, 4), b1);
   return _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(t0), t1, 1), _mm512_set1_epi8(0x0F));
-}
-
-template <int R, int C>
-inline void store_tile(const __m512 (&acc)[R][C], float* y, int64_t ldy) {
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) y[c * ldy + r] = _mm512_reduce_add_ps(acc[r][c]);
 }
 
 // Q4_0 weights x Q8_0 activations.  Per pair of blocks: sum (q - 8) x = dpbusd(q, x) - sum 8x,
@@ -71,7 +72,10 @@ struct Q4_0Tile {
         }
       }
     }
-    store_tile<R, C>(acc, y, ldy);
+    // Reduced here rather than in a helper taking acc by reference: an escaping acc makes GCC
+    // store every accumulator to the stack on each iteration.
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) y[c * ldy + r] = _mm512_reduce_add_ps(acc[r][c]);
   }
 };
 
@@ -106,13 +110,26 @@ struct Q8_0Tile {
         }
       }
     }
-    store_tile<R, C>(acc, y, ldy);
+    // Reduced here rather than in a helper taking acc by reference: an escaping acc makes GCC
+    // store every accumulator to the stack on each iteration.
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) y[c * ldy + r] = _mm512_reduce_add_ps(acc[r][c]);
   }
 };
 
 // Float weights (f32, f16, bf16) x f32 activations, 16 elements per step; masked tail.
 template <int kKind>  // 0 f32, 1 f16, 2 bf16
 struct FloatTile {
+  static __m512 load_full(const uint8_t* row, int64_t i) {
+    if constexpr (kKind == 0) {
+      return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + i);
+    } else if constexpr (kKind == 1) {
+      return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(reinterpret_cast<const uint16_t*>(row) + i)));
+    } else {
+      const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(reinterpret_cast<const uint16_t*>(row) + i));
+      return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    }
+  }
   static __m512 load_w(const uint8_t* row, int64_t i, __mmask16 m) {
     if constexpr (kKind == 0) {
       return _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(row) + i);
@@ -124,20 +141,34 @@ struct FloatTile {
     }
   }
   template <int R, int C>
+  static void step(const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, int64_t i, __mmask16 m,
+                   __m512 (&acc)[R][C]) {
+    __m512 xv[C];
+    for (int c = 0; c < C; ++c) xv[c] = _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(x + c * xs) + i);
+    for (int r = 0; r < R; ++r) {
+      const __m512 wv = load_w(w + r * ws, i, m);
+      for (int c = 0; c < C; ++c) acc[r][c] = _mm512_fmadd_ps(wv, xv[c], acc[r][c]);
+    }
+  }
+  template <int R, int C>
   static void run(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, float* y, int64_t ldy) {
     __m512 acc[R][C];
     for (int r = 0; r < R; ++r)
       for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
-    for (int64_t i = 0; i < n; i += 16) {
-      const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1);
+    int64_t i = 0;
+    // The main loop uses plain loads: with masked loads inside the loop GCC keeps the
+    // accumulators in memory and stores all of them every iteration.
+    for (; i + 16 <= n; i += 16) {
       __m512 xv[C];
-      for (int c = 0; c < C; ++c) xv[c] = _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(x + c * xs) + i);
+      for (int c = 0; c < C; ++c) xv[c] = _mm512_loadu_ps(reinterpret_cast<const float*>(x + c * xs) + i);
       for (int r = 0; r < R; ++r) {
-        const __m512 wv = load_w(w + r * ws, i, m);
+        const __m512 wv = load_full(w + r * ws, i);
         for (int c = 0; c < C; ++c) acc[r][c] = _mm512_fmadd_ps(wv, xv[c], acc[r][c]);
       }
     }
-    store_tile<R, C>(acc, y, ldy);
+    if (i < n) step<R, C>(w, ws, x, xs, i, static_cast<__mmask16>((1u << (n - i)) - 1), acc);
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) y[c * ldy + r] = _mm512_reduce_add_ps(acc[r][c]);
   }
 };
 

@@ -3,6 +3,13 @@
 // every token of the tile.  Same arithmetic as the vec_dot kernels in kernels_avx512.cpp.
 //
 // Only intrinsics and file-local functions here (see dispatch.h for why).
+// GCC 12 reports the _mm*_undefined_*() placeholders inside its own intrinsic headers as
+// uninitialized once they are inlined here; the warnings are false positives.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
 #include <immintrin.h>
 
 #include <type_traits>
@@ -22,12 +29,6 @@ inline __m512i scale_index(int base, int group) {
   alignas(64) int16_t idx[32];
   for (int l = 0; l < 32; ++l) idx[l] = static_cast<int16_t>(base + l / group);
   return _mm512_load_si512(idx);
-}
-
-template <int R, int C>
-inline void store_tile(const __m512 (&acc)[R][C], float* y, int64_t ldy) {
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) y[c * ldy + r] = _mm512_reduce_add_ps(acc[r][c]);
 }
 
 // Q4_K (kFiveBit false) and Q5_K (true).
@@ -88,7 +89,10 @@ struct QkAsymTile {
         }
       }
     }
-    store_tile<R, C>(acc, y, ldy);
+    // Reduced here rather than in a helper taking acc by reference: an escaping acc makes GCC
+    // store every accumulator to the stack on each iteration.
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) y[c * ldy + r] = _mm512_reduce_add_ps(acc[r][c]);
   }
 };
 
@@ -136,7 +140,10 @@ struct Q6KTile {
         }
       }
     }
-    store_tile<R, C>(acc, y, ldy);
+    // Reduced here rather than in a helper taking acc by reference: an escaping acc makes GCC
+    // store every accumulator to the stack on each iteration.
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) y[c * ldy + r] = _mm512_reduce_add_ps(acc[r][c]);
   }
 };
 

@@ -3,6 +3,13 @@
 // scales.  Everything not defined here comes from the AVX2 level.
 //
 // Only intrinsics and file-local functions here (see dispatch.h for why).
+// GCC 12 reports the _mm*_undefined_*() placeholders inside its own intrinsic headers as
+// uninitialized once they are inlined here; the warnings are false positives.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
 #include <immintrin.h>
 
 #include <cstring>
