@@ -157,6 +157,26 @@ TEST(GgufShared, EveryVocabularyFileReads) {
   EXPECT_GE(n, 6);
 }
 
+// Every model in ../shared/models (vocabulary files are read by EveryVocabularyFileReads;
+// their 100k-entry JSON dumps would only slow the suite down).
+TEST(GgufShared, InspectReadsEverySharedModel) {
+  PLUMB_REQUIRE_SHARED(dir, "models");
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().extension() != ".gguf") continue;
+    const auto r = test::run_plumb("inspect --json '" + e.path().string() + "'");
+    ASSERT_EQ(r.exit_code, 0) << e.path() << ": " << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    auto f = File::open(e.path().string());
+    ASSERT_TRUE(f.ok());
+    EXPECT_EQ(j["tensor_count"], (*f)->tensors().size()) << e.path();
+    EXPECT_EQ(j["kv_count"], (*f)->metadata().size()) << e.path();
+    EXPECT_EQ(j["metadata"]["tokenizer.ggml.tokens"].size(), (*f)->get_string_array("tokenizer.ggml.tokens")->size());
+    ++n;
+  }
+  EXPECT_GE(n, 1);
+}
+
 TEST(GgufShared, InspectJsonOnStories260K) {
   PLUMB_REQUIRE_SHARED(path, "models/stories260K.gguf");
   const auto r = test::run_plumb("inspect --json '" + path + "'");
