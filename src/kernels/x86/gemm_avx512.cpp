@@ -30,8 +30,6 @@ inline __m512i load_2x32(const void* a, const void* b) {
                             _mm256_loadu_si256(static_cast<const __m256i*>(b)), 1);
 }
 
-inline __m512 scales_2(float s0, float s1) { return _mm512_insertf32x8(_mm512_set1_ps(s0), _mm256_set1_ps(s1), 1); }
-
 inline __m512i unpack_q4_0x2(const uint8_t* qs0, const uint8_t* qs1) {
   const __m128i b0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs0));
   const __m128i b1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs1));
@@ -40,40 +38,68 @@ inline __m512i unpack_q4_0x2(const uint8_t* qs0, const uint8_t* qs1) {
   return _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(t0), t1, 1), _mm512_set1_epi8(0x0F));
 }
 
-// Q4_0 weights x Q8_0 activations.  Per pair of blocks: sum (q - 8) x = dpbusd(q, x) - sum 8x,
-// with -sum 8x (per token) as the dpbusd accumulator's starting value.
+// Per-lane scales for up to 4 rows (or tokens) x 2 blocks: the fp16 scales are gathered into
+// one vector and converted together; lanes(k) then broadcasts pair k as [s_k0 x8, s_k1 x8].
+struct PairScales {
+  __m512 all;
+  static __m512i index(int k) {
+    return _mm512_inserti64x4(_mm512_set1_epi32(2 * k), _mm256_set1_epi32(2 * k + 1), 1);
+  }
+  template <int N>
+  static PairScales gather(const uint16_t (&h)[8]) {
+    PairScales p;
+    p.all = _mm512_castps256_ps512(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h))));
+    return p;
+  }
+  __m512 lanes(int k) const { return _mm512_permutexvar_ps(index(k), all); }
+};
+
+// Q4_0 weights x Q8_0 activations, two blocks per step.  sum (q - 8) x = dpbusd(q, x) - sum 8x,
+// with -sum 8x (per token) as the dpbusd accumulator's starting value.  An odd last block is
+// paired with itself and its second copy weighted 0 (kTail).
 struct Q4_0Tile {
+  template <int R, int C, bool kTail>
+  static inline __attribute__((always_inline)) void step(int64_t b, const uint8_t* w, size_t ws, const uint8_t* x,
+                                                          size_t xs, __m512 (&acc)[R][C]) {
+    const __m512i eight = _mm512_set1_epi8(8);
+    const int64_t b1 = kTail ? b : b + 1;
+    uint16_t hx[8] = {}, hw[8] = {};
+    __m512i xq[C], neg_s[C];
+    for (int c = 0; c < C; ++c) {
+      const auto* xb = reinterpret_cast<const block_q8_0*>(x + c * xs);
+      xq[c] = load_2x32(xb[b].qs, xb[b1].qs);
+      neg_s[c] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, xq[c]));
+      hx[2 * c] = xb[b].d;
+      hx[2 * c + 1] = kTail ? 0 : xb[b1].d;
+    }
+    for (int r = 0; r < R; ++r) {
+      const auto* wb = reinterpret_cast<const block_q4_0*>(w + r * ws);
+      hw[2 * r] = wb[b].d;
+      hw[2 * r + 1] = wb[b1].d;
+    }
+    const PairScales sx = PairScales::gather<C>(hx);
+    const PairScales sw = PairScales::gather<R>(hw);
+    __m512 dx[C];
+    for (int c = 0; c < C; ++c) dx[c] = sx.lanes(c);
+    for (int r = 0; r < R; ++r) {
+      const auto* wb = reinterpret_cast<const block_q4_0*>(w + r * ws);
+      const __m512i q = unpack_q4_0x2(wb[b].qs, wb[b1].qs);
+      const __m512 dw = sw.lanes(r);
+      for (int c = 0; c < C; ++c) {
+        const __m512i p = _mm512_dpbusd_epi32(neg_s[c], q, xq[c]);
+        acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dw, dx[c]), acc[r][c]);
+      }
+    }
+  }
   template <int R, int C>
   static void run(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, float* y, int64_t ldy) {
     const int64_t nb = n / 32;
-    const __m512i eight = _mm512_set1_epi8(8);
     __m512 acc[R][C];
     for (int r = 0; r < R; ++r)
       for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
-    for (int64_t b = 0; b < nb; b += 2) {
-      // An odd last block pairs with itself, its second copy weighted 0.
-      const int64_t b1 = b + 1 < nb ? b + 1 : b;
-      const float second = b + 1 < nb ? 1.0f : 0.0f;
-      __m512i xq[C], neg_s[C];
-      __m512 dx[C];
-      for (int c = 0; c < C; ++c) {
-        const auto* xb = reinterpret_cast<const block_q8_0*>(x + c * xs);
-        xq[c] = load_2x32(xb[b].qs, xb[b1].qs);
-        neg_s[c] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, xq[c]));
-        dx[c] = scales_2(_cvtsh_ss(xb[b].d), second * _cvtsh_ss(xb[b1].d));
-      }
-      for (int r = 0; r < R; ++r) {
-        const auto* wb = reinterpret_cast<const block_q4_0*>(w + r * ws);
-        const __m512i q = unpack_q4_0x2(wb[b].qs, wb[b1].qs);
-        const __m512 dw = scales_2(_cvtsh_ss(wb[b].d), _cvtsh_ss(wb[b1].d));
-        for (int c = 0; c < C; ++c) {
-          const __m512i p = _mm512_dpbusd_epi32(neg_s[c], q, xq[c]);
-          acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dw, dx[c]), acc[r][c]);
-        }
-      }
-    }
-    // Reduced here rather than in a helper taking acc by reference: an escaping acc makes GCC
-    // store every accumulator to the stack on each iteration.
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) step<R, C, false>(b, w, ws, x, xs, acc);
+    if (b < nb) step<R, C, true>(b, w, ws, x, xs, acc);
     for (int r = 0; r < R; ++r)
       for (int c = 0; c < C; ++c) y[c * ldy + r] = _mm512_reduce_add_ps(acc[r][c]);
   }
@@ -82,36 +108,49 @@ struct Q4_0Tile {
 // Q8_0 weights x Q8_0 activations.  dpbusd needs one unsigned operand: use x + 128 and remove
 // 128 * sum w (per row) through the accumulator's starting value.
 struct Q8_0Tile {
+  template <int R, int C, bool kTail>
+  static inline __attribute__((always_inline)) void step(int64_t b, const uint8_t* w, size_t ws, const uint8_t* x,
+                                                          size_t xs, __m512 (&acc)[R][C]) {
+    const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
+    const int64_t b1 = kTail ? b : b + 1;
+    uint16_t hx[8] = {}, hw[8] = {};
+    __m512i xu[C];
+    for (int c = 0; c < C; ++c) {
+      const auto* xb = reinterpret_cast<const block_q8_0*>(x + c * xs);
+      xu[c] = _mm512_xor_si512(load_2x32(xb[b].qs, xb[b1].qs), bias);
+      hx[2 * c] = xb[b].d;
+      hx[2 * c + 1] = kTail ? 0 : xb[b1].d;
+    }
+    for (int r = 0; r < R; ++r) {
+      const auto* wb = reinterpret_cast<const block_q8_0*>(w + r * ws);
+      hw[2 * r] = wb[b].d;
+      hw[2 * r + 1] = wb[b1].d;
+    }
+    const PairScales sx = PairScales::gather<C>(hx);
+    const PairScales sw = PairScales::gather<R>(hw);
+    __m512 dx[C];
+    for (int c = 0; c < C; ++c) dx[c] = sx.lanes(c);
+    for (int r = 0; r < R; ++r) {
+      const auto* wb = reinterpret_cast<const block_q8_0*>(w + r * ws);
+      const __m512i q = load_2x32(wb[b].qs, wb[b1].qs);
+      const __m512i neg_t =
+          _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, q));
+      const __m512 dw = sw.lanes(r);
+      for (int c = 0; c < C; ++c) {
+        const __m512i p = _mm512_dpbusd_epi32(neg_t, xu[c], q);
+        acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dw, dx[c]), acc[r][c]);
+      }
+    }
+  }
   template <int R, int C>
   static void run(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, float* y, int64_t ldy) {
     const int64_t nb = n / 32;
-    const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
     __m512 acc[R][C];
     for (int r = 0; r < R; ++r)
       for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
-    for (int64_t b = 0; b < nb; b += 2) {
-      const int64_t b1 = b + 1 < nb ? b + 1 : b;
-      const float second = b + 1 < nb ? 1.0f : 0.0f;
-      __m512i xu[C];
-      __m512 dx[C];
-      for (int c = 0; c < C; ++c) {
-        const auto* xb = reinterpret_cast<const block_q8_0*>(x + c * xs);
-        xu[c] = _mm512_xor_si512(load_2x32(xb[b].qs, xb[b1].qs), bias);
-        dx[c] = scales_2(_cvtsh_ss(xb[b].d), second * _cvtsh_ss(xb[b1].d));
-      }
-      for (int r = 0; r < R; ++r) {
-        const auto* wb = reinterpret_cast<const block_q8_0*>(w + r * ws);
-        const __m512i q = load_2x32(wb[b].qs, wb[b1].qs);
-        const __m512i neg_t = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, q));
-        const __m512 dw = scales_2(_cvtsh_ss(wb[b].d), _cvtsh_ss(wb[b1].d));
-        for (int c = 0; c < C; ++c) {
-          const __m512i p = _mm512_dpbusd_epi32(neg_t, xu[c], q);
-          acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dw, dx[c]), acc[r][c]);
-        }
-      }
-    }
-    // Reduced here rather than in a helper taking acc by reference: an escaping acc makes GCC
-    // store every accumulator to the stack on each iteration.
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) step<R, C, false>(b, w, ws, x, xs, acc);
+    if (b < nb) step<R, C, true>(b, w, ws, x, xs, acc);
     for (int r = 0; r < R; ++r)
       for (int c = 0; c < C; ++c) y[c * ldy + r] = _mm512_reduce_add_ps(acc[r][c]);
   }
