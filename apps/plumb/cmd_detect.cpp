@@ -32,7 +32,7 @@ struct DetectArgs {
   double threshold = 4.0;
   bool binomial = false;
   bool winmax = false;
-  bool count_repeats = false;
+  std::string dedupe = "ngram";
   bool normalize = false;
   bool jsonl = false;
   std::string field = "text";
@@ -131,7 +131,7 @@ json full_json(const DetectResult& r, std::span<const int32_t> ids, const Waterm
   j["scheme"] = std::string(watermark_scheme_name(wm.config().scheme));
   j["gamma"] = wm.config().gamma;
   j["vocab_size"] = wm.vocab_size();
-  j["ignore_repeated_ngrams"] = !a.count_repeats;
+  j["dedupe"] = a.dedupe;
   // The detector dropped a leading BOS; align the mask with the ids it scored.
   const size_t skip = ids.size() - r.mask.size();
   json tokens = json::array();
@@ -181,7 +181,9 @@ void print_human(const std::string& name, const DetectResult& r, const Watermark
   std::printf("  %lld tokens, %lld scored (%s, %s), %lld green = %.1f%% (%.1f%% expected without a watermark)\n",
               static_cast<long long>(r.num_tokens), static_cast<long long>(r.num_scored),
               std::string(watermark_scheme_name(wm.config().scheme)).c_str(),
-              a.count_repeats ? "every n-gram" : "repeated n-grams once", static_cast<long long>(r.num_green),
+              a.dedupe == "none"   ? "every n-gram"
+              : a.dedupe == "seed" ? "repeated seed+token once"
+                                   : "repeated n-grams once", static_cast<long long>(r.num_green),
               100.0 * r.green_fraction, 100.0 * wm.config().gamma);
   if (r.winmax_z)
     std::printf("  WinMax z = %.2f (best window: %lld tokens). Uncalibrated: compare with known human text, not with "
@@ -350,7 +352,8 @@ int run_detect(const DetectArgs& a) {
   opts.z_threshold = a.threshold;
   opts.binomial = a.binomial;
   opts.winmax = a.winmax;
-  opts.ignore_repeated_ngrams = !a.count_repeats;
+  opts.ignore_repeated_ngrams = a.dedupe != "none";
+  opts.dedupe_by_seed = a.dedupe == "seed";
   opts.bos_id = tok ? tok->bos() : -1;
   auto det = Detector::create(*cfg, tok ? tok->n_vocab() : 0, opts);
   if (!det.ok()) {
@@ -375,8 +378,12 @@ const CommandRegistration kRegistration{
       sub.add_flag("--winmax", a->winmax,
                    "also report WinMax, the best z over all windows (finds a marked span inside human text; "
                    "uncalibrated: its z is not a p-value)");
-      sub.add_flag("--count-repeats", a->count_repeats,
-                   "count every n-gram, not each distinct one once (the reference ignores repeats by default)");
+      sub.add_option("--dedupe", a->dedupe,
+                     "which repeats count once: ngram (the reference's rule), seed (plumb's stricter rule: also "
+                     "n-grams selecting the same green list for the same token; calibrated z for selfhash/minhash "
+                     "on real text, see docs/watermark.md), none (count every token)")
+          ->check(CLI::IsMember({"ngram", "seed", "none"}))
+          ->capture_default_str();
       sub.add_flag("--normalize", a->normalize,
                    "Unicode NFC and collapse white space before tokenizing. Off by default because it changes "
                    "the tokens: use it when text went through an editor or copy-paste that rewrote characters");

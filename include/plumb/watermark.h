@@ -120,6 +120,13 @@ Result<std::unique_ptr<SamplerStage>> make_watermark_stage(const WatermarkConfig
 struct DetectOptions {
   double z_threshold = 4.0;           // verdict: z > threshold
   bool ignore_repeated_ngrams = true;  // the reference's default: count each n-gram once
+  // plumb's stricter repeat rule (reference schemes, with ignore_repeated_ngrams): also treat
+  // as repeats n-grams that select the same green-list seed for the same token; their
+  // verdicts are the same coin flip.  selfhash and minhash derive the seed from one or two of
+  // the ids, so distinct n-grams often share it and human text scores over-dispersed z
+  // (sd ~1.5 for selfhash on English); this rule restores sd ~1.  z then differs from the
+  // reference's.  See docs/watermark.md.
+  bool dedupe_by_seed = false;
   bool binomial = false;              // also compute the exact binomial tail P(X >= G)
   bool winmax = false;                // best window z (uncalibrated: no p-value meaning)
   int32_t bos_id = -1;                // dropped when it is the first id; -1: none

@@ -47,12 +47,40 @@ class NgramSet {
   std::vector<int64_t> table_;
 };
 
+// First positions of 64-bit keys ((seed, token) pairs) in one text.
+class KeySet {
+ public:
+  void reset(size_t count) {
+    size_t cap = 16;
+    while (cap < 2 * count) cap *= 2;
+    mask_ = cap - 1;
+    keys_.assign(cap, 0);
+    pos_.assign(cap, -1);
+  }
+  int64_t first(uint64_t key, int64_t pos) {
+    for (size_t i = static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> 20) & mask_;; i = (i + 1) & mask_) {
+      if (pos_[i] < 0) {
+        keys_[i] = key;
+        pos_[i] = pos;
+        return pos;
+      }
+      if (keys_[i] == key) return pos_[i];
+    }
+  }
+
+ private:
+  size_t mask_ = 0;
+  std::vector<uint64_t> keys_;
+  std::vector<int64_t> pos_;
+};
+
 }  // namespace
 
 struct Detector::Cache {
   watermark::ResultCache results;
   watermark::BitsetCache bitsets;
   NgramSet ngrams;
+  KeySet seeds;
   std::vector<int32_t> list;
   explicit Cache(int32_t vocab_size) : bitsets(vocab_size, kBitsetBudgetBytes) {}
 };
@@ -96,25 +124,29 @@ DetectResult Detector::detect(std::span<const int32_t> ids) {
   const bool salted = watermark_.self_salted();
   const int64_t count = n - ng + 1;
   Cache& c = *cache_;
-  c.ngrams.reset(ids.data(), static_cast<size_t>(ng), static_cast<size_t>(count));
+  const bool by_seed = reference && options_.dedupe_by_seed && options_.ignore_repeated_ngrams;
+  if (by_seed) c.seeds.reset(static_cast<size_t>(count));
+  else c.ngrams.reset(ids.data(), static_cast<size_t>(ng), static_cast<size_t>(count));
   std::vector<uint8_t> counted_green;  // WinMax input: green bits of the counted n-grams, in order
   counted_green.reserve(static_cast<size_t>(count));
 
+  const int32_t vocab = watermark_.vocab_size();
   int64_t unique = 0, green_unique = 0, green_all = 0;
   for (int64_t j = 0; j < count; ++j) {
     const int64_t target = j + ng - 1;
-    const int64_t first = c.ngrams.first(j);
+    const std::span<const int32_t> gram = ids.subspan(static_cast<size_t>(j), static_cast<size_t>(ng));
+    const int32_t token = gram.back();
+    const uint32_t seed = reference ? watermark_.seed(salted ? gram : gram.first(gram.size() - 1)) : 0;
+    const int64_t first = by_seed ? c.seeds.first((uint64_t{seed} << 32) | static_cast<uint32_t>(token), j)
+                                  : c.ngrams.first(j);
     bool green;
     if (first != j) {
       green = r.mask[static_cast<size_t>(first + ng - 1)] == 1;
       r.repeated[static_cast<size_t>(target)] = 1;
     } else {
-      const std::span<const int32_t> gram = ids.subspan(static_cast<size_t>(j), static_cast<size_t>(ng));
-      const int32_t token = gram.back();
-      if (!reference || token < 0 || token >= watermark_.vocab_size()) {
+      if (!reference || token < 0 || token >= vocab) {
         green = watermark_.is_green(gram);
       } else {
-        const uint32_t seed = watermark_.seed(salted ? gram : gram.first(gram.size() - 1));
         const uint64_t* bits = salted ? nullptr : c.bitsets.find(seed);
         if (bits == nullptr && !salted && c.bitsets.admit(seed)) {
           watermark_.green_list_seeded(seed, c.list);

@@ -51,19 +51,20 @@ void perm_prefix(uint32_t seed, uint32_t n, uint32_t k, const FastModTable& tabl
   const uint32_t len = std::min(k, n);
   out.resize(len);
   if (len == 0) return;
-  if (scratch.value.size() < n) {
-    scratch.value.assign(n, 0);
-    scratch.epoch.assign(n, 0);
+  if (scratch.slot.size() < n) {
+    scratch.slot.assign(n, 0);
     scratch.current = 0;
   }
   if (++scratch.current == 0) {  // epoch wrapped: clear once every 2^32 lists
-    std::fill(scratch.epoch.begin(), scratch.epoch.end(), 0u);
+    std::fill(scratch.slot.begin(), scratch.slot.end(), 0);
     scratch.current = 1;
   }
-  const uint32_t cur = scratch.current;
-  int32_t* value = scratch.value.data();
-  uint32_t* epoch = scratch.epoch.data();
-  auto get = [&](uint32_t pos) -> int32_t { return epoch[pos] == cur ? value[pos] : static_cast<int32_t>(pos); };
+  const uint64_t tag = uint64_t{scratch.current} << 32;
+  uint64_t* slot = scratch.slot.data();
+  auto get = [&](uint32_t pos) -> int32_t {
+    const uint64_t v = slot[pos];
+    return (v & 0xFFFFFFFF00000000ull) == tag ? static_cast<int32_t>(static_cast<uint32_t>(v)) : static_cast<int32_t>(pos);
+  };
 
   const uint32_t steps = prefix_steps(n, k);
   const uint64_t* magic = table.magic();
@@ -78,8 +79,7 @@ void perm_prefix(uint32_t seed, uint32_t n, uint32_t k, const FastModTable& tabl
       const int32_t vi = get(i);
       out[i] = get(j);
       // Position i is final (written to out); only j needs to remember what it now holds.
-      value[j] = vi;
-      epoch[j] = cur;
+      slot[j] = tag | static_cast<uint32_t>(vi);
     }
   }
   // k >= n: the last position was never a swap source; it holds what is left there.

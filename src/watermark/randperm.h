@@ -52,11 +52,11 @@ inline uint32_t prefix_steps(uint32_t n, uint32_t k) {
 // Cost: at most k generator outputs and remainders, no memory.
 bool in_perm_prefix(uint32_t seed, uint32_t n, uint32_t k, uint32_t token, const FastModTable& table);
 
-// Reusable memory for perm_prefix: values of touched positions, tagged by an epoch so the
-// O(n) array never needs clearing.
+// Reusable memory for perm_prefix: the value of each touched position with the epoch that
+// wrote it (one 64-bit word, so a lookup is one cache miss), so the O(n) array never needs
+// clearing between lists.
 struct PermScratch {
-  std::vector<int32_t> value;
-  std::vector<uint32_t> epoch;
+  std::vector<uint64_t> slot;  // epoch << 32 | value
   uint32_t current = 0;
 };
 

@@ -280,3 +280,37 @@ TEST(Normalize, NfcAndWhitespace) {
 
 }  // namespace
 }  // namespace plumb
+
+namespace plumb {
+namespace {
+
+TEST(Detector, SeedDedupeCountsDistinctSeedTokenPairs) {
+  std::mt19937 rng(5);
+  for (auto scheme : {WatermarkScheme::kSelfHash, WatermarkScheme::kMinHash, WatermarkScheme::kLeftHash}) {
+    const int32_t vocab = 500;
+    Watermark wm = make_wm(scheme, vocab);
+    DetectOptions opts;
+    opts.dedupe_by_seed = true;
+    Detector det = make_detector(scheme, vocab, opts);
+    Detector plain = make_detector(scheme, vocab);
+    for (int rep = 0; rep < 4; ++rep) {
+      const auto ids = random_ids(rng, 300, vocab, 8);  // few distinct ids: many shared seeds
+      std::map<std::pair<uint32_t, int32_t>, bool> pairs;
+      const int ng = wm.ngram_size();
+      for (size_t j = 0; j + ng <= ids.size(); ++j) {
+        std::vector<int32_t> gram(ids.begin() + j, ids.begin() + j + ng);
+        std::vector<int32_t> ctx(gram.begin(), wm.self_salted() ? gram.end() : gram.end() - 1);
+        pairs.emplace(std::make_pair(wm.seed(ctx), gram.back()), naive_green(wm, gram));
+      }
+      int64_t green = 0;
+      for (const auto& [k, g] : pairs) green += g;
+      const auto r = det.detect(ids);
+      EXPECT_EQ(r.num_scored, static_cast<int64_t>(pairs.size()));
+      EXPECT_EQ(r.num_green, green);
+      EXPECT_LE(r.num_scored, plain.detect(ids).num_scored);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace plumb
