@@ -70,6 +70,7 @@ class Tokenizer {
 // Turns a stream of tokens into text without ever emitting half a UTF-8 character.
 class StreamingDetokenizer {
  public:
+  // `tok` must outlive this object.
   explicit StreamingDetokenizer(const Tokenizer& tok, bool render_special = false);
   // Returns the complete UTF-8 text that became available with this token.
   std::string push(TokenId id);

@@ -10,6 +10,7 @@
 namespace plumb::tok {
 
 namespace {
+constexpr size_t kMaxWordBytes = size_t{1} << 31;
 struct Symbol {
   int32_t sid;  // id in strings_ of the symbol's text, -1 when no merge mentions it
   uint32_t start;
@@ -35,9 +36,9 @@ void VocabTokenizer::encode_bpe(std::string_view text, std::vector<TokenId>* out
   // The splitter sees code points: malformed bytes become U+FFFD first (as in llama.cpp).
   std::string canonical, pcre_safe;
   canonicalize_utf8(text, &canonical, &pcre_safe);
-  std::vector<std::pair<uint32_t, uint32_t>> words;
+  std::vector<std::pair<size_t, size_t>> words;
   if (pre_.empty()) {
-    words.emplace_back(0u, static_cast<uint32_t>(canonical.size()));
+    words.emplace_back(size_t{0}, canonical.size());
   } else {
     pre_.split(pcre_safe.empty() ? canonical : pcre_safe, &words);
   }
@@ -56,6 +57,13 @@ void VocabTokenizer::encode_bpe(std::string_view text, std::vector<TokenId>* out
 
 void VocabTokenizer::encode_bpe_word(std::string_view word, std::vector<TokenId>* out) const {
   if (word.empty()) return;
+  if (word.size() > kMaxWordBytes) {  // symbol offsets are 32-bit: such a word is all byte tokens
+    for (char c : word) {
+      const TokenId id = v_.byte_encode ? single_byte_tokens_[static_cast<uint8_t>(c)] : byte_tokens_[static_cast<uint8_t>(c)];
+      if (id != kNoToken) out->push_back(id);
+    }
+    return;
+  }
   if (v_.ignore_merges) {
     const TokenId id = find_token(word);
     if (id != kNoToken) {

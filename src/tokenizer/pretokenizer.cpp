@@ -179,11 +179,11 @@ size_t next_char(std::string_view s, size_t pos) {
 }
 }  // namespace
 
-void PreTokenizer::split(std::string_view text, std::vector<std::pair<uint32_t, uint32_t>>* words) const {
-  using Piece = std::pair<uint32_t, uint32_t>;
+void PreTokenizer::split(std::string_view text, std::vector<std::pair<size_t, size_t>>* words) const {
+  using Piece = std::pair<size_t, size_t>;
   if (text.empty()) return;
   MatchScratch& ms = scratch();
-  std::vector<Piece> cur{{0u, static_cast<uint32_t>(text.size())}};
+  std::vector<Piece> cur{{size_t{0}, text.size()}};
   std::vector<Piece> next;
   for (pcre2_code* code : impl_->codes) {
     next.clear();

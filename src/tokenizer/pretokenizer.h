@@ -38,7 +38,7 @@ class PreTokenizer {
 
   // Splits `text` (valid UTF-8; `pcre_text` is the same length and is what the regexes see)
   // into pieces, appended to `words` as [begin, end) byte offsets.
-  void split(std::string_view pcre_text, std::vector<std::pair<uint32_t, uint32_t>>* words) const;
+  void split(std::string_view pcre_text, std::vector<std::pair<size_t, size_t>>* words) const;
 
  private:
   struct Impl;

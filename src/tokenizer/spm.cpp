@@ -11,6 +11,7 @@
 namespace plumb::tok {
 
 namespace {
+constexpr size_t kMaxWordBytes = size_t{1} << 31;
 struct Symbol {
   uint32_t start;
   uint32_t len;
@@ -52,6 +53,13 @@ void VocabTokenizer::encode_spm(std::string_view text, std::vector<TokenId>* out
 
 void VocabTokenizer::encode_spm_word(std::string_view text, std::vector<TokenId>* out) const {
   if (text.empty()) return;
+  if (text.size() > kMaxWordBytes) {  // symbol offsets are 32-bit: such a "word" is all byte tokens
+    for (char c : text) {
+      const TokenId b = byte_fallback(static_cast<uint8_t>(c));
+      if (b != kNoToken) out->push_back(b);
+    }
+    return;
+  }
   WordCache& cache = WordCache::for_owner(cache_owner_);
   if (cache.lookup(text, out)) return;
   const size_t first_out = out->size();

@@ -266,7 +266,7 @@ TokenId VocabTokenizer::byte_fallback(uint8_t b) const {
 void VocabTokenizer::partition(std::string_view text, bool parse_special, std::vector<Fragment>* out) const {
   out->clear();
   if (text.empty()) return;
-  out->push_back({kNoToken, 0, static_cast<uint32_t>(text.size())});
+  out->push_back({kNoToken, 0, text.size()});
   std::vector<Fragment> next;
   for (TokenId id : special_cache_) {
     // Control and unknown tokens only when asked; user-defined tokens always (as llama.cpp,
@@ -280,13 +280,13 @@ void VocabTokenizer::partition(std::string_view text, bool parse_special, std::v
         next.push_back(f);
         continue;
       }
-      uint32_t pos = f.begin;
+      size_t pos = f.begin;
       while (pos < f.end) {
         const size_t m = text.substr(0, f.end).find(st, pos);
         if (m == std::string_view::npos) break;
-        if (m > pos) next.push_back({kNoToken, pos, static_cast<uint32_t>(m)});
+        if (m > pos) next.push_back({kNoToken, pos, m});
         next.push_back({id, 0, 0});
-        pos = static_cast<uint32_t>(m + st.size());
+        pos = m + st.size();
       }
       if (pos < f.end) next.push_back({kNoToken, pos, f.end});
     }

@@ -52,7 +52,7 @@ class VocabTokenizer final : public Tokenizer {
 
   struct Fragment {
     TokenId token;  // kNoToken for raw text
-    uint32_t begin, end;
+    size_t begin, end;
   };
   void partition(std::string_view text, bool parse_special, std::vector<Fragment>* out) const;
 

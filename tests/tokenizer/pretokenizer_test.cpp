@@ -111,7 +111,7 @@ std::vector<size_t> reference_split(const std::vector<uint32_t>& c, bool llama3)
 }
 
 std::vector<size_t> pcre_split(const PreTokenizer& p, const std::string& s) {
-  std::vector<std::pair<uint32_t, uint32_t>> w;
+  std::vector<std::pair<size_t, size_t>> w;
   p.split(s, &w);
   std::vector<size_t> out;
   for (auto [b, e] : w) out.push_back(to_cpts(s.substr(b, e - b)).size());
@@ -147,11 +147,11 @@ TEST(PreTokenizerTable, EveryKnownPreCompilesAndUnknownIsNamed) {
     PreTokenizer p;
     const Status s = p.compile(*re);
     EXPECT_TRUE(s.ok()) << pre << ": " << s.to_string();
-    std::vector<std::pair<uint32_t, uint32_t>> w;
+    std::vector<std::pair<size_t, size_t>> w;
     const std::string text = "Hello, World! 123456 ünïcödé 日本語 'tis   \n\n x";
     p.split(text, &w);
     // Pieces tile the text exactly.
-    uint32_t at = 0;
+    size_t at = 0;
     for (auto [b, e] : w) {
       EXPECT_EQ(b, at) << pre;
       EXPECT_LT(b, e) << pre;

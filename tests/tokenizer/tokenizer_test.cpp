@@ -290,7 +290,7 @@ TEST(PreTokenizer, Llama3RegexSplitsLikeLlamaCpp) {
   ASSERT_TRUE(re.ok());
   ASSERT_TRUE(p.compile(*re).ok());
   auto split = [&](const std::string& s) {
-    std::vector<std::pair<uint32_t, uint32_t>> w;
+    std::vector<std::pair<size_t, size_t>> w;
     p.split(s, &w);
     std::vector<std::string> out;
     for (auto [b, e] : w) out.push_back(s.substr(b, e - b));
