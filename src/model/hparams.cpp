@@ -71,8 +71,10 @@ Result<ModelHParams> read_hparams(const gguf::File& f, const ArchSpec& arch) {
     return Status::Unsupported(f.path() + ": '" + k.key("attention.value_length") + "' (" +
                                std::to_string(value_length) + ") differs from the key length (" +
                                std::to_string(hp.head_dim) + "), which plumb does not support");
-  if (hp.head_dim > 4096 || hp.head_dim % 2 != 0)
-    return Status::Corrupt(f.path() + ": head dimension " + std::to_string(hp.head_dim) + " is not an even number <= 4096");
+  if (hp.head_dim < 2 || hp.head_dim > 4096 || hp.head_dim % 2 != 0)
+    return Status::Corrupt(f.path() + ": head dimension " + std::to_string(hp.head_dim) +
+                           " (embedding_length / attention.head_count, or attention.key_length) is not an even number "
+                           "in [2, 4096]");
   PLUMB_ASSIGN_OR_RETURN(hp.n_rot, k.optional_int("rope.dimension_count", hp.head_dim, 2));
   if (hp.n_rot > hp.head_dim || hp.n_rot % 2 != 0)
     return Status::Corrupt(f.path() + ": '" + k.key("rope.dimension_count") + "' is " + std::to_string(hp.n_rot) +

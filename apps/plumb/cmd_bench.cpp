@@ -1,0 +1,231 @@
+// plumb bench: prompt-processing and generation throughput, like llama-bench, plus the decode
+// bandwidth as a fraction of the machine's measured read bandwidth.
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <random>
+
+#include "command.h"
+#include "engine_cli.h"
+#include "gguf/synth.h"
+#include "kernels/bandwidth.h"
+#include "kernels/kernels.h"
+#include "plumb/model.h"
+
+namespace plumb::app {
+namespace {
+
+struct BenchOptions {
+  std::string model;
+  std::string synthetic;
+  int32_t n_prompt = 512;
+  int32_t n_gen = 128;
+  int32_t threads = 0;
+  int32_t reps = 3;
+  bool json = false;
+  bool no_bandwidth = false;
+};
+
+struct Stat {
+  double mean = 0, sd = 0;
+};
+Stat stats(const std::vector<double>& v) {
+  Stat s;
+  if (v.empty()) return s;
+  for (double x : v) s.mean += x;
+  s.mean /= static_cast<double>(v.size());
+  if (v.size() > 1) {
+    for (double x : v) s.sd += (x - s.mean) * (x - s.mean);
+    s.sd = std::sqrt(s.sd / static_cast<double>(v.size() - 1));
+  }
+  return s;
+}
+
+// "1b:q4_0" -> a cached synthetic file, written on first use.
+Result<std::string> synthetic_model(const std::string& spec_text) {
+  const size_t colon = spec_text.find(':');
+  const std::string preset = spec_text.substr(0, colon);
+  const std::string type_name = colon == std::string::npos ? "f16" : spec_text.substr(colon + 1);
+  PLUMB_ASSIGN_OR_RETURN(gguf::SynthSpec spec, gguf::synth_preset(preset));
+  auto type = tensor_type_from_name(type_name);
+  if (!type) return Status::InvalidArgument("--synthetic: unknown weight type '" + type_name + "' (e.g. f16, q8_0, q4_0)");
+  spec.type = *type;
+  std::error_code ec;
+  const auto dir = std::filesystem::temp_directory_path(ec) / "plumb-synth";
+  std::filesystem::create_directories(dir, ec);
+  const std::string path = (dir / (preset + "-" + type_name + ".gguf")).string();
+  if (std::filesystem::exists(path, ec)) return path;
+  ProgressBar bar("writing " + path);
+  const bool tty = stderr_is_terminal();
+  if (!tty) std::fprintf(stderr, "plumb bench: writing synthetic model %s (once; reused later)\n", path.c_str());
+  PLUMB_RETURN_IF_ERROR(gguf::synth_write(spec, path, [&bar](uint64_t done, uint64_t total) {
+    return bar.update(total ? static_cast<float>(static_cast<double>(done) / static_cast<double>(total)) : 1.0f);
+  }));
+  return path;
+}
+
+int run(BenchOptions& o) {
+  if (o.model.empty() == o.synthetic.empty()) {
+    print_error("bench", "give exactly one of -m MODEL or --synthetic PRESET:TYPE");
+    return kExitUsage;
+  }
+  if (o.n_prompt < 0 || o.n_gen < 0 || o.reps < 1) {
+    print_error("bench", "-p and -n must be >= 0 and -r >= 1");
+    return kExitUsage;
+  }
+  std::string path = o.model;
+  if (!o.synthetic.empty()) {
+    auto p = synthetic_model(o.synthetic);
+    if (!p.ok()) {
+      print_error("bench", p.status().message());
+      return p.status().code() == StatusCode::kInvalidArgument ? kExitUsage : kExitError;
+    }
+    path = *p;
+  }
+  auto model = load_model_with_progress(path);
+  if (!model.ok()) {
+    print_error("bench", model.status().message());
+    return exit_code_for(model.status());
+  }
+  const ModelHParams& hp = (*model)->hparams();
+  ContextParams cp;
+  cp.n_ctx = std::max(16, o.n_prompt + o.n_gen + 1);
+  cp.n_batch = std::max(1, std::min(o.n_prompt, 512));
+  cp.n_threads = o.threads;
+  auto ctx = Context::create(**model, cp);
+  if (!ctx.ok()) {
+    print_error("bench", ctx.status().message());
+    return kExitError;
+  }
+  Context& c = **ctx;
+  std::mt19937 rng(1);
+  std::uniform_int_distribution<int32_t> any(0, static_cast<int32_t>(hp.n_vocab - 1));
+  std::vector<int32_t> prompt(static_cast<size_t>(std::max(o.n_prompt, 1)));
+  for (auto& t : prompt) t = any(rng);
+
+  using Clock = std::chrono::steady_clock;
+  auto run_pp = [&]() -> Result<double> {
+    c.truncate(0);
+    const auto t0 = Clock::now();
+    PLUMB_RETURN_IF_ERROR(c.eval(std::span<const int32_t>(prompt.data(), static_cast<size_t>(o.n_prompt))));
+    return ms_between(t0, Clock::now());
+  };
+  auto run_tg = [&](int n) -> Result<double> {
+    c.truncate(0);
+    int32_t tok = prompt[0];
+    const auto t0 = Clock::now();
+    for (int i = 0; i < n; ++i) {
+      PLUMB_RETURN_IF_ERROR(c.eval(std::span<const int32_t>(&tok, 1)));
+      tok = prompt[static_cast<size_t>(i + 1) % prompt.size()];
+    }
+    return ms_between(t0, Clock::now());
+  };
+  // Warm-up (as llama-bench): one short pass of each, not counted.
+  if (o.n_prompt > 0) {
+    if (auto w = run_pp(); !w.ok()) return print_error("bench", w.status().message()), kExitError;
+  }
+  if (o.n_gen > 0) {
+    if (auto w = run_tg(std::min(o.n_gen, 4)); !w.ok()) return print_error("bench", w.status().message()), kExitError;
+  }
+  std::vector<double> pp, tg;
+  for (int r = 0; r < o.reps; ++r) {
+    if (o.n_prompt > 0) {
+      auto ms = run_pp();
+      if (!ms.ok()) return print_error("bench", ms.status().message()), kExitError;
+      pp.push_back(o.n_prompt * 1000.0 / *ms);
+    }
+    if (o.n_gen > 0) {
+      auto ms = run_tg(o.n_gen);
+      if (!ms.ok()) return print_error("bench", ms.status().message()), kExitError;
+      tg.push_back(o.n_gen * 1000.0 / *ms);
+    }
+  }
+  const Stat pps = stats(pp), tgs = stats(tg);
+  const double bytes = static_cast<double>((*model)->bytes_per_token());
+  const double decode_gbs = tgs.mean * bytes / 1e9;
+  const double machine_gbs = o.no_bandwidth ? 0 : kernels::measure_read_bandwidth_gbs(c.n_threads());
+  const double fraction = machine_gbs > 0 ? decode_gbs / machine_gbs : 0;
+  const std::string type(tensor_type_name((*model)->main_type()));
+  const std::string name = !o.synthetic.empty() ? "synthetic " + o.synthetic : std::filesystem::path(path).filename().string();
+  const double size_gib = static_cast<double>((*model)->file().file_size()) / (1024.0 * 1024 * 1024);
+  const double params_b = static_cast<double>((*model)->n_params()) / 1e9;
+
+  if (o.json) {
+    nlohmann::json j;
+    j["model"] = name;
+    j["path"] = path;
+    j["type"] = type;
+    j["size_bytes"] = (*model)->file().file_size();
+    j["params"] = (*model)->n_params();
+    j["threads"] = c.n_threads();
+    j["isa"] = kernels::active_isa();
+    j["reps"] = o.reps;
+    if (!pp.empty()) j["pp"] = {{"n", o.n_prompt}, {"tok_s_mean", pps.mean}, {"tok_s_sd", pps.sd}, {"samples", pp}};
+    if (!tg.empty()) j["tg"] = {{"n", o.n_gen}, {"tok_s_mean", tgs.mean}, {"tok_s_sd", tgs.sd}, {"samples", tg}};
+    j["bytes_per_token"] = (*model)->bytes_per_token();
+    j["decode_gb_s"] = decode_gbs;
+    j["machine_read_gb_s"] = machine_gbs;
+    j["decode_bandwidth_fraction"] = fraction;
+    std::cout << j.dump(2) << "\n";
+    return kExitOk;
+  }
+  std::printf("| %-28s | %9s | %7s | %-5s | %7s | %-6s | %10s | %20s |\n", "model", "size", "params", "type", "threads",
+              "isa", "test", "t/s");
+  std::printf("| %s | %s | %s | %s | %s | %s | %s | %s |\n", std::string(28, '-').c_str(), std::string(9, '-').c_str(),
+              std::string(7, '-').c_str(), std::string(5, '-').c_str(), std::string(7, '-').c_str(),
+              std::string(6, '-').c_str(), std::string(10, '-').c_str(), std::string(20, '-').c_str());
+  char size_s[32], params_s[32];
+  if (size_gib >= 1) std::snprintf(size_s, sizeof size_s, "%.2f GiB", size_gib);
+  else std::snprintf(size_s, sizeof size_s, "%.2f MiB", size_gib * 1024);
+  if (params_b >= 1) std::snprintf(params_s, sizeof params_s, "%.2f B", params_b);
+  else std::snprintf(params_s, sizeof params_s, "%.2f M", params_b * 1000);
+  auto row = [&](const std::string& test, const Stat& s) {
+    std::printf("| %-28s | %9s | %7s | %-5s | %7d | %-6s | %10s | %11.2f ± %6.2f |\n", name.c_str(), size_s, params_s,
+                type.c_str(), c.n_threads(), kernels::active_isa(), test.c_str(), s.mean, s.sd);
+  };
+  if (!pp.empty()) row("pp" + std::to_string(o.n_prompt), pps);
+  if (!tg.empty()) row("tg" + std::to_string(o.n_gen), tgs);
+  if (!tg.empty()) {
+    std::printf("\ndecode reads %.1f MB of weights per token: %.2f GB/s", bytes / 1e6, decode_gbs);
+    if (machine_gbs > 0)
+      std::printf(" = %.0f%% of the measured read bandwidth (%.2f GB/s, %d threads)\n", fraction * 100, machine_gbs,
+                  c.n_threads());
+    else
+      std::printf("\n");
+  }
+  return kExitOk;
+}
+
+const CommandRegistration kRegistration(
+    "bench", 22, "Measure prompt processing and generation speed (tok/s) and decode bandwidth",
+    [](CLI::App& sub) -> std::function<int()> {
+      auto o = std::make_shared<BenchOptions>();
+      sub.add_option("-m,--model", o->model, "model file (GGUF)");
+      sub.add_option("--synthetic", o->synthetic,
+                     "a synthetic model PRESET:TYPE (presets tiny, small, 1b; types f32, f16, bf16, q8_0, q4_0), "
+                     "written once to $TMPDIR/plumb-synth/ and reused");
+      sub.add_option("-p,--n-prompt", o->n_prompt, "prompt tokens processed in one batch (pp test); 0 = skip")
+          ->capture_default_str();
+      sub.add_option("-n,--n-gen", o->n_gen, "tokens generated one at a time (tg test); 0 = skip")
+          ->capture_default_str();
+      sub.add_option("-t,--threads", o->threads, "threads (default: all cores)");
+      sub.add_option("-r,--repetitions", o->reps, "repetitions of each test (mean ± sd)")->capture_default_str();
+      sub.add_flag("--no-bandwidth", o->no_bandwidth, "skip the memory-bandwidth probe");
+      sub.add_flag("--json", o->json, "print the results as JSON");
+      sub.footer(
+          "pp = prompt tokens/s (one batched pass), tg = generated tokens/s (one token per pass), mean ± sd over -r\n"
+          "repetitions after a warm-up, like llama-bench.  The decode bandwidth is weight bytes read per token times\n"
+          "tg tok/s, shown as a fraction of the machine's read bandwidth measured with the same threads.\n\n"
+          "Examples:\n"
+          "  plumb bench --synthetic 1b:q4_0 -p 512 -n 128 -t 2 -r 3\n"
+          "  plumb bench -m model.gguf -p 512 -n 128\n"
+          "  plumb bench --synthetic small:q8_0 -p 64 -n 32 -r 1 --json");
+      return [o] { return run(*o); };
+    });
+
+}  // namespace
+}  // namespace plumb::app

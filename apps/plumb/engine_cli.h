@@ -1,0 +1,103 @@
+// Pieces shared by the engine commands (run, chat, bench): model loading with a progress
+// bar, the sampling options, Status -> exit code.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <random>
+#include <string>
+
+#include "command.h"
+#include "plumb/model.h"
+#include "plumb/sampler.h"
+
+namespace plumb::app {
+
+inline int exit_code_for(const Status& s) {
+  return s.code() == StatusCode::kNotFound ? kExitNotFound : kExitError;
+}
+
+// A progress bar on stderr while `label` advances, only when stderr is a terminal.
+class ProgressBar {
+ public:
+  explicit ProgressBar(std::string label) : label_(std::move(label)), enabled_(stderr_is_terminal()) {}
+  ~ProgressBar() { done(); }
+  bool update(float fraction) {
+    if (!enabled_) return true;
+    const int pct = static_cast<int>(fraction * 100.0f + 0.5f);
+    if (pct == last_) return true;
+    last_ = pct;
+    constexpr int kWidth = 30;
+    const int filled = pct * kWidth / 100;
+    std::fprintf(stderr, "\r%s [%.*s%*s] %3d%%", label_.c_str(), filled, "##############################",
+                 kWidth - filled, "", pct);
+    std::fflush(stderr);
+    return true;
+  }
+  void done() {
+    if (enabled_ && last_ >= 0) std::fprintf(stderr, "\r\033[K");
+    last_ = -1;
+    enabled_ = false;
+  }
+
+ private:
+  std::string label_;
+  bool enabled_;
+  int last_ = -1;
+};
+
+inline Result<std::unique_ptr<Model>> load_model_with_progress(const std::string& path) {
+  ProgressBar bar("loading " + path);
+  ModelLoadOptions o;
+  o.progress = [&bar](float f) { return bar.update(f); };
+  auto m = Model::load(path, o);
+  bar.done();
+  return m;
+}
+
+// --temp, --top-k, --top-p, --min-p, --repeat-penalty, --repeat-last-n, --presence-penalty,
+// --frequency-penalty, --seed in a "Sampling" group.
+struct SamplingCli {
+  SamplingParams p;
+  std::optional<uint32_t> seed;
+
+  void add(CLI::App& app) {
+    const std::string g = "Sampling";
+    app.add_option("--temp", p.temperature, "temperature; 0 = greedy (argmax)")->capture_default_str()->group(g);
+    app.add_option("--top-k", p.top_k, "keep the k most likely tokens; 0 = off")->capture_default_str()->group(g);
+    app.add_option("--top-p", p.top_p, "nucleus sampling: keep the most likely tokens up to this mass; 1 = off")
+        ->capture_default_str()
+        ->group(g);
+    app.add_option("--min-p", p.min_p, "drop tokens less likely than min-p times the best; 0 = off")
+        ->capture_default_str()
+        ->group(g);
+    app.add_option("--repeat-penalty", p.repeat_penalty, "penalise recently seen tokens; 1 = off")
+        ->capture_default_str()
+        ->group(g);
+    app.add_option("--repeat-last-n", p.penalty_last_n, "how many recent tokens the penalties look at; -1 = all")
+        ->capture_default_str()
+        ->group(g);
+    app.add_option("--presence-penalty", p.presence_penalty, "subtract from tokens seen at all; 0 = off")
+        ->capture_default_str()
+        ->group(g);
+    app.add_option("--frequency-penalty", p.frequency_penalty, "subtract per occurrence; 0 = off")
+        ->capture_default_str()
+        ->group(g);
+    app.add_option("--seed", seed, "random seed; the same seed gives the same tokens (default: random)")->group(g);
+  }
+  // Fills in a random seed when none was given.
+  SamplingParams resolve() {
+    if (!seed) seed = std::random_device{}();
+    p.seed = *seed;
+    return p;
+  }
+};
+
+inline double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+}  // namespace plumb::app
