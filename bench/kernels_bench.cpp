@@ -16,6 +16,7 @@
 
 #include "gguf/quantize.h"
 #include "kernels/bandwidth.h"
+#include "kernels/dispatch.h"
 #include "kernels/kernels.h"
 #include "kernels/kquants.h"
 
@@ -114,6 +115,28 @@ void BM_MatvecHot(benchmark::State& state, TensorType type) {
   state.SetLabel(active_isa());
 }
 
+// The same rows through the row-at-a-time vec_dot kernel (no GEMM tile), for comparison.
+void BM_VecDotHot(benchmark::State& state, TensorType type) {
+  const int64_t n_rows = 512, n_cols = 2048;
+  const Weights w = make_weights(type, n_rows, n_cols);
+  const WeightKernels& k = active_kernel_table().weights[static_cast<uint32_t>(type)];
+  std::vector<float> x(static_cast<size_t>(n_cols), 0.5f), y(static_cast<size_t>(n_rows));
+  std::vector<uint8_t> xq(row_size(k.vec_dot_type, n_cols));
+  const void* xp = x.data();
+  if (k.quantize_x != nullptr) {
+    k.quantize_x(x.data(), xq.data(), n_cols);
+    xp = xq.data();
+  }
+  const size_t rs = row_size(type, n_cols);
+  for (auto _ : state) {
+    for (int64_t r = 0; r < n_rows; ++r) y[r] = k.vec_dot(n_cols, w.copies[0].data() + r * rs, xp);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["GB/s"] =
+      benchmark::Counter(static_cast<double>(w.matrix_bytes) * 1e-9 * state.iterations(), benchmark::Counter::kIsRate);
+  state.SetLabel(active_isa());
+}
+
 void BM_Matmul(benchmark::State& state, TensorType type) {
   const int64_t n_rows = state.range(0), n_cols = state.range(1), n_tokens = state.range(2);
   const int threads = static_cast<int>(state.range(3));
@@ -150,6 +173,7 @@ void register_all() {
       mv->Args({8192, 2048, threads});
     }
     benchmark::RegisterBenchmark(("MatvecHot/" + name).c_str(), BM_MatvecHot, t)->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("VecDotHot/" + name).c_str(), BM_VecDotHot, t)->Unit(benchmark::kMicrosecond);
     auto* mm = benchmark::RegisterBenchmark(("Matmul/" + name).c_str(), BM_Matmul, t);
     mm->ArgNames({"rows", "cols", "tokens", "threads"})->Unit(benchmark::kMillisecond)->UseRealTime();
     for (int threads : {1, 2}) mm->Args({2048, 2048, 128, threads});

@@ -38,21 +38,24 @@ inline __m512i unpack_q4_0x2(const uint8_t* qs0, const uint8_t* qs1) {
   return _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(t0), t1, 1), _mm512_set1_epi8(0x0F));
 }
 
-// Per-lane scales for up to 4 rows (or tokens) x 2 blocks: the fp16 scales are gathered into
-// one vector and converted together; lanes(k) then broadcasts pair k as [s_k0 x8, s_k1 x8].
-struct PairScales {
-  __m512 all;
-  static __m512i index(int k) {
-    return _mm512_inserti64x4(_mm512_set1_epi32(2 * k), _mm256_set1_epi32(2 * k + 1), 1);
-  }
-  template <int N>
-  static PairScales gather(const uint16_t (&h)[8]) {
-    PairScales p;
-    p.all = _mm512_castps256_ps512(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h))));
-    return p;
-  }
-  __m512 lanes(int k) const { return _mm512_permutexvar_ps(index(k), all); }
-};
+// [s0 x8, s1 x8]: per-lane scales for two blocks in element order.
+inline __m512 scales_2(float s0, float s1) { return _mm512_insertf32x8(_mm512_set1_ps(s0), _mm256_set1_ps(s1), 1); }
+
+// [s0 x4, s1 x4, s0 x4, s1 x4]: per-lane scales for the q4_0 lane order below.
+inline __m512 scales_interleaved(float s0, float s1) {
+  const __m256 h = _mm256_insertf128_ps(_mm256_set1_ps(s0), _mm_set1_ps(s1), 1);
+  return _mm512_insertf32x8(_mm512_castps256_ps512(h), h, 1);
+}
+
+// Two q4_0 blocks as 64 unsigned nibbles in 128-bit lanes [b0 lo, b1 lo, b0 hi, b1 hi] (cheaper
+// than element order; the activations are permuted to match once per token instead).
+inline __m512i unpack_q4_0x2_lanes(const uint8_t* qs0, const uint8_t* qs1) {
+  const __m256i t = _mm256_inserti128_si256(
+      _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs0))),
+      _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs1)), 1);
+  return _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(t), _mm256_srli_epi16(t, 4), 1),
+                          _mm512_set1_epi8(0x0F));
+}
 
 // Q4_0 weights x Q8_0 activations, two blocks per step.  sum (q - 8) x = dpbusd(q, x) - sum 8x,
 // with -sum 8x (per token) as the dpbusd accumulator's starting value.  An odd last block is
@@ -67,7 +70,8 @@ struct Q4_0Tile {
     __m512i xq[C], neg_s[C];
     for (int c = 0; c < C; ++c) {
       const auto* xb = reinterpret_cast<const block_q8_0*>(x + c * xs);
-      xq[c] = load_2x32(xb[b].qs, xb[b1].qs);
+      const __m512i xe = load_2x32(xb[b].qs, xb[b1].qs);  // [x0 lo, x0 hi, x1 lo, x1 hi]
+      xq[c] = _mm512_shuffle_i64x2(xe, xe, _MM_SHUFFLE(3, 1, 2, 0));
       neg_s[c] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, xq[c]));
       hx[2 * c] = xb[b].d;
       hx[2 * c + 1] = kTail ? 0 : xb[b1].d;
@@ -77,14 +81,12 @@ struct Q4_0Tile {
       hw[2 * r] = wb[b].d;
       hw[2 * r + 1] = wb[b1].d;
     }
-    const PairScales sx = PairScales::gather<C>(hx);
-    const PairScales sw = PairScales::gather<R>(hw);
     __m512 dx[C];
-    for (int c = 0; c < C; ++c) dx[c] = sx.lanes(c);
+    for (int c = 0; c < C; ++c) dx[c] = scales_interleaved(_cvtsh_ss(hx[2 * c]), _cvtsh_ss(hx[2 * c + 1]));
     for (int r = 0; r < R; ++r) {
       const auto* wb = reinterpret_cast<const block_q4_0*>(w + r * ws);
-      const __m512i q = unpack_q4_0x2(wb[b].qs, wb[b1].qs);
-      const __m512 dw = sw.lanes(r);
+      const __m512i q = unpack_q4_0x2_lanes(wb[b].qs, wb[b1].qs);
+      const __m512 dw = scales_interleaved(_cvtsh_ss(hw[2 * r]), _cvtsh_ss(hw[2 * r + 1]));
       for (int c = 0; c < C; ++c) {
         const __m512i p = _mm512_dpbusd_epi32(neg_s[c], q, xq[c]);
         acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dw, dx[c]), acc[r][c]);
@@ -126,16 +128,14 @@ struct Q8_0Tile {
       hw[2 * r] = wb[b].d;
       hw[2 * r + 1] = wb[b1].d;
     }
-    const PairScales sx = PairScales::gather<C>(hx);
-    const PairScales sw = PairScales::gather<R>(hw);
     __m512 dx[C];
-    for (int c = 0; c < C; ++c) dx[c] = sx.lanes(c);
+    for (int c = 0; c < C; ++c) dx[c] = scales_2(_cvtsh_ss(hx[2 * c]), _cvtsh_ss(hx[2 * c + 1]));
     for (int r = 0; r < R; ++r) {
       const auto* wb = reinterpret_cast<const block_q8_0*>(w + r * ws);
       const __m512i q = load_2x32(wb[b].qs, wb[b1].qs);
       const __m512i neg_t =
           _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, q));
-      const __m512 dw = sw.lanes(r);
+      const __m512 dw = scales_2(_cvtsh_ss(hw[2 * r]), _cvtsh_ss(hw[2 * r + 1]));
       for (int c = 0; c < C; ++c) {
         const __m512i p = _mm512_dpbusd_epi32(neg_t, xu[c], q);
         acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dw, dx[c]), acc[r][c]);
