@@ -71,6 +71,14 @@ Result<std::unique_ptr<ix::Embedder>> make_embedder(const IndexArgs& a) {
   return ix::make_openai_embedder(a.embed_url, a.embed_model, api_key());
 }
 
+// Every subcommand but `add` needs an existing database: opening a missing one would create it.
+Result<std::unique_ptr<ix::DocIndex>> open_existing(const std::string& db) {
+  std::error_code ec;
+  if (!std::filesystem::exists(db, ec))
+    return Status::NotFound(db + ": no such index database; create it with `plumb index add PATH --db " + db + "`");
+  return ix::DocIndex::open(db);
+}
+
 int status_exit(const Status& s) {
   return s.code() == StatusCode::kNotFound ? kExitNotFound
          : s.code() == StatusCode::kInvalidArgument ? kExitUsage : kExitError;
@@ -141,6 +149,9 @@ class ProgressBar {
 };
 
 int run_add(IndexArgs& a) {
+  std::error_code ec;
+  const auto parent = std::filesystem::path(a.db).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
   auto idx = ix::DocIndex::open(a.db, ix::IndexConfig{a.stem});
   if (!idx.ok()) { print_error("index add", idx.status().message()); return status_exit(idx.status()); }
   auto emb = make_embedder(a);
@@ -197,7 +208,7 @@ int run_add(IndexArgs& a) {
 }
 
 int run_list(IndexArgs& a) {
-  auto idx = ix::DocIndex::open(a.db);
+  auto idx = open_existing(a.db);
   if (!idx.ok()) { print_error("index list", idx.status().message()); return status_exit(idx.status()); }
   auto docs = (*idx)->list();
   if (!docs.ok()) { print_error("index list", docs.status().message()); return kExitError; }
@@ -217,7 +228,7 @@ int run_list(IndexArgs& a) {
 }
 
 int run_rm(IndexArgs& a) {
-  auto idx = ix::DocIndex::open(a.db);
+  auto idx = open_existing(a.db);
   if (!idx.ok()) { print_error("index rm", idx.status().message()); return status_exit(idx.status()); }
   auto n = (*idx)->remove(a.rm_path);
   if (!n.ok()) { print_error("index rm", n.status().message()); return kExitError; }
@@ -231,7 +242,7 @@ int run_rm(IndexArgs& a) {
 }
 
 int run_query(IndexArgs& a) {
-  auto idx = ix::DocIndex::open(a.db);
+  auto idx = open_existing(a.db);
   if (!idx.ok()) { print_error("index query", idx.status().message()); return status_exit(idx.status()); }
   auto emb = make_embedder(a);
   if (!emb.ok()) { print_error("index query", emb.status().message()); return kExitUsage; }
@@ -257,7 +268,7 @@ int run_query(IndexArgs& a) {
 }
 
 int run_stats(IndexArgs& a) {
-  auto idx = ix::DocIndex::open(a.db);
+  auto idx = open_existing(a.db);
   if (!idx.ok()) { print_error("index stats", idx.status().message()); return status_exit(idx.status()); }
   auto s = (*idx)->stats();
   if (!s.ok()) { print_error("index stats", s.status().message()); return kExitError; }
@@ -296,7 +307,7 @@ int run_ask(IndexArgs& a) {
     print_error("index ask", "--api-base and --api-model go together");
     return kExitUsage;
   }
-  auto idx = ix::DocIndex::open(a.db);
+  auto idx = open_existing(a.db);
   if (!idx.ok()) { print_error("index ask", idx.status().message()); return status_exit(idx.status()); }
   auto emb = make_embedder(a);
   if (!emb.ok()) { print_error("index ask", emb.status().message()); return kExitUsage; }

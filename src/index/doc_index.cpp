@@ -156,6 +156,7 @@ Result<int64_t> DocIndexImpl::remove(const std::string& path) {
   for (int64_t id : ids) PLUMB_RETURN_IF_ERROR(delete_document(id));
   PLUMB_RETURN_IF_ERROR(tx.commit());
   vectors_.reset();
+  chunk_count_.reset();
   return static_cast<int64_t>(ids.size());
 }
 

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "index/fts_query.h"
 #include "index/sqlite_db.h"
 #include "index/vector_search.h"
 #include "plumb/doc_index.h"
@@ -30,13 +31,18 @@ class DocIndexImpl final : public DocIndex {
   Status set_meta(const std::string& key, const std::string& value);
 
  private:
+  Result<std::vector<FtsTerm>> prune_common_terms(std::vector<FtsTerm> terms);
   Result<std::vector<std::pair<int64_t, double>>> bm25_search(const std::string& text, int limit);
   Result<std::vector<std::pair<int64_t, float>>> vector_search(Embedder& embedder, const std::string& text, int limit);
   Status fill_hit(int64_t chunk_id, SearchHit* hit);
   Status delete_document(int64_t doc_id);
 
   std::unique_ptr<Db> db_;
-  std::optional<VectorMatrix> vectors_;  // loaded on the first hybrid query; reset by add/remove
+  // Caches, reset by add/remove: the vectors (loaded on the first hybrid query) and the
+  // number of chunks (for document-frequency pruning).
+  std::optional<VectorMatrix> vectors_;
+  std::optional<int64_t> chunk_count_;
+  bool vocab_ready_ = false;
 };
 
 // Absolute, lexically normal, no trailing slash.

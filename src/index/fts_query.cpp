@@ -6,6 +6,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "index/fts_query.h"
 #include "plumb/doc_index.h"
 
 namespace plumb::index {
@@ -48,7 +49,7 @@ bool is_word_byte(unsigned char c) { return std::isalnum(c) || c >= 0x80; }
 
 }  // namespace
 
-std::string fts_query_from_text(std::string_view text) {
+std::vector<FtsTerm> fts_terms_from_text(std::string_view text) {
   std::vector<std::string> words;
   for (size_t i = 0; i < text.size();) {
     while (i < text.size() && !is_word_byte(static_cast<unsigned char>(text[i]))) ++i;
@@ -64,25 +65,27 @@ std::string fts_query_from_text(std::string_view text) {
   for (const auto& w : words)
     if (!stop_words().count(w)) kept.push_back(w);
   if (kept.empty()) kept = words;  // "to be or not to be" is still a query
-  std::vector<std::string> terms;
+  std::vector<FtsTerm> terms;
   std::set<std::string> seen;
   for (const auto& w : kept) {
     if (terms.size() >= kMaxTerms) break;
-    std::string q = "\"" + w + "\"";
-    if (seen.insert(q).second) terms.push_back(q);
+    if (seen.insert(w).second) terms.push_back({w, false});
     const bool ascii = std::all_of(w.begin(), w.end(), [](unsigned char c) { return c < 0x80; });
     std::string stem = ascii ? light_stem(w) : w;
-    if (stem != w) {
-      std::string p = "\"" + stem + "\"*";
-      if (seen.insert(p).second) terms.push_back(p);
-    }
+    if (stem != w && seen.insert(stem + "*").second) terms.push_back({stem, true});
   }
+  return terms;
+}
+
+std::string join_fts_terms(const std::vector<FtsTerm>& terms) {
   std::string out;
   for (const auto& t : terms) {
     if (!out.empty()) out += " OR ";
-    out += t;
+    out += t.expr();
   }
   return out;
 }
+
+std::string fts_query_from_text(std::string_view text) { return join_fts_terms(fts_terms_from_text(text)); }
 
 }  // namespace plumb::index

@@ -375,6 +375,7 @@ Result<AddReport> DocIndexImpl::add(const std::vector<std::string>& paths, const
     PLUMB_RETURN_IF_ERROR(tx.commit());
     ++written;
     vectors_.reset();
+    chunk_count_.reset();
     rep.chunks_written += static_cast<int64_t>(chunks.size());
     if (known) ++rep.files_updated;
     else ++rep.files_added;
@@ -384,12 +385,13 @@ Result<AddReport> DocIndexImpl::add(const std::vector<std::string>& paths, const
   // ---- 4. Prune documents under the given roots whose files are gone.
   if (options.prune) {
     std::vector<std::pair<int64_t, std::string>> gone;
-    for (const auto& [p, e] : existing) {
+    for (const auto& entry : existing) {
+      const std::string& p = entry.first;
       bool under = std::any_of(roots.begin(), roots.end(), [&](const std::string& r) {
         return p == r || (p.size() > r.size() && p.compare(0, r.size(), r) == 0 && p[r.size()] == '/');
       });
       std::error_code ec;
-      if (under && !fs::exists(p, ec)) gone.emplace_back(e.id, p);
+      if (under && !fs::exists(p, ec)) gone.emplace_back(entry.second.id, p);
     }
     for (const auto& [id, p] : gone) {
       Transaction tx(*db_);
@@ -399,6 +401,7 @@ Result<AddReport> DocIndexImpl::add(const std::vector<std::string>& paths, const
       message(IndexMessage::Level::kInfo, p, "file is gone; removed from the index");
       ++rep.files_pruned;
       vectors_.reset();
+      chunk_count_.reset();
     }
   }
   rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

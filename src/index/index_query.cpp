@@ -14,19 +14,67 @@ constexpr const char* kBm25 = "bm25(chunks_fts, 1.5, 2.0, 1.0)";
 
 }  // namespace
 
+// Terms in more than half of all chunks have a BM25 IDF of at most zero (FTS5 clamps it to
+// 1e-6): they cannot change the order of the other terms' matches, but OR-ing them in makes
+// FTS5 score nearly every row.  They are dropped unless nothing else is left (then the rarest
+// one stays).  Document frequencies come from an fts5vocab table on the temp schema, so a
+// read-only database works too.
+Result<std::vector<FtsTerm>> DocIndexImpl::prune_common_terms(std::vector<FtsTerm> terms) {
+  if (terms.size() < 2) return terms;
+  constexpr int64_t kMinChunks = 1000;  // small indexes are fast anyway
+  if (!vocab_ready_) {
+    PLUMB_RETURN_IF_ERROR(db_->exec("CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_vocab USING fts5vocab(main, chunks_fts, row)"));
+    vocab_ready_ = true;
+  }
+  if (!chunk_count_) {
+    PLUMB_ASSIGN_OR_RETURN(Stmt st, db_->prepare("SELECT count(*) FROM chunks"));
+    PLUMB_ASSIGN_OR_RETURN(bool row, st.step());
+    chunk_count_ = row ? st.col_int(0) : 0;
+  }
+  const int64_t n = *chunk_count_;
+  if (n < kMinChunks) return terms;
+  PLUMB_ASSIGN_OR_RETURN(Stmt df, db_->prepare("SELECT doc FROM temp.chunks_vocab WHERE term = ?1"));
+  std::vector<FtsTerm> kept;
+  std::optional<std::pair<int64_t, FtsTerm>> rarest_common;
+  for (auto& t : terms) {
+    int64_t d = 0;
+    if (!t.prefix) {  // a prefix's frequency is unknown here; keep it
+      df.bind(1, t.word);
+      PLUMB_ASSIGN_OR_RETURN(bool row, df.step());
+      d = row ? df.col_int(0) : 0;
+      df.reset();
+    }
+    if (2 * d > n) {
+      if (!rarest_common || d < rarest_common->first) rarest_common = std::make_pair(d, t);
+      continue;
+    }
+    kept.push_back(std::move(t));
+  }
+  if (kept.empty() && rarest_common) kept.push_back(rarest_common->second);
+  return kept;
+}
+
 Result<std::vector<std::pair<int64_t, double>>> DocIndexImpl::bm25_search(const std::string& text, int limit) {
   std::vector<std::pair<int64_t, double>> out;
-  const std::string match = fts_query_from_text(text);
-  if (match.empty()) return out;
-  PLUMB_ASSIGN_OR_RETURN(Stmt st, db_->prepare(std::string("SELECT rowid, ") + kBm25 +
-                                               " AS s FROM chunks_fts WHERE chunks_fts MATCH ?1 "
-                                               "ORDER BY s, rowid LIMIT ?2"));
-  st.bind(1, match).bind(2, limit);
-  for (;;) {
-    PLUMB_ASSIGN_OR_RETURN(bool row, st.step());
-    if (!row) break;
-    out.emplace_back(st.col_int(0), st.col_double(1));
-  }
+  const std::vector<FtsTerm> all = fts_terms_from_text(text);
+  PLUMB_ASSIGN_OR_RETURN(std::vector<FtsTerm> pruned, prune_common_terms(all));
+  auto run = [&](const std::string& match) -> Status {
+    out.clear();
+    if (match.empty()) return Status::Ok();
+    PLUMB_ASSIGN_OR_RETURN(Stmt st, db_->prepare(std::string("SELECT rowid, ") + kBm25 +
+                                                 " AS s FROM chunks_fts WHERE chunks_fts MATCH ?1 "
+                                                 "ORDER BY s, rowid LIMIT ?2"));
+    st.bind(1, match).bind(2, limit);
+    for (;;) {
+      PLUMB_ASSIGN_OR_RETURN(bool row, st.step());
+      if (!row) break;
+      out.emplace_back(st.col_int(0), st.col_double(1));
+    }
+    return Status::Ok();
+  };
+  PLUMB_RETURN_IF_ERROR(run(join_fts_terms(pruned)));
+  // Too few matches without the common terms: the full query, slow or not, is the answer.
+  if (pruned.size() != all.size() && static_cast<int>(out.size()) < limit) PLUMB_RETURN_IF_ERROR(run(join_fts_terms(all)));
   return out;
 }
 

@@ -119,6 +119,11 @@ TEST(IndexCli, AddQueryAskListStatsRm) {
   EXPECT_EQ(missing.exit_code, 3);
   EXPECT_NE(missing.err.find("no such file or directory"), std::string::npos);
 
+  auto no_db = run_plumb("index query x --db " + q(dir.file("missing.db")));
+  EXPECT_EQ(no_db.exit_code, 3);
+  EXPECT_NE(no_db.err.find("no such index database"), std::string::npos) << no_db.err;
+  EXPECT_FALSE(fs::exists(dir.file("missing.db")));
+
   auto help = run_plumb("index add --help");
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.out.find("Examples:"), std::string::npos);

@@ -34,3 +34,38 @@ TEST(FtsQuery, HostileQueriesNeverBreakFts) {
 
 }  // namespace
 }  // namespace plumb::index
+
+namespace plumb::index {
+namespace {
+
+// Past 1000 chunks, terms in more than half of the chunks are left out of the MATCH (their
+// BM25 weight is ~0) unless that leaves too few matches.
+TEST(FtsQuery, CommonTermPruningKeepsResults) {
+  plumb::test::TempDir dir;
+  std::string text;
+  for (int i = 0; i < 1200; ++i)
+    text += "common filler number" + std::to_string(i) + (i == 777 ? " zebra" : "") + " more end\n\n";
+  plumb::test::write_file(dir.file("big.txt"), text);
+  auto idx = DocIndex::open(dir.file("big.db"));
+  ASSERT_TRUE(idx.ok());
+  AddOptions o;
+  o.chunking = ChunkingOptions{.chunk_tokens = 8, .overlap_tokens = 0};
+  auto r = (*idx)->add({dir.file("big.txt")}, o);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->chunks_written, 1200);
+  auto hits = (*idx)->query("common zebra", QueryOptions{.k = 1});
+  ASSERT_TRUE(hits.ok());
+  ASSERT_EQ(hits->size(), 1u);
+  EXPECT_NE(hits->front().text.find("number777 zebra"), std::string::npos);
+  // Only common terms: the rarest one is kept.
+  hits = (*idx)->query("common filler", QueryOptions{.k = 3});
+  ASSERT_TRUE(hits.ok());
+  EXPECT_EQ(hits->size(), 3u);
+  // The rare term matches nothing: fall back to the full query.
+  hits = (*idx)->query("common unicorn", QueryOptions{.k = 2});
+  ASSERT_TRUE(hits.ok());
+  EXPECT_EQ(hits->size(), 2u);
+}
+
+}  // namespace
+}  // namespace plumb::index
