@@ -3,6 +3,7 @@
 #include "kernels/kernels.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cassert>
 #include <cstring>
 
@@ -44,8 +45,26 @@ uint8_t* scratch_bytes(Scratch& scratch, size_t n) {
 // L1/L2 while every token's activations stream past them, so weights are read once per batch.
 constexpr int64_t kRowTile = 16;
 constexpr int64_t kTokenTile = 16;
-// Rows per gemm call in matvec (bounded so the int row count of GemmFn cannot overflow).
-constexpr int64_t kMaxGemmRows = 1 << 20;
+// Rows per work item in matvec.  Items are handed out dynamically, so a thread that loses its
+// core to another process does not hold up the call.
+constexpr int64_t kMatvecChunk = 64;
+
+// Runs fn(i) for i in [0, n_items) on every pool thread, each taking the next item from a shared
+// counter.  Which thread computes an item never changes its result.
+template <typename Fn>
+void parallel_dynamic(ThreadPool& pool, int64_t n_items, const Fn& fn) {
+  if (n_items <= 0) return;
+  if (pool.size() == 1 || n_items == 1) {
+    for (int64_t i = 0; i < n_items; ++i) fn(i);
+    return;
+  }
+  std::atomic<int64_t> next{0};
+  pool.parallel_for(std::min<int64_t>(pool.size(), n_items), [&](int64_t, int64_t, int) {
+    for (int64_t i = next.fetch_add(1, std::memory_order_relaxed); i < n_items;
+         i = next.fetch_add(1, std::memory_order_relaxed))
+      fn(i);
+  });
+}
 
 }  // namespace
 
@@ -94,14 +113,14 @@ void matvec_with(const KernelTable& table, TensorType type, const void* w, int64
   }
   const size_t w_rs = row_size(type, n_cols);
   const auto* wb = static_cast<const uint8_t*>(w);
-  pool.parallel_for(n_rows, [&](int64_t begin, int64_t end, int) {
+  const int64_t n_chunks = (n_rows + kMatvecChunk - 1) / kMatvecChunk;
+  parallel_dynamic(pool, n_chunks, [&](int64_t chunk) {
+    const int64_t begin = chunk * kMatvecChunk;
+    const int64_t end = std::min(n_rows, begin + kMatvecChunk);
     if (k.gemm != nullptr) {
       // A one-token GEMM shares each activation load across a micro-tile of rows.  Each row's
       // arithmetic is independent of the tiling, so results do not depend on the thread count.
-      for (int64_t r = begin; r < end; r += kMaxGemmRows) {
-        const int nr = static_cast<int>(std::min<int64_t>(kMaxGemmRows, end - r));
-        k.gemm(n_cols, wb + static_cast<size_t>(r) * w_rs, w_rs, nr, xq, 0, 1, y + r, 0);
-      }
+      k.gemm(n_cols, wb + static_cast<size_t>(begin) * w_rs, w_rs, static_cast<int>(end - begin), xq, 0, 1, y + begin, 0);
       return;
     }
     for (int64_t r = begin; r < end; ++r) y[r] = k.vec_dot(n_cols, wb + static_cast<size_t>(r) * w_rs, xq);
@@ -129,23 +148,21 @@ void matmul_with(const KernelTable& table, TensorType type, const void* w, int64
   const size_t w_rs = row_size(type, n_cols);
   const auto* wb = static_cast<const uint8_t*>(w);
   const int64_t n_row_tiles = (n_rows + kRowTile - 1) / kRowTile;
-  pool.parallel_for(n_row_tiles, [&](int64_t begin, int64_t end, int) {
-    for (int64_t rt = begin; rt < end; ++rt) {
-      const int64_t r0 = rt * kRowTile;
-      const int nr = static_cast<int>(std::min(kRowTile, n_rows - r0));
-      const uint8_t* wt = wb + static_cast<size_t>(r0) * w_rs;
-      for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenTile) {
-        const int nc = static_cast<int>(std::min(kTokenTile, n_tokens - t0));
-        const uint8_t* xt = xq + static_cast<size_t>(t0) * x_rs;
-        float* yt = y + t0 * n_rows + r0;
-        if (k.gemm != nullptr) {
-          k.gemm(n_cols, wt, w_rs, nr, xt, x_rs, nc, yt, n_rows);
-          continue;
-        }
-        for (int c = 0; c < nc; ++c)
-          for (int r = 0; r < nr; ++r)
-            yt[c * n_rows + r] = k.vec_dot(n_cols, wt + static_cast<size_t>(r) * w_rs, xt + static_cast<size_t>(c) * x_rs);
+  parallel_dynamic(pool, n_row_tiles, [&](int64_t rt) {
+    const int64_t r0 = rt * kRowTile;
+    const int nr = static_cast<int>(std::min(kRowTile, n_rows - r0));
+    const uint8_t* wt = wb + static_cast<size_t>(r0) * w_rs;
+    for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenTile) {
+      const int nc = static_cast<int>(std::min(kTokenTile, n_tokens - t0));
+      const uint8_t* xt = xq + static_cast<size_t>(t0) * x_rs;
+      float* yt = y + t0 * n_rows + r0;
+      if (k.gemm != nullptr) {
+        k.gemm(n_cols, wt, w_rs, nr, xt, x_rs, nc, yt, n_rows);
+        continue;
       }
+      for (int c = 0; c < nc; ++c)
+        for (int r = 0; r < nr; ++r)
+          yt[c * n_rows + r] = k.vec_dot(n_cols, wt + static_cast<size_t>(r) * w_rs, xt + static_cast<size_t>(c) * x_rs);
     }
   });
 }

@@ -198,6 +198,26 @@ TEST(Dot, MatmulEqualsMatvecPerToken) {
   }
 }
 
+// The engine's greedy output must not depend on the thread count, so neither may any result bit.
+TEST(Dot, ResultsAreBitIdenticalAcrossThreadCounts) {
+  constexpr int64_t n_rows = 203, n_cols = 1024, n_tokens = 9;
+  ThreadPool p1(1), p2(2), p3(3);
+  Scratch scratch;
+  for (TensorType t : test::computable_types()) {
+    const auto w = test::random_weights(t, n_rows, n_cols, 5);
+    const std::vector<float> x = test::random_floats(n_cols * n_tokens, 6);
+    std::vector<float> a(n_rows * n_tokens), b(a.size()), c(a.size());
+    matmul(t, w.data(), n_rows, n_cols, x.data(), n_tokens, a.data(), p1, scratch);
+    matmul(t, w.data(), n_rows, n_cols, x.data(), n_tokens, b.data(), p2, scratch);
+    matmul(t, w.data(), n_rows, n_cols, x.data(), n_tokens, c.data(), p3, scratch);
+    EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * 4), 0) << tensor_type_name(t) << " matmul 1 vs 2 threads";
+    EXPECT_EQ(std::memcmp(a.data(), c.data(), a.size() * 4), 0) << tensor_type_name(t) << " matmul 1 vs 3 threads";
+    matvec(t, w.data(), n_rows, n_cols, x.data(), a.data(), p1, scratch);
+    matvec(t, w.data(), n_rows, n_cols, x.data(), b.data(), p2, scratch);
+    EXPECT_EQ(std::memcmp(a.data(), b.data(), n_rows * 4), 0) << tensor_type_name(t) << " matvec 1 vs 2 threads";
+  }
+}
+
 TEST(Elementwise, AllLevelsMatchDefinitions) {
   constexpr int64_t n = 1031;  // not a multiple of any vector width
   const std::vector<float> a = test::random_floats(n, 1, -3.0f, 3.0f);
