@@ -385,8 +385,10 @@ const CommandRegistration kRegistration{
           ->check(CLI::IsMember({"ngram", "seed", "none"}))
           ->capture_default_str();
       sub.add_flag("--normalize", a->normalize,
-                   "Unicode NFC and collapse white space before tokenizing. Off by default because it changes "
-                   "the tokens: use it when text went through an editor or copy-paste that rewrote characters");
+                   "normalise text as the reference detector does by default: Unicode NFC, odd/invisible spaces "
+                   "to spaces, collapse spaces, drop control characters (newlines too). Off by default because it "
+                   "changes the tokens (generated newlines vanish): use it to reproduce the reference's verdicts "
+                   "on text, or when text went through an editor or copy-paste that rewrote characters");
       sub.add_flag("--jsonl", a->jsonl, "input is JSONL, one text per line; output is JSONL, one result per line");
       sub.add_option("--field", a->field, "JSONL field holding the text (or an id array with --ids)")
           ->capture_default_str();

@@ -185,10 +185,13 @@ double normal_upper_tail(double z);                                      // P(Z 
 double binomial_upper_tail(int64_t successes, int64_t trials, double p);  // P(X >= successes)
 double watermark_z(int64_t green, int64_t scored, double gamma);
 
-// Optional text normalisation before tokenizing for detection: Unicode NFC, then every run
-// of white space becomes one ASCII space and the ends are trimmed.  Off by default because it
-// changes tokenization: use it when the text went through an editor or a copy-paste that may
-// have rewritten characters, and expect a slightly lower z for untouched text.
+// Optional text normalisation before tokenizing for detection, exactly the reference
+// detector's default "unicode" normaliser: Unicode NFC; invisible and unusual space characters
+// (U+00A0, U+2000-U+200F, U+FEFF, variation selectors, ...) become spaces; runs of spaces
+// collapse to one; control characters (including newlines and tabs) are removed.  Off by
+// default in plumb because it changes tokenization: text generated with newlines no longer
+// tokenizes into the generated ids.  Turn it on to match the reference's text-mode verdicts,
+// or when the text went through an editor or a copy-paste that rewrote characters.
 Result<std::string> watermark_normalize(std::string_view text);
 
 }  // namespace plumb

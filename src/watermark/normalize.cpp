@@ -1,11 +1,25 @@
-// Opt-in text normalisation before detection (see watermark.h for why it is opt-in).
+// Opt-in text normalisation before detection: the reference detector's default "unicode"
+// normaliser (lm-watermarking normalizers.py, UnicodeSanitizer with ruleset "whitespaces"),
+// step by step, because the order decides the result (" \n " keeps two spaces).
 #include <utf8proc.h>
 
 #include <cstdlib>
+#include <vector>
 
 #include "plumb/watermark.h"
 
 namespace plumb {
+
+namespace {
+
+// Invisible and unusual space characters the reference replaces with one space.
+bool is_odd_space(utf8proc_int32_t c) {
+  return c == 0x00A0 || c == 0x1680 || c == 0x180E || (c >= 0x2000 && c <= 0x200F) || c == 0x2060 ||
+         c == 0x2063 || (c >= 0x202A && c <= 0x202F) || c == 0x205F || c == 0x3000 || c == 0xFEFF ||
+         c == 0xFFA0 || (c >= 0xFFF9 && c <= 0xFFFB) || (c >= 0xFE00 && c <= 0xFE0F) || c == 0x3164;
+}
+
+}  // namespace
 
 Result<std::string> watermark_normalize(std::string_view text) {
   utf8proc_uint8_t* nfc = nullptr;
@@ -15,27 +29,26 @@ Result<std::string> watermark_normalize(std::string_view text) {
   if (len < 0)
     return Status::InvalidArgument(std::string("text normalisation: ") + utf8proc_errmsg(len) +
                                    " (expected valid UTF-8)");
-  std::string out;
-  out.reserve(static_cast<size_t>(len));
-  bool pending_space = false;
+  // 1. NFC (done).  2. odd spaces -> ' '.  3. runs of ' ' -> one.  4. drop control characters (Cc).
+  std::vector<utf8proc_int32_t> cps;
+  cps.reserve(static_cast<size_t>(len));
   for (utf8proc_ssize_t i = 0; i < len;) {
     utf8proc_int32_t cp = 0;
     const utf8proc_ssize_t step = utf8proc_iterate(nfc + i, len - i, &cp);
     if (step <= 0) break;  // cannot happen: utf8proc_map produced valid UTF-8
-    const auto category = utf8proc_category(cp);
-    const bool space = cp == '\t' || cp == '\n' || cp == '\r' || cp == '\v' || cp == '\f' ||
-                       category == UTF8PROC_CATEGORY_ZS || category == UTF8PROC_CATEGORY_ZL ||
-                       category == UTF8PROC_CATEGORY_ZP;
-    if (space) {
-      pending_space = !out.empty();
-    } else {
-      if (pending_space) out += ' ';
-      pending_space = false;
-      out.append(reinterpret_cast<const char*>(nfc + i), static_cast<size_t>(step));
-    }
+    if (is_odd_space(cp)) cp = ' ';
+    if (!(cp == ' ' && !cps.empty() && cps.back() == ' ')) cps.push_back(cp);
     i += step;
   }
   std::free(nfc);
+  std::string out;
+  out.reserve(cps.size());
+  for (utf8proc_int32_t cp : cps) {
+    if (utf8proc_category(cp) == UTF8PROC_CATEGORY_CC) continue;
+    utf8proc_uint8_t buf[4];
+    const utf8proc_ssize_t n = utf8proc_encode_char(cp, buf);
+    out.append(reinterpret_cast<const char*>(buf), static_cast<size_t>(n));
+  }
   return out;
 }
 

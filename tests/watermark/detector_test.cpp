@@ -272,9 +272,12 @@ TEST(HashScheme, GreenFractionIsGammaAndKeyDependent) {
 }
 
 TEST(Normalize, NfcAndWhitespace) {
-  auto r = watermark_normalize("  cafe\xCC\x81 \t\n  au\xC2\xA0lait  ");
+  // NFC first; U+00A0 and U+200B become spaces and collapse; \t and \n are removed after the
+  // collapse, so the spaces around them stay separate (the reference's order).
+  auto r = watermark_normalize("  cafe\xCC\x81 \t\n  au\xC2\xA0\xE2\x80\x8Blait  ");
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(*r, "caf\xC3\xA9 au lait");
+  EXPECT_EQ(*r, " caf\xC3\xA9  au lait ");
+  EXPECT_EQ(*watermark_normalize("a\r\nb\x7f c"), "ab c");
   EXPECT_FALSE(watermark_normalize("bad \xff utf8").ok());
 }
 
