@@ -134,3 +134,21 @@ TEST(HfJson, Llama3AsTokenizerJsonMatchesReferenceIds) {
 
 }  // namespace
 }  // namespace plumb
+
+namespace plumb {
+namespace {
+
+TEST(HfJson, WordPieceWithContinuationPrefix) {
+  test::TempDir dir;
+  json vocab = {{"[PAD]", 0}, {"[UNK]", 1}, {"[CLS]", 2}, {"[SEP]", 3}, {"play", 4}, {"##ing", 5}, {"!", 6}};
+  json j = {{"model", {{"type", "WordPiece"}, {"vocab", vocab}, {"unk_token", "[UNK]"}, {"continuing_subword_prefix", "##"}}},
+            {"normalizer", {{"type", "BertNormalizer"}, {"lowercase", true}}},
+            {"added_tokens", {{{"id", 0}, {"content", "[PAD]"}, {"special", true}}, {{"id", 1}, {"content", "[UNK]"}, {"special", true}},
+                              {{"id", 2}, {"content", "[CLS]"}, {"special", true}}, {{"id", 3}, {"content", "[SEP]"}, {"special", true}}}}};
+  auto t = load_json(dir, j);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->tokenize("Playing! xyz"), (Ids{2, 4, 5, 6, 1, 3}));
+}
+
+}  // namespace
+}  // namespace plumb

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "plumb/gguf.h"
@@ -368,6 +369,30 @@ TEST(VocabGguf, MissingOrMistypedKeysAreClearErrors) {
   auto t3 = Tokenizer::from_gguf(*g3.file);
   ASSERT_FALSE(t3.ok());
   EXPECT_NE(t3.status().message().find("'rwkv'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace plumb
+
+namespace plumb {
+namespace {
+
+TEST(Concurrency, ManyThreadsGetTheSameIds) {
+  PLUMB_REQUIRE_SHARED(path, "vocab/ggml-vocab-llama-bpe.gguf");
+  auto t = must(Tokenizer::from_gguf_path(path));
+  ASSERT_TRUE(t);
+  std::string text;
+  for (int i = 0; i < 200; ++i) text += "Tokenizers run in parallel, " + std::to_string(i) + " times; ünïcödé 🦙\n";
+  const Ids expected = t->tokenize(text);
+  std::vector<Ids> got(4);
+  std::vector<std::thread> threads;
+  for (int k = 0; k < 4; ++k) {
+    threads.emplace_back([&, k] {
+      for (int rep = 0; rep < 3; ++rep) got[k] = t->tokenize(text);
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (const Ids& g : got) EXPECT_EQ(g, expected);
 }
 
 }  // namespace
