@@ -57,6 +57,38 @@ inline __m512i unpack_q4_0x2_lanes(const uint8_t* qs0, const uint8_t* qs1) {
                           _mm512_set1_epi8(0x0F));
 }
 
+// Reduces four int32 vectors p0..p3 to one whose lane 4L + c is the sum of p_c's four lanes in
+// 128-bit lane L (an unpack/add transpose), so the float work per block is done once for four
+// tokens instead of once per token.
+inline __m512i reduce4_lanes(__m512i p0, __m512i p1, __m512i p2, __m512i p3) {
+  const __m512i t01 = _mm512_add_epi32(_mm512_unpacklo_epi32(p0, p1), _mm512_unpackhi_epi32(p0, p1));
+  const __m512i t23 = _mm512_add_epi32(_mm512_unpacklo_epi32(p2, p3), _mm512_unpackhi_epi32(p2, p3));
+  return _mm512_add_epi32(_mm512_unpacklo_epi64(t01, t23), _mm512_unpackhi_epi64(t01, t23));
+}
+
+// Lane 4L + c of the result = s[c][block of lane L], blocks alternating b0, b1, b0, b1 by lane.
+inline __m512 token_block_scales(const uint16_t (&h0)[4], const uint16_t (&h1)[4]) {
+  const __m128 a = _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(h0)));
+  const __m128 b = _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(h1)));
+  const __m256 ab = _mm256_insertf128_ps(_mm256_castps128_ps256(a), b, 1);
+  return _mm512_insertf32x8(_mm512_castps256_ps512(ab), ab, 1);
+}
+
+// As token_block_scales for element-ordered pairs of blocks (lanes b0, b0, b1, b1).
+inline __m512 token_block_scales_seq(const uint16_t (&h0)[4], const uint16_t (&h1)[4]) {
+  const __m128 a = _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(h0)));
+  const __m128 b = _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(h1)));
+  const __m256 aa = _mm256_insertf128_ps(_mm256_castps128_ps256(a), a, 1);
+  const __m256 bb = _mm256_insertf128_ps(_mm256_castps128_ps256(b), b, 1);
+  return _mm512_insertf32x8(_mm512_castps256_ps512(aa), bb, 1);
+}
+
+// Sums the four 128-bit lanes: lane c of the result is token c's total.
+inline __m128 sum_lanes128(__m512 v) {
+  const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+  return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
 // Q4_0 weights x Q8_0 activations, two blocks per step.  sum (q - 8) x = dpbusd(q, x) - sum 8x,
 // with -sum 8x (per token) as the dpbusd accumulator's starting value.  An odd last block is
 // paired with itself and its second copy weighted 0 (kTail).
@@ -93,8 +125,52 @@ struct Q4_0Tile {
       }
     }
   }
+  // Four tokens: one accumulator per row (see reduce4_lanes).
+  template <int R, bool kTail>
+  static inline __attribute__((always_inline)) void step4(int64_t b, const uint8_t* w, size_t ws, const uint8_t* x,
+                                                           size_t xs, __m512 (&acc)[R]) {
+    const __m512i eight = _mm512_set1_epi8(8);
+    const int64_t b1 = kTail ? b : b + 1;
+    uint16_t h0[4], h1[4];
+    __m512i xq[4], neg_s[4];
+    for (int c = 0; c < 4; ++c) {
+      const auto* xb = reinterpret_cast<const block_q8_0*>(x + c * xs);
+      const __m512i xe = load_2x32(xb[b].qs, xb[b1].qs);
+      xq[c] = _mm512_shuffle_i64x2(xe, xe, _MM_SHUFFLE(3, 1, 2, 0));
+      neg_s[c] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, xq[c]));
+      h0[c] = xb[b].d;
+      h1[c] = kTail ? 0 : xb[b1].d;
+    }
+    const __m512 dx = token_block_scales(h0, h1);
+    for (int r = 0; r < R; ++r) {
+      const auto* wb = reinterpret_cast<const block_q4_0*>(w + r * ws);
+      const __m512i q = unpack_q4_0x2_lanes(wb[b].qs, wb[b1].qs);
+      const __m512 dw = scales_interleaved(_cvtsh_ss(wb[b].d), _cvtsh_ss(wb[b1].d));
+      const __m512i u = reduce4_lanes(_mm512_dpbusd_epi32(neg_s[0], q, xq[0]), _mm512_dpbusd_epi32(neg_s[1], q, xq[1]),
+                                      _mm512_dpbusd_epi32(neg_s[2], q, xq[2]), _mm512_dpbusd_epi32(neg_s[3], q, xq[3]));
+      acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(u), _mm512_mul_ps(dw, dx), acc[r]);
+    }
+  }
+  template <int R>
+  static void run4(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, float* y, int64_t ldy) {
+    const int64_t nb = n / 32;
+    __m512 acc[R];
+    for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) step4<R, false>(b, w, ws, x, xs, acc);
+    if (b < nb) step4<R, true>(b, w, ws, x, xs, acc);
+    for (int r = 0; r < R; ++r) {
+      alignas(16) float t[4];
+      _mm_store_ps(t, sum_lanes128(acc[r]));
+      for (int c = 0; c < 4; ++c) y[c * ldy + r] = t[c];
+    }
+  }
   template <int R, int C>
   static void run(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, float* y, int64_t ldy) {
+    if constexpr (C == 4) {
+      run4<R>(n, w, ws, x, xs, y, ldy);
+      return;
+    }
     const int64_t nb = n / 32;
     __m512 acc[R][C];
     for (int r = 0; r < R; ++r)
@@ -142,8 +218,51 @@ struct Q8_0Tile {
       }
     }
   }
+  template <int R, bool kTail>
+  static inline __attribute__((always_inline)) void step4(int64_t b, const uint8_t* w, size_t ws, const uint8_t* x,
+                                                           size_t xs, __m512 (&acc)[R]) {
+    const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
+    const int64_t b1 = kTail ? b : b + 1;
+    uint16_t h0[4], h1[4];
+    __m512i xu[4];
+    for (int c = 0; c < 4; ++c) {
+      const auto* xb = reinterpret_cast<const block_q8_0*>(x + c * xs);
+      xu[c] = _mm512_xor_si512(load_2x32(xb[b].qs, xb[b1].qs), bias);
+      h0[c] = xb[b].d;
+      h1[c] = kTail ? 0 : xb[b1].d;
+    }
+    const __m512 dx = token_block_scales_seq(h0, h1);
+    for (int r = 0; r < R; ++r) {
+      const auto* wb = reinterpret_cast<const block_q8_0*>(w + r * ws);
+      const __m512i q = load_2x32(wb[b].qs, wb[b1].qs);
+      const __m512i neg_t =
+          _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, q));
+      const __m512 dw = scales_2(_cvtsh_ss(wb[b].d), _cvtsh_ss(wb[b1].d));
+      const __m512i u = reduce4_lanes(_mm512_dpbusd_epi32(neg_t, xu[0], q), _mm512_dpbusd_epi32(neg_t, xu[1], q),
+                                      _mm512_dpbusd_epi32(neg_t, xu[2], q), _mm512_dpbusd_epi32(neg_t, xu[3], q));
+      acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(u), _mm512_mul_ps(dw, dx), acc[r]);
+    }
+  }
+  template <int R>
+  static void run4(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, float* y, int64_t ldy) {
+    const int64_t nb = n / 32;
+    __m512 acc[R];
+    for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) step4<R, false>(b, w, ws, x, xs, acc);
+    if (b < nb) step4<R, true>(b, w, ws, x, xs, acc);
+    for (int r = 0; r < R; ++r) {
+      alignas(16) float t[4];
+      _mm_store_ps(t, sum_lanes128(acc[r]));
+      for (int c = 0; c < 4; ++c) y[c * ldy + r] = t[c];
+    }
+  }
   template <int R, int C>
   static void run(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, float* y, int64_t ldy) {
+    if constexpr (C == 4) {
+      run4<R>(n, w, ws, x, xs, y, ldy);
+      return;
+    }
     const int64_t nb = n / 32;
     __m512 acc[R][C];
     for (int r = 0; r < R; ++r)
