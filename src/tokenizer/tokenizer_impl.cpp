@@ -139,8 +139,7 @@ Status VocabTokenizer::build() {
       const size_t sp = m.find(' ', 1);
       if (sp == std::string::npos) continue;  // llama.cpp keeps it as ("", ""), which never matches
       const std::string_view a(m.data(), sp), b(m.data() + sp + 1, m.size() - sp - 1);
-      // Reserve first: `strings_` must not reallocate while `map_` hashes views into it...
-      // StringIdMap stores indices, so reallocation is safe; views a/b point into v_.merges.
+      // Merge parts get ids too (tokens keep theirs), so that BPE compares ids, not strings.
       const int32_t sa = sid_of(a);
       const int32_t sb = sid_of(b);
       joined.assign(a);
