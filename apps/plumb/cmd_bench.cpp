@@ -108,10 +108,10 @@ int run(BenchOptions& o) {
   for (auto& t : prompt) t = any(rng);
 
   using Clock = std::chrono::steady_clock;
-  auto run_pp = [&]() -> Result<double> {
+  auto run_pp = [&](int n) -> Result<double> {
     c.truncate(0);
     const auto t0 = Clock::now();
-    PLUMB_RETURN_IF_ERROR(c.eval(std::span<const int32_t>(prompt.data(), static_cast<size_t>(o.n_prompt))));
+    PLUMB_RETURN_IF_ERROR(c.eval(std::span<const int32_t>(prompt.data(), static_cast<size_t>(n))));
     return ms_between(t0, Clock::now());
   };
   auto run_tg = [&](int n) -> Result<double> {
@@ -126,7 +126,8 @@ int run(BenchOptions& o) {
   };
   // Warm-up (as llama-bench): one short pass of each, not counted.
   if (o.n_prompt > 0) {
-    if (auto w = run_pp(); !w.ok()) return print_error("bench", w.status().message()), kExitError;
+    // A short batch is enough to fault in pages and wake the pool.
+    if (auto w = run_pp(std::min(o.n_prompt, 32)); !w.ok()) return print_error("bench", w.status().message()), kExitError;
   }
   if (o.n_gen > 0) {
     if (auto w = run_tg(std::min(o.n_gen, 4)); !w.ok()) return print_error("bench", w.status().message()), kExitError;
@@ -134,7 +135,7 @@ int run(BenchOptions& o) {
   std::vector<double> pp, tg;
   for (int r = 0; r < o.reps; ++r) {
     if (o.n_prompt > 0) {
-      auto ms = run_pp();
+      auto ms = run_pp(o.n_prompt);
       if (!ms.ok()) return print_error("bench", ms.status().message()), kExitError;
       pp.push_back(o.n_prompt * 1000.0 / *ms);
     }
