@@ -90,6 +90,7 @@ const CommandRegistration kRegistration(
     [](CLI::App& sub) -> std::function<int()> {
       auto o = std::make_shared<TokenizeOptions>();
       sub.add_option("-m,--model", o->model, "GGUF model or vocab-only file, or a Hugging Face tokenizer.json")
+          ->type_name("FILE")
           ->required();
       sub.add_option("text", o->text, "Text to tokenize (or use --stdin)");
       sub.add_flag("--stdin", o->from_stdin, "Read the text from standard input (all of it, newlines included)");
