@@ -1,6 +1,7 @@
 #include "tokenizer/tokenizer_impl.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 
 #include "tokenizer/unicode.h"
@@ -198,6 +199,27 @@ Status VocabTokenizer::build() {
   for (int32_t id = 0; id < n_vocab_; ++id) {
     if (v_.attrs[id] & (kAttrControl | kAttrUserDefined | kAttrUnknown)) special_cache_.push_back(id);
   }
+  // Per-model whitespace stripping around special tokens (llama.cpp keys it on these names).
+  std::string lname = v_.general_name;
+  for (char& c : lname) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto contains = [](const std::string& s, std::initializer_list<std::string_view> subs) {
+    for (auto sub : subs) {
+      if (s.find(sub) != std::string::npos) return true;
+    }
+    return false;
+  };
+  if (contains(v_.pre, {"jina-v2-de", "jina-v2-es", "jina-v2-code"}) ||
+      contains(v_.general_arch, {"nomic-bert-moe", "jina-bert-v3"})) {
+    if (TokenId id = find_token("<mask>"); id != kNoToken) v_.attrs[id] |= kAttrLstrip;
+  } else if (contains(lname, {"phi-3", "phi3"})) {
+    for (TokenId id : special_cache_) v_.attrs[id] |= kAttrRstrip;
+    if (TokenId id = find_token("</s>"); id != kNoToken) v_.attrs[id] |= kAttrRstrip;
+    for (auto t : {"<unk>", "<s>", "<|endoftext|>"}) {
+      if (TokenId id = find_token(t); id != kNoToken) v_.attrs[id] &= static_cast<uint8_t>(~kAttrRstrip);
+    }
+  } else if (contains(lname, {"modern-bert"})) {
+    if (TokenId id = find_token("[MASK]"); id != kNoToken) v_.attrs[id] |= kAttrLstrip;
+  }
   std::stable_sort(special_cache_.begin(), special_cache_.end(),
                    [&](TokenId a, TokenId b) { return v_.tokens[a].size() > v_.tokens[b].size(); });
 
@@ -283,9 +305,16 @@ void VocabTokenizer::partition(std::string_view text, bool parse_special, std::v
       while (pos < f.end) {
         const size_t m = text.substr(0, f.end).find(st, pos);
         if (m == std::string_view::npos) break;
-        if (m > pos) next.push_back({kNoToken, pos, m});
+        size_t left_end = m;
+        if (v_.attrs[id] & kAttrLstrip) {
+          while (left_end > pos && std::isspace(static_cast<unsigned char>(text[left_end - 1]))) --left_end;
+        }
+        if (left_end > pos) next.push_back({kNoToken, pos, left_end});
         next.push_back({id, 0, 0});
         pos = m + st.size();
+        if (v_.attrs[id] & kAttrRstrip) {
+          while (pos < f.end && std::isspace(static_cast<unsigned char>(text[pos]))) ++pos;
+        }
       }
       if (pos < f.end) next.push_back({kNoToken, pos, f.end});
     }

@@ -228,6 +228,12 @@ Result<VocabData> vocab_from_gguf(const gguf::File& f) {
     }
     *k.flag = val->u != 0;
   }
+  if (const gguf::Value* name = f.find("general.name"); name && name->type == gguf::ValueType::kString) {
+    v.general_name = name->str;
+  }
+  if (const gguf::Value* arch = f.find("general.architecture"); arch && arch->type == gguf::ValueType::kString) {
+    v.general_arch = arch->str;
+  }
   if (const gguf::Value* tpl = f.find("tokenizer.chat_template"); tpl && tpl->type == gguf::ValueType::kString) {
     v.chat_template = tpl->str;
   }

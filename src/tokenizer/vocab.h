@@ -23,6 +23,8 @@ enum TokenAttr : uint8_t {
   kAttrUserDefined = 1 << 3,
   kAttrUnused = 1 << 4,
   kAttrByte = 1 << 5,
+  kAttrLstrip = 1 << 6,  // partitioning eats whitespace before the special token
+  kAttrRstrip = 1 << 7,  // ... and after it
 };
 
 // tokenizer.ggml.token_type values.
@@ -61,6 +63,8 @@ struct VocabData {
   bool strip_accents = true;              // WordPiece normaliser
 
   std::string chat_template;
+  std::string general_name;  // general.name and general.architecture: llama.cpp keys a few
+  std::string general_arch;  // whitespace-stripping rules for special tokens on them
 };
 
 // Reads tokenizer.ggml.* from a model or vocab-only GGUF file and applies llama.cpp's

@@ -397,3 +397,23 @@ TEST(Concurrency, ManyThreadsGetTheSameIds) {
 
 }  // namespace
 }  // namespace plumb
+
+namespace plumb {
+namespace {
+
+TEST(Spm, Phi3SpecialTokensEatFollowingWhitespace) {
+  SpmVocab v = base_spm();
+  const int sp = v.add(kSp, -5), sphi = v.add(kSp + "hi", -1);
+  v.add("h", -6), v.add("i", -6), v.add(kSp + "h", -2);
+  const int user = v.add("<|user|>", 0, tok::kTypeUserDefined);
+  auto phi = spm_gguf(v, {{"general.name", Value::string("Phi-3 mini")}});
+  auto other = spm_gguf(v, {{"general.name", Value::string("something else")}});
+  auto t_phi = must(Tokenizer::from_gguf(*phi.file));
+  auto t_other = must(Tokenizer::from_gguf(*other.file));
+  // llama.cpp marks Phi-3's special tokens RSTRIP: the spaces after <|user|> disappear.
+  EXPECT_EQ(t_phi->tokenize("<|user|> \n hi", {.add_special = false}), (Ids{user, sphi}));
+  EXPECT_EQ(t_other->tokenize("<|user|> hi", {.add_special = false}), (Ids{user, sp, sphi}));
+}
+
+}  // namespace
+}  // namespace plumb
