@@ -103,6 +103,7 @@ int run(ChatOptions& o) {
       return true;
     });
     std::fputc('\n', stdout);
+    std::fflush(stdout);
     if (!res.ok()) {
       print_error("chat", res.status().message());
       return kExitError;

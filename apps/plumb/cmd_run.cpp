@@ -150,7 +150,10 @@ int run(RunOptions& o) {
     print_error("run", res.status().message());
     return res.status().code() == StatusCode::kOutOfRange ? kExitUsage : kExitError;
   }
-  if (stream) std::fputc('\n', stdout);
+  if (stream) {
+    std::fputc('\n', stdout);
+    std::fflush(stdout);
+  }
   const GenerateTimings& t = res->timings;
   if (o.json) {
     nlohmann::json j;
