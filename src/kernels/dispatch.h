@@ -65,6 +65,7 @@ void matmul_with(const KernelTable& table, TensorType type, const void* w, int64
 void install_scalar_kernels(KernelTable& table);
 void install_avx2_kernels(KernelTable& table);
 void install_avx2_gemm(KernelTable& table);
+void install_avx2_kquant_gemm(KernelTable& table);
 void install_avx512_kernels(KernelTable& table);
 void install_avx512_gemm(KernelTable& table);
 void install_avx512_kquant_gemm(KernelTable& table);

@@ -20,6 +20,7 @@ KernelTable build_table(Isa isa) {
   if (isa == Isa::kAvx2 || isa == Isa::kAvx512) {
     install_avx2_kernels(t);
     install_avx2_gemm(t);
+    install_avx2_kquant_gemm(t);
   }
   if (isa == Isa::kAvx512) {
     install_avx512_kernels(t);
