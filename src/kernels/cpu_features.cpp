@@ -1,5 +1,9 @@
 #include "kernels/cpu_features.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -15,12 +19,16 @@ CpuFeatures detect() {
   // __builtin_cpu_supports also checks (via xgetbv) that the OS saves the wider registers.
   f.avx2 = __builtin_cpu_supports("avx2");
   f.fma = __builtin_cpu_supports("fma");
-  f.f16c = __builtin_cpu_supports("f16c");
   f.avx512f = __builtin_cpu_supports("avx512f");
   f.avx512bw = __builtin_cpu_supports("avx512bw");
   f.avx512vl = __builtin_cpu_supports("avx512vl");
   f.avx512dq = __builtin_cpu_supports("avx512dq");
-  f.avx512vnni = __builtin_cpu_supports("avx512vnni");
+  // Not every compiler's __builtin_cpu_supports knows "f16c" and "avx512vnni" (clang 14 does
+  // not): read CPUID directly (leaf 1 ECX bit 29, leaf 7 ECX bit 11).  OS support for the
+  // register state is already implied by avx2 / avx512f above.
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid(1, &eax, &ebx, &ecx, &edx)) f.f16c = f.avx2 && ((ecx >> 29) & 1) != 0;
+  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) f.avx512vnni = f.avx512f && ((ecx >> 11) & 1) != 0;
 #endif
   return f;
 }

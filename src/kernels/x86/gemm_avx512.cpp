@@ -30,14 +30,6 @@ inline __m512i load_2x32(const void* a, const void* b) {
                             _mm256_loadu_si256(static_cast<const __m256i*>(b)), 1);
 }
 
-inline __m512i unpack_q4_0x2(const uint8_t* qs0, const uint8_t* qs1) {
-  const __m128i b0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs0));
-  const __m128i b1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs1));
-  const __m256i t0 = _mm256_set_m128i(_mm_srli_epi16(b0, 4), b0);
-  const __m256i t1 = _mm256_set_m128i(_mm_srli_epi16(b1, 4), b1);
-  return _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(t0), t1, 1), _mm512_set1_epi8(0x0F));
-}
-
 // [s0 x8, s1 x8]: per-lane scales for two blocks in element order.
 inline __m512 scales_2(float s0, float s1) { return _mm512_insertf32x8(_mm512_set1_ps(s0), _mm256_set1_ps(s1), 1); }
 
