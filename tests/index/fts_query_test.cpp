@@ -69,3 +69,49 @@ TEST(FtsQuery, CommonTermPruningKeepsResults) {
 
 }  // namespace
 }  // namespace plumb::index
+
+namespace plumb::index {
+namespace {
+
+TEST(IndexConfig, PorterStemmingIsChosenAtCreation) {
+  plumb::test::TempDir dir;
+  plumb::test::write_file(dir.file("a.txt"), "The engines were running hot.\n");
+  for (bool porter : {false, true}) {
+    auto idx = DocIndex::open(dir.file(porter ? "p.db" : "n.db"), IndexConfig{.porter_stemming = porter});
+    ASSERT_TRUE(idx.ok());
+    ASSERT_TRUE((*idx)->add({dir.file("a.txt")}, AddOptions{}).ok());
+    auto st = (*idx)->stats();
+    EXPECT_EQ(st->tokenizer, porter ? "porter unicode61 remove_diacritics 2" : "unicode61 remove_diacritics 2");
+    // "runs" -> porter "run" matches "running" -> "run"; without porter the light prefix
+    // "run"* matches too, but "engine" (no suffix to strip) only matches "engines" with porter.
+    auto hits = (*idx)->query("engine", QueryOptions{});
+    ASSERT_TRUE(hits.ok());
+    EXPECT_EQ(hits->size(), porter ? 1u : 0u) << porter;
+  }
+  // Reopening with another setting does not change an existing database.
+  auto again = DocIndex::open(dir.file("n.db"), IndexConfig{.porter_stemming = true});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)->stats()->tokenizer, "unicode61 remove_diacritics 2");
+}
+
+TEST(IndexProgress, ReportsEveryFileInOrder) {
+  plumb::test::TempDir dir;
+  for (int i = 0; i < 5; ++i) plumb::test::write_file(dir.file("f" + std::to_string(i) + ".txt"), "text " + std::to_string(i));
+  auto idx = DocIndex::open(dir.file("x.db"));
+  ASSERT_TRUE(idx.ok());
+  std::vector<int64_t> done;
+  int64_t total = 0, bytes = 0;
+  AddOptions o;
+  o.on_progress = [&](const AddProgress& p) {
+    done.push_back(p.files_done);
+    total = p.files_total;
+    bytes = p.bytes_read;
+  };
+  ASSERT_TRUE((*idx)->add({dir.path().string()}, o).ok());
+  EXPECT_EQ(done, (std::vector<int64_t>{1, 2, 3, 4, 5}));
+  EXPECT_EQ(total, 5);
+  EXPECT_EQ(bytes, 5 * 6);
+}
+
+}  // namespace
+}  // namespace plumb::index
