@@ -44,6 +44,9 @@ bool supports(TensorType type);
 size_t row_size(TensorType type, int64_t n_cols);
 
 // y[r] = dot(W[r, :], x) for r in [0, n_rows).  x has n_cols floats.
+// REQUIRES (matvec, matmul): supports(type); n_cols % block_size(type) == 0; w holds n_rows rows.
+// Quantized weights meet x quantized to 8 bits (q8_0 blocks for q8_0/q4_0, q8_K for the
+// K-quants); results are bit-identical for any pool size.  See docs/kernels.md.
 void matvec(TensorType type, const void* w, int64_t n_rows, int64_t n_cols, const float* x, float* y,
             ThreadPool& pool, Scratch& scratch);
 // Y[t, r] = dot(W[r, :], X[t, :]) for t in [0, n_tokens): X is n_tokens x n_cols, Y is n_tokens x n_rows
