@@ -122,6 +122,9 @@ class ProgressBar {
   ~ProgressBar() { finish(); }
   void update(const ix::AddProgress& p) {
     if (!enabled_) return;
+    // At most ~10 redraws a second; the last file always draws.
+    if (drawn_ && p.files_done < p.files_total && p.elapsed_s - last_draw_s_ < 0.1) return;
+    last_draw_s_ = p.elapsed_s;
     const int width = 28;
     const double frac = p.files_total > 0 ? double(p.files_done) / p.files_total : 1.0;
     const int filled = static_cast<int>(std::lround(frac * width));
@@ -146,6 +149,7 @@ class ProgressBar {
  private:
   bool enabled_;
   bool drawn_ = false;
+  double last_draw_s_ = 0;
 };
 
 int run_add(IndexArgs& a) {
