@@ -157,10 +157,46 @@ struct Q4_0Tile {
       for (int c = 0; c < 4; ++c) y[c * ldy + r] = t[c];
     }
   }
+  // One token, four rows (matvec): the same lane reduction across rows instead of tokens.
+  template <bool kTail>
+  static inline __attribute__((always_inline)) void step_rows4(int64_t b, const uint8_t* w, size_t ws,
+                                                                const uint8_t* x, __m512& acc) {
+    const int64_t b1 = kTail ? b : b + 1;
+    const auto* xb = reinterpret_cast<const block_q8_0*>(x);
+    const __m512i xe = load_2x32(xb[b].qs, xb[b1].qs);
+    const __m512i xq = _mm512_shuffle_i64x2(xe, xe, _MM_SHUFFLE(3, 1, 2, 0));
+    const __m512i neg_s = _mm512_sub_epi32(
+        _mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), xq));
+    const __m512 dx = scales_interleaved(_cvtsh_ss(xb[b].d), kTail ? 0.0f : _cvtsh_ss(xb[b1].d));
+    uint16_t h0[4], h1[4];
+    __m512i p[4];
+    for (int r = 0; r < 4; ++r) {
+      const auto* wb = reinterpret_cast<const block_q4_0*>(w + r * ws);
+      p[r] = _mm512_dpbusd_epi32(neg_s, unpack_q4_0x2_lanes(wb[b].qs, wb[b1].qs), xq);
+      h0[r] = wb[b].d;
+      h1[r] = wb[b1].d;
+    }
+    const __m512i u = reduce4_lanes(p[0], p[1], p[2], p[3]);
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(u), _mm512_mul_ps(token_block_scales(h0, h1), dx), acc);
+  }
+  static void run_rows4(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, float* y) {
+    const int64_t nb = n / 32;
+    __m512 acc = _mm512_setzero_ps();
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) step_rows4<false>(b, w, ws, x, acc);
+    if (b < nb) step_rows4<true>(b, w, ws, x, acc);
+    alignas(16) float t[4];
+    _mm_store_ps(t, sum_lanes128(acc));
+    for (int r = 0; r < 4; ++r) y[r] = t[r];
+  }
   template <int R, int C>
   static void run(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, float* y, int64_t ldy) {
     if constexpr (C == 4) {
       run4<R>(n, w, ws, x, xs, y, ldy);
+      return;
+    }
+    if constexpr (C == 1 && R == 4) {
+      run_rows4(n, w, ws, x, y);
       return;
     }
     const int64_t nb = n / 32;
