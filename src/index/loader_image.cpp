@@ -4,6 +4,7 @@
 #include <leptonica/allheaders.h>
 #include <tesseract/baseapi.h>
 
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 
@@ -25,8 +26,13 @@ std::mutex& ocr_mutex() {
   return m;
 }
 
-Result<tesseract::TessBaseAPI*> ocr_engine() {
+std::unique_ptr<tesseract::TessBaseAPI>& engine_slot() {
   static std::unique_ptr<tesseract::TessBaseAPI> api;
+  return api;
+}
+
+Result<tesseract::TessBaseAPI*> ocr_engine() {
+  auto& api = engine_slot();
   static bool failed = false;
   if (api) return api.get();
   if (failed) return Status::Unsupported("tesseract could not be initialised (language 'eng')");
@@ -41,6 +47,10 @@ Result<tesseract::TessBaseAPI*> ocr_engine() {
   a->SetVariable("debug_file", "/dev/null");
   a->SetPageSegMode(tesseract::PSM_AUTO);
   api = std::move(a);
+  // Tesseract's dictionary cache is a function-local static created inside Init(), so it is
+  // destroyed before our static engine; an engine still holding dictionaries then leaks them.
+  // An exit handler registered now runs before that cache's destructor.
+  std::atexit([] { engine_slot().reset(); });
   return api.get();
 }
 

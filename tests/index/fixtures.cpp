@@ -118,6 +118,3 @@ ScopedEnv::~ScopedEnv() { unsetenv(name_.c_str()); }
 
 }  // namespace plumb::index::test
 
-// LeakSanitizer: tesseract keeps its dictionaries (DAWGs) in a process-wide cache that it never
-// frees; that is the library's design, not a leak of ours.
-extern "C" const char* __lsan_default_suppressions() { return "leak:libtesseract.so\n"; }
