@@ -124,6 +124,11 @@ TEST(IndexCli, AddQueryAskListStatsRm) {
   EXPECT_NE(no_db.err.find("no such index database"), std::string::npos) << no_db.err;
   EXPECT_FALSE(fs::exists(dir.file("missing.db")));
 
+  write_file(dir.file("notdb.db"), std::string(200, 'x'));
+  auto notdb = run_plumb("index list --db " + q(dir.file("notdb.db")));
+  EXPECT_EQ(notdb.exit_code, 1);
+  EXPECT_NE(notdb.err.find("notdb.db: not an SQLite database"), std::string::npos) << notdb.err;
+
   auto help = run_plumb("index add --help");
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.out.find("Examples:"), std::string::npos);
