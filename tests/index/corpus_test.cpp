@@ -236,7 +236,7 @@ TEST(CorpusMalformed, BrokenFilesAreReportedAndSkippedNonUtf8IsRepaired) {
   write_file((c / "broken.png").string(), std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDRjunkjunk", 24));
   write_file((c / "fake.jpg").string(), "this is not a jpeg at all");
   write_file((c / "tags.html").string(), "<html><body><p>unclosed <b>bold <i>italic <div></span></table>quokka");
-  write_file((c / "latin1.txt").string(), "Caf\xE9 cr\xE8me br\xFBl\xE9e recipe\n");
+  write_file((c / "latin1.txt").string(), "Caf\xE9 cr\xE8me br\xFBl\xE9" "e recipe\n");
   write_file((c / "mixed.txt").string(), "na\xC3\xAFve text with a stray \xFF byte about wombats\n");
   write_file((c / "blob.bin").string(), std::string("\x01\x02\x00\x03", 4));
   auto idx = DocIndex::open(dir.file("bad.db"));
