@@ -75,3 +75,38 @@ TEST(Stories260K, RunJsonHasIdsLogprobsTimings) {
 
 }  // namespace
 }  // namespace plumb
+
+namespace plumb {
+namespace {
+
+TEST(Stories260K, StopStringsEndGenerationAndAreNeverStreamed) {
+  PLUMB_REQUIRE_SHARED(model_path, "models/stories260K.gguf");
+  auto model = Model::load(model_path);
+  ASSERT_TRUE(model.ok());
+  auto tok = Tokenizer::from_gguf((*model)->file());
+  ASSERT_TRUE(tok.ok()) << tok.status().to_string();
+  const auto prompt = (*tok)->tokenize("Once upon a time");
+  // The greedy continuation is ", there was a little girl named Lily. ..."; "little g" spans
+  // two tokens, so the matcher must hold back "little" until it knows.
+  for (const std::string stop : {"little g", "Lily", "was"}) {
+    auto ctx = Context::create(**model, {.n_ctx = 256, .n_batch = 64, .n_threads = 1});
+    SamplerChain greedy;
+    greedy.add(make_greedy());
+    GenerateOptions go;
+    go.n_predict = 50;
+    go.stop = {stop};
+    std::string streamed;
+    auto r = generate(**ctx, tok->get(), greedy, prompt, go, [&](std::string_view s) {
+      streamed += s;
+      return true;
+    });
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->stop_reason, StopReason::kStopString) << stop;
+    const std::string full = ", there was a little girl named Lily.";
+    EXPECT_EQ(r->text, full.substr(0, full.find(stop))) << stop;
+    EXPECT_EQ(streamed, r->text) << stop;
+  }
+}
+
+}  // namespace
+}  // namespace plumb
