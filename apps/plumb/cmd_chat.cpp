@@ -2,14 +2,17 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <ctime>
 #include <iostream>
 
 #include "command.h"
 #include "engine_cli.h"
 #include "plumb/chat.h"
+#include "plumb/doc_index.h"
 #include "plumb/generate.h"
 #include "plumb/model.h"
 #include "plumb/tokenizer.h"
+#include "rag/rag.h"
 
 namespace plumb::app {
 namespace {
@@ -21,6 +24,9 @@ struct ChatOptions {
   int32_t n_predict = -1;
   int32_t threads = 0;
   int32_t ctx = 0;
+  std::string memory;  // long-term memory database; "" = none
+  int recall = 3;
+  bool show_prompt = false;
   SamplingCli sampling;
 };
 
@@ -52,6 +58,19 @@ int run(ChatOptions& o) {
   }
   auto chain = make_sampler_chain(o.sampling.resolve());
 
+  // Long-term memory: every turn is stored; turns of earlier sessions relevant to a new message
+  // are quoted inside that message (see rag::message_with_memory).
+  std::unique_ptr<index::ChatMemory> memory;
+  const std::string session = "chat-" + std::to_string(std::time(nullptr)) + "-" + std::to_string(getpid());
+  if (!o.memory.empty()) {
+    auto m = index::ChatMemory::open(o.memory);
+    if (!m.ok()) {
+      print_error("chat", o.memory + ": " + m.status().message());
+      return kExitError;
+    }
+    memory = std::move(*m);
+  }
+
   // End-of-turn markers that are single special tokens stop generation by id; all of them
   // also stop as text, in case the vocabulary spells them as ordinary pieces.
   GenerateOptions go;
@@ -82,7 +101,18 @@ int run(ChatOptions& o) {
       continue;
     }
     history.push_back({"user", line});
-    const std::string text = render_chat(*tmpl, history, /*add_assistant=*/true);
+    std::vector<ChatMessage> messages = history;
+    if (memory) {
+      auto recalled = memory->recall(line, o.recall);
+      auto stored = recalled.ok() ? memory->add_turn(session, "user", line) : Result<int64_t>(recalled.status());
+      if (!stored.ok()) {
+        print_error("chat", o.memory + ": " + stored.status().message());
+        return kExitError;
+      }
+      messages.back().content = rag::message_with_memory(line, *recalled, session);
+    }
+    const std::string text = render_chat(*tmpl, messages, /*add_assistant=*/true);
+    if (o.show_prompt) std::fprintf(stderr, "--- prompt ---\n%s\n--- end of prompt ---\n", text.c_str());
     const auto all = tk.tokenize(text, {.add_special = true, .parse_special = true});
     // Reuse the longest common prefix already in the KV cache; evaluate only the rest.
     size_t keep = 0;
@@ -112,6 +142,12 @@ int run(ChatOptions& o) {
     // Every generated token but the last has been evaluated.
     if (!res->tokens.empty()) in_context.insert(in_context.end(), res->tokens.begin(), res->tokens.end() - 1);
     history.push_back({"assistant", res->text});
+    if (memory) {
+      if (auto st = memory->add_turn(session, "assistant", res->text); !st.ok()) {
+        print_error("chat", o.memory + ": " + st.status().message());
+        return kExitError;
+      }
+    }
     const auto& t = res->timings;
     std::fprintf(stderr, "[%d tok, %.1f tok/s, %.2f ms/token; prompt %d tok at %.1f tok/s]\n", t.n_generated,
                  t.generate_tok_s(), t.ms_per_token(), t.n_prompt, t.prompt_tok_s());
@@ -132,6 +168,13 @@ const CommandRegistration kRegistration(
           ->capture_default_str();
       sub.add_option("-t,--threads", o->threads, "threads (default: all cores)");
       sub.add_option("-c,--ctx-size", o->ctx, "context size in tokens (default: the model's, at most 4096)");
+      sub.add_option("--memory", o->memory,
+                     "long-term memory database (SQLite, created when missing): every turn is stored, and "
+                     "relevant turns of earlier sessions are recalled into new messages");
+      sub.add_option("--recall", o->recall, "--memory: earlier turns recalled per message at most")
+          ->capture_default_str()
+          ->check(CLI::Range(0, 50));
+      sub.add_flag("--show-prompt", o->show_prompt, "print each rendered prompt to stderr before the reply");
       o->sampling.add(sub);
       sub.footer(
           "Reads one user message per line from stdin and streams the reply; the history is kept (and its KV cache\n"
@@ -140,7 +183,8 @@ const CommandRegistration kRegistration(
           "Examples:\n"
           "  plumb chat -m qwen2.5-0.5b-instruct-q8_0.gguf\n"
           "  plumb chat -m model.gguf --chat-template chatml --system \"You are terse.\" --temp 0.7\n"
-          "  echo \"What is 2+2?\" | plumb chat -m model.gguf --temp 0");
+          "  echo \"What is 2+2?\" | plumb chat -m model.gguf --temp 0\n"
+          "  plumb chat -m model.gguf --memory ~/.plumb-memory.db   # remembers earlier sessions");
       return [o] { return run(*o); };
     });
 

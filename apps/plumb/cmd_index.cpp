@@ -13,6 +13,7 @@
 
 #include "command.h"
 #include "plumb/doc_index.h"
+#include "rag/rag.h"
 
 namespace plumb::app {
 namespace {
@@ -33,7 +34,12 @@ struct IndexArgs {
   std::string text;
   int k = 5;
   std::string embed_url, embed_model;
+  std::string embed_pooling = "mean";
   std::string model, api_base, api_model;
+  // ask -m: the local engine
+  int n_predict = 256, threads = 0, ctx = 0;
+  float temperature = 0;
+  std::string chat_template;
   // rm
   std::string rm_path;
 };
@@ -60,14 +66,26 @@ void add_db_option(CLI::App* c, IndexArgs& a) {
 void add_embed_options(CLI::App* c, IndexArgs& a) {
   c->add_option("--embed-url", a.embed_url,
                 "OpenAI-compatible embeddings endpoint (…/v1/embeddings); enables hybrid BM25 + vector ranking");
-  c->add_option("--embed-model", a.embed_model, "embedding model name sent to --embed-url");
+  c->add_option("--embed-model", a.embed_model,
+                "embedding model: a local GGUF file (decoder pooling in-process), or the name sent to --embed-url");
+  c->add_option("--embed-pooling", a.embed_pooling, "local GGUF embeddings: mean or last token")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"mean", "last"}));
 }
 
 // Null (BM25 only) when no embedding source is configured.
 Result<std::unique_ptr<ix::Embedder>> make_embedder(const IndexArgs& a) {
   if (a.embed_url.empty() && a.embed_model.empty()) return std::unique_ptr<ix::Embedder>();
-  if (a.embed_url.empty() || a.embed_model.empty())
-    return Status::InvalidArgument("--embed-url and --embed-model go together");
+  if (a.embed_url.empty() && rag::looks_like_model_file(a.embed_model)) {
+    rag::EmbedderOptions o;
+    o.pooling = a.embed_pooling == "last" ? rag::Pooling::kLast : rag::Pooling::kMean;
+    PLUMB_ASSIGN_OR_RETURN(auto e, rag::LocalEmbedder::load(a.embed_model, o));
+    return std::unique_ptr<ix::Embedder>(std::move(e));
+  }
+  if (a.embed_url.empty())
+    return Status::InvalidArgument("--embed-model " + a.embed_model +
+                                   ": not a .gguf file, so it needs --embed-url (a server-side model name)");
+  if (a.embed_model.empty()) return Status::InvalidArgument("--embed-url needs --embed-model NAME");
   return ix::make_openai_embedder(a.embed_url, a.embed_model, api_key());
 }
 
@@ -156,10 +174,11 @@ int run_add(IndexArgs& a) {
   std::error_code ec;
   const auto parent = std::filesystem::path(a.db).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  // The embedder first: a bad --embed-model should not leave a new empty database behind.
+  auto emb = make_embedder(a);
+  if (!emb.ok()) { print_error("index add", emb.status().message()); return status_exit(emb.status()); }
   auto idx = ix::DocIndex::open(a.db, ix::IndexConfig{a.stem});
   if (!idx.ok()) { print_error("index add", idx.status().message()); return status_exit(idx.status()); }
-  auto emb = make_embedder(a);
-  if (!emb.ok()) { print_error("index add", emb.status().message()); return kExitUsage; }
   ProgressBar bar(stderr_is_terminal() && !a.quiet);
   ix::AddOptions o;
   o.include_globs = a.include;
@@ -249,7 +268,7 @@ int run_query(IndexArgs& a) {
   auto idx = open_existing(a.db);
   if (!idx.ok()) { print_error("index query", idx.status().message()); return status_exit(idx.status()); }
   auto emb = make_embedder(a);
-  if (!emb.ok()) { print_error("index query", emb.status().message()); return kExitUsage; }
+  if (!emb.ok()) { print_error("index query", emb.status().message()); return status_exit(emb.status()); }
   ix::QueryOptions q;
   q.k = a.k;
   q.embedder = emb->get();
@@ -302,9 +321,8 @@ int run_stats(IndexArgs& a) {
 }
 
 int run_ask(IndexArgs& a) {
-  if (!a.model.empty()) {
-    print_error("index ask", "-m MODEL: answering with a local GGUF model is not yet supported; use "
-                             "--api-base URL --api-model NAME, or neither for extractive answers");
+  if (!a.model.empty() && !a.api_base.empty()) {
+    print_error("index ask", "-m MODEL and --api-base are alternatives; give one");
     return kExitUsage;
   }
   if (a.api_base.empty() != a.api_model.empty()) {
@@ -314,19 +332,33 @@ int run_ask(IndexArgs& a) {
   auto idx = open_existing(a.db);
   if (!idx.ok()) { print_error("index ask", idx.status().message()); return status_exit(idx.status()); }
   auto emb = make_embedder(a);
-  if (!emb.ok()) { print_error("index ask", emb.status().message()); return kExitUsage; }
-  std::unique_ptr<ix::AnswerGenerator> gen;
-  if (!a.api_base.empty()) gen = ix::make_openai_chat_generator(a.api_base, a.api_model, api_key());
+  if (!emb.ok()) { print_error("index ask", emb.status().message()); return status_exit(emb.status()); }
   ix::QueryOptions q;
   q.k = a.k;
   q.embedder = emb->get();
-  auto ans = ix::answer_question(**idx, a.text, q, gen.get());
+  auto answer = [&]() -> Result<ix::Answer> {
+  if (!a.model.empty()) {
+    rag::GeneratorOptions go;
+    go.n_ctx = a.ctx;
+    go.n_threads = a.threads;
+    go.n_predict = a.n_predict;
+    go.temperature = a.temperature;
+    go.chat_template = a.chat_template;
+    PLUMB_ASSIGN_OR_RETURN(auto local, rag::LocalGenerator::load(a.model, go));
+    return rag::answer_with_local_model(**idx, a.text, q, *local);
+  }
+  std::unique_ptr<ix::AnswerGenerator> gen;
+  if (!a.api_base.empty()) gen = ix::make_openai_chat_generator(a.api_base, a.api_model, api_key());
+  return ix::answer_question(**idx, a.text, q, gen.get());
+  };
+  auto ans = answer();
   if (!ans.ok()) { print_error("index ask", ans.status().message()); return status_exit(ans.status()); }
   if (a.json_out) {
     json src = json::array();
     for (size_t i = 0; i < ans->sources.size(); ++i) src.push_back(hit_json(ans->sources[i], static_cast<int>(i) + 1));
-    std::cout << json{{"question", a.text}, {"answer", ans->text}, {"extractive", ans->extractive}, {"sources", src}}.dump(2)
-              << "\n";
+    json j = {{"question", a.text}, {"answer", ans->text}, {"extractive", ans->extractive}, {"sources", src}};
+    if (!ans->extractive) j["prompt"] = ans->prompt;
+    std::cout << j.dump(2) << "\n";
     return kExitOk;
   }
   std::printf("%s\n", ans->text.c_str());
@@ -353,6 +385,8 @@ const CommandRegistration kRegistration{
           "  plumb index query \"how are tensors checked\" --db my.db -k 3\n"
           "  plumb index ask \"what is the refund policy?\" --db my.db\n"
           "  plumb index ask \"...\" --api-base http://localhost:8080/v1 --api-model qwen2.5\n"
+          "  plumb index ask \"...\" -m qwen2.5-0.5b-instruct-q8_0.gguf    # answer with a local model\n"
+          "  plumb index add docs/ --embed-model model.gguf; plumb index query \"...\" --embed-model model.gguf\n"
           "  plumb index list --json; plumb index stats; plumb index rm old/ --db my.db\n"
           "The database is one SQLite file (default ./plumb.db). See docs/index.md.");
 
@@ -401,7 +435,16 @@ const CommandRegistration kRegistration{
       ask->add_option("question", a->text, "the question")->required();
       add_db_option(ask, *a);
       ask->add_option("-k", a->k, "passages to retrieve")->capture_default_str()->check(CLI::Range(1, 50));
-      ask->add_option("-m,--model", a->model, "local GGUF model (not yet supported)");
+      ask->add_option("-m,--model", a->model, "local GGUF model that writes the answer (in-process)");
+      ask->add_option("-n,--n-predict", a->n_predict, "-m: answer tokens at most")->capture_default_str()
+          ->check(CLI::Range(1, 1 << 20));
+      ask->add_option("-t,--threads", a->threads, "-m: threads (default: all cores)");
+      ask->add_option("-c,--ctx-size", a->ctx, "-m: context size in tokens (default: the model's, at most 4096); "
+                                                "passages are shortened to fit");
+      ask->add_option("--temp", a->temperature, "-m: temperature; 0 = greedy")->capture_default_str();
+      ask->add_option("--chat-template", a->chat_template,
+                      "-m: template family when the model's own is not recognised (chatml, llama3, ...); without "
+                      "one a model with no recognised template gets a plain prompt");
       ask->add_option("--api-base", a->api_base, "OpenAI-compatible server, e.g. http://localhost:8080/v1");
       ask->add_option("--api-model", a->api_model, "model name for --api-base");
       add_embed_options(ask, *a);
@@ -409,7 +452,8 @@ const CommandRegistration kRegistration{
       ask->footer("Without a model, answers with the best passages (extractive).  API key: $PLUMB_API_KEY or "
                   "$OPENAI_API_KEY.\nExamples:\n  plumb index ask \"which page covers refunds?\" --db docs.db\n"
                   "  plumb index ask \"summarise the install steps\" --api-base http://localhost:8080/v1 "
-                  "--api-model local");
+                  "--api-model local\n"
+                  "  plumb index ask \"how do I install it?\" -m qwen2.5-0.5b-instruct-q8_0.gguf -n 200 --json");
 
       return [a, add, list, rm, query, stats, ask]() -> int {
         if (add->parsed()) return run_add(*a);

@@ -87,6 +87,9 @@ struct ContextParams {
   int32_t n_ctx = 0;      // KV cache size in tokens; 0 = min(n_ctx_train, 4096)
   int32_t n_batch = 512;  // most tokens one forward pass processes (prompt chunks)
   int32_t n_threads = 0;  // 0 = hardware concurrency
+  // Keep every evaluated token's final hidden state (after output_norm, n_embd floats) for
+  // hidden_at(): what embedding models pool.  Costs n_batch*n_embd floats per chunk copied.
+  bool embeddings = false;
 };
 
 class Context {
@@ -108,6 +111,9 @@ class Context {
   std::span<const float> logits() const;
   // REQUIRES: the last eval() had all_logits and i < its token count.
   std::span<const float> logits_at(size_t i) const;
+  // REQUIRES: the Context was created with `embeddings` and i < the last eval()'s token count.
+  // Token i's final hidden state (n_embd floats), valid until the next eval().
+  std::span<const float> hidden_at(size_t i) const;
 
   int32_t n_past() const;
   int32_t n_ctx() const;

@@ -40,6 +40,9 @@ struct Context::Impl {
   std::vector<float> logits;              // last token
   std::vector<float> all_logits;          // [n_tokens][n_vocab] when asked for
   size_t n_all_logits = 0;
+  bool keep_hidden = false;
+  std::vector<float> hidden;              // [n_tokens][n_embd] when keep_hidden
+  size_t n_hidden = 0;
 
   float* kc(int64_t layer, int64_t kvh, int64_t pos) {
     return k_cache.data() + ((layer * hp.n_head_kv + kvh) * n_ctx + pos) * hp.head_dim;
@@ -107,6 +110,7 @@ Result<std::unique_ptr<Context>> Context::create(const Model& model, const Conte
                               " tokens (KV cache " + std::to_string(2 * cache * sizeof(float) >> 20) +
                               " MiB); lower -c");
   }
+  c->keep_hidden = params.embeddings;
   c->pool = std::make_unique<kernels::ThreadPool>(c->n_threads);
   return std::unique_ptr<Context>(new Context(std::move(c)));
 }
@@ -116,6 +120,11 @@ std::span<const float> Context::logits_at(size_t i) const {
   assert(i < impl_->n_all_logits);
   const size_t nv = static_cast<size_t>(impl_->hp.n_vocab);
   return std::span<const float>(impl_->all_logits.data() + i * nv, nv);
+}
+std::span<const float> Context::hidden_at(size_t i) const {
+  assert(impl_->keep_hidden && i < impl_->n_hidden);
+  const size_t E = static_cast<size_t>(impl_->hp.n_embd);
+  return std::span<const float>(impl_->hidden.data() + i * E, E);
 }
 int32_t Context::n_past() const { return impl_->n_past; }
 int32_t Context::n_ctx() const { return impl_->n_ctx; }
@@ -140,6 +149,10 @@ Status Context::eval(std::span<const int32_t> tokens, bool all_logits) {
     c.n_all_logits = tokens.size();
   } else {
     c.n_all_logits = 0;
+  }
+  if (c.keep_hidden) {
+    c.hidden.resize(tokens.size() * static_cast<size_t>(c.hp.n_embd));
+    c.n_hidden = tokens.size();
   }
   for (size_t done = 0; done < tokens.size();) {
     const int64_t n = std::min<int64_t>(c.n_batch, static_cast<int64_t>(tokens.size() - done));
@@ -290,6 +303,7 @@ Status Context::Impl::eval_chunk(const int32_t* tokens, int64_t n_tok, bool want
   }
 
   n_past += static_cast<int32_t>(n_tok);
+  if (keep_hidden) rmsnorm_rows(x.data(), w.output_norm, hidden.data() + logits_row * static_cast<size_t>(E), n_tok);
   const int64_t nv = hp.n_vocab;
   if (want_all) {
     rmsnorm_rows(x.data(), w.output_norm, xb.data(), n_tok);

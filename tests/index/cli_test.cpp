@@ -98,9 +98,10 @@ TEST(IndexCli, AddQueryAskListStatsRm) {
   EXPECT_NE(ask.out.find("Sources:\n[1] "), std::string::npos) << ask.out;
   EXPECT_NE(ask.out.find("tensors.md, line 5 (Tensors > Validation)"), std::string::npos) << ask.out;
 
-  auto local = run_plumb("index ask \"x\" -m model.gguf" + db);
-  EXPECT_EQ(local.exit_code, 2);
-  EXPECT_NE(local.err.find("not yet supported"), std::string::npos);
+  // -m runs a local model (tests/rag has the working case); a missing file is "not found".
+  auto local = run_plumb("index ask \"x\" -m no-such-model.gguf" + db);
+  EXPECT_EQ(local.exit_code, 3);
+  EXPECT_NE(local.err.find("no-such-model.gguf"), std::string::npos) << local.err;
 
   auto stats = run_plumb("index stats --json" + db);
   ASSERT_EQ(stats.exit_code, 0);
