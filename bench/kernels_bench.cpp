@@ -7,7 +7,11 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <sys/mman.h>
+
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <random>
@@ -42,9 +46,27 @@ void quantize(TensorType type, const float* x, void* y, int64_t n) {
 // n_rows x n_cols weights: 64 distinct random rows repeated, in enough copies (cycled through)
 // that the working set is >= 256 MiB, far beyond the last-level cache: the figures are DRAM
 // streaming rates, comparable with the bandwidth probe.
+// A 2 MiB-aligned buffer; with PLUMB_BENCH_HUGEPAGES=1 it asks for transparent huge pages before
+// the first touch (to see how much TLB misses cost the streaming kernels).
+struct Buffer {
+  std::unique_ptr<uint8_t, decltype(&std::free)> ptr{nullptr, &std::free};
+  uint8_t* data() const { return ptr.get(); }
+};
+
+Buffer make_buffer(const std::vector<uint8_t>& content) {
+  constexpr size_t kHuge = size_t{2} << 20;
+  const size_t size = (content.size() + kHuge - 1) / kHuge * kHuge;
+  Buffer b;
+  b.ptr.reset(static_cast<uint8_t*>(std::aligned_alloc(kHuge, size)));
+  const char* env = std::getenv("PLUMB_BENCH_HUGEPAGES");
+  if (env != nullptr && std::string(env) == "1") madvise(b.ptr.get(), size, MADV_HUGEPAGE);
+  std::memcpy(b.ptr.get(), content.data(), content.size());
+  return b;
+}
+
 struct Weights {
   size_t matrix_bytes = 0;
-  std::vector<std::vector<uint8_t>> copies;
+  std::vector<Buffer> copies;
 };
 
 Weights make_weights(TensorType type, int64_t n_rows, int64_t n_cols) {
@@ -64,7 +86,7 @@ Weights make_weights(TensorType type, int64_t n_rows, int64_t n_cols) {
     }
   }
   const size_t n_copies = std::max<size_t>(1, (size_t{256} << 20) / out.matrix_bytes + 1);
-  out.copies.assign(n_copies, w);
+  for (size_t i = 0; i < n_copies; ++i) out.copies.push_back(make_buffer(w));
   return out;
 }
 
