@@ -13,7 +13,11 @@ std::string message_with_memory(const std::string& message, const std::vector<in
     for (char& c : line)
       if (c == '\n') c = ' ';
     if (!notes.empty() && notes.size() + line.size() > max_chars) break;
-    if (line.size() > max_chars) line = line.substr(0, max_chars);
+    if (line.size() > max_chars) {
+      size_t cut = max_chars;
+      while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;  // not mid-character
+      line = line.substr(0, cut) + " …";
+    }
     notes += line + "\n";
   }
   if (notes.empty()) return message;

@@ -37,6 +37,18 @@ TEST(MessageWithMemory, BoundedByMaxChars) {
   EXPECT_NE(m.find("- assistant: xxx"), std::string::npos);
 }
 
+TEST(MessageWithMemory, LongTurnCutOnCharacterBoundary) {
+  std::string long_turn;
+  for (int i = 0; i < 1000; ++i) long_turn += "é";  // 2 bytes each
+  const auto m = rag::message_with_memory("q", {turn("old", "user", long_turn)}, "new", 301);
+  EXPECT_LE(m.size(), 301u + 80u);
+  const size_t a = m.find("- user: ");
+  ASSERT_NE(a, std::string::npos);
+  const size_t b = m.find(" …\n", a);
+  ASSERT_NE(b, std::string::npos);
+  EXPECT_EQ((b - a - 8) % 2, 0u);  // whole characters only
+}
+
 // With the real ChatMemory: a turn stored in one session is recalled in a later one.
 TEST(MessageWithMemory, RecallAcrossSessions) {
   test::TempDir dir;
