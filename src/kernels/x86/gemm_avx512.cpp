@@ -14,6 +14,7 @@
 
 #include "gguf/quantize.h"
 #include "kernels/dispatch.h"
+#include "kernels/x86/gemm_driver.h"
 
 namespace plumb::kernels {
 
@@ -358,50 +359,8 @@ struct FloatTile {
   }
 };
 
-template <typename Tile, int R>
-void run_cols(int cc, int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, float* y, int64_t ldy) {
-  switch (cc) {
-    case 1:
-      return Tile::template run<R, 1>(n, w, ws, x, xs, y, ldy);
-    case 2:
-      return Tile::template run<R, 2>(n, w, ws, x, xs, y, ldy);
-    case 3:
-      return Tile::template run<R, 3>(n, w, ws, x, xs, y, ldy);
-    default:
-      return Tile::template run<R, 4>(n, w, ws, x, xs, y, ldy);
-  }
-}
-
 template <typename Tile>
-void gemm(int64_t n, const void* vw, size_t ws, int nr, const void* vx, size_t xs, int nc, float* y, int64_t ldy) {
-  const auto* w = static_cast<const uint8_t*>(vw);
-  const auto* x = static_cast<const uint8_t*>(vx);
-  for (int r0 = 0; r0 < nr; r0 += kTileRows) {
-    const int rr = nr - r0 < kTileRows ? nr - r0 : kTileRows;
-    for (int c0 = 0; c0 < nc; c0 += kTileCols) {
-      const int cc = nc - c0 < kTileCols ? nc - c0 : kTileCols;
-      const uint8_t* wt = w + r0 * ws;
-      const uint8_t* xt = x + c0 * xs;
-      float* yt = y + c0 * ldy + r0;
-      switch (rr) {
-        case 1:
-          run_cols<Tile, 1>(cc, n, wt, ws, xt, xs, yt, ldy);
-          break;
-        case 2:
-          run_cols<Tile, 2>(cc, n, wt, ws, xt, xs, yt, ldy);
-          break;
-        case 3:
-          run_cols<Tile, 3>(cc, n, wt, ws, xt, xs, yt, ldy);
-          break;
-        default:
-          run_cols<Tile, 4>(cc, n, wt, ws, xt, xs, yt, ldy);
-          break;
-      }
-    }
-  }
-}
-
-void set_gemm(KernelTable& t, TensorType type, GemmFn fn) { t.weights[static_cast<uint32_t>(type)].gemm = fn; }
+constexpr GemmFn gemm = gemm_tiles<Tile, kTileRows, kTileCols>;
 
 }  // namespace
 
