@@ -101,44 +101,37 @@ inline __m256i unpack_q4_0(const uint8_t* qs) {
   return _mm256_sub_epi8(_mm256_set_m128i(hi, lo), _mm256_set1_epi8(8));
 }
 
-float vec_dot_q8_0_q8_0(int64_t n, const void* vw, const void* vx) {
-  const auto* w = static_cast<const block_q8_0*>(vw);
+inline __m256i load_q8_0_weights(const block_q8_0& b) { return load_i8x32(b.qs); }
+inline __m256i load_q4_0_weights(const block_q4_0& b) { return unpack_q4_0(b.qs); }
+
+// Q8_0 or Q4_0 weights (as int8 lanes via kLoad) x Q8_0 activations, two blocks per step.
+template <typename Block, __m256i (*kLoad)(const Block&)>
+float vec_dot_blocks_q8_0(int64_t n, const void* vw, const void* vx) {
+  static_assert(gguf::kQK4_0 == gguf::kQK8_0, "both formats have 32-element blocks");
+  const auto* w = static_cast<const Block*>(vw);
   const auto* x = static_cast<const block_q8_0*>(vx);
   const int64_t nb = n / gguf::kQK8_0;
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   int64_t i = 0;
   for (; i + 2 <= nb; i += 2) {
-    const __m256i p0 = dot_i8(load_i8x32(w[i].qs), load_i8x32(x[i].qs));
-    const __m256i p1 = dot_i8(load_i8x32(w[i + 1].qs), load_i8x32(x[i + 1].qs));
+    const __m256i p0 = dot_i8(kLoad(w[i]), load_i8x32(x[i].qs));
+    const __m256i p1 = dot_i8(kLoad(w[i + 1]), load_i8x32(x[i + 1].qs));
     acc0 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(w[i].d) * _cvtsh_ss(x[i].d)), _mm256_cvtepi32_ps(p0), acc0);
     acc1 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(w[i + 1].d) * _cvtsh_ss(x[i + 1].d)), _mm256_cvtepi32_ps(p1),
                            acc1);
   }
   for (; i < nb; ++i) {
-    const __m256i p0 = dot_i8(load_i8x32(w[i].qs), load_i8x32(x[i].qs));
+    const __m256i p0 = dot_i8(kLoad(w[i]), load_i8x32(x[i].qs));
     acc0 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(w[i].d) * _cvtsh_ss(x[i].d)), _mm256_cvtepi32_ps(p0), acc0);
   }
   return hsum(_mm256_add_ps(acc0, acc1));
 }
 
+float vec_dot_q8_0_q8_0(int64_t n, const void* vw, const void* vx) {
+  return vec_dot_blocks_q8_0<block_q8_0, load_q8_0_weights>(n, vw, vx);
+}
 float vec_dot_q4_0_q8_0(int64_t n, const void* vw, const void* vx) {
-  const auto* w = static_cast<const block_q4_0*>(vw);
-  const auto* x = static_cast<const block_q8_0*>(vx);
-  const int64_t nb = n / gguf::kQK4_0;
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 2 <= nb; i += 2) {
-    const __m256i p0 = dot_i8(unpack_q4_0(w[i].qs), load_i8x32(x[i].qs));
-    const __m256i p1 = dot_i8(unpack_q4_0(w[i + 1].qs), load_i8x32(x[i + 1].qs));
-    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(w[i].d) * _cvtsh_ss(x[i].d)), _mm256_cvtepi32_ps(p0), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(w[i + 1].d) * _cvtsh_ss(x[i + 1].d)), _mm256_cvtepi32_ps(p1),
-                           acc1);
-  }
-  for (; i < nb; ++i) {
-    const __m256i p0 = dot_i8(unpack_q4_0(w[i].qs), load_i8x32(x[i].qs));
-    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(w[i].d) * _cvtsh_ss(x[i].d)), _mm256_cvtepi32_ps(p0), acc0);
-  }
-  return hsum(_mm256_add_ps(acc0, acc1));
+  return vec_dot_blocks_q8_0<block_q4_0, load_q4_0_weights>(n, vw, vx);
 }
 
 // sum_j m[j] * (bsums[2j] + bsums[2j+1]) as 4 int32 lanes.
