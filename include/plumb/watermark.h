@@ -119,18 +119,35 @@ Result<std::unique_ptr<SamplerStage>> make_watermark_stage(const WatermarkConfig
 
 struct DetectOptions {
   double z_threshold = 4.0;           // verdict: z > threshold
-  bool ignore_repeated_ngrams = true;  // the reference's default: count each n-gram once
-  // plumb's stricter repeat rule (reference schemes, with ignore_repeated_ngrams): also treat
-  // as repeats n-grams that select the same green-list seed for the same token; their
-  // verdicts are the same coin flip.  selfhash and minhash derive the seed from one or two of
-  // the ids, so distinct n-grams often share it and human text scores over-dispersed z
-  // (sd ~1.5 for selfhash on English); this rule restores sd ~1.  z then differs from the
-  // reference's.  See docs/watermark.md.
-  bool dedupe_by_seed = false;
+  bool ignore_repeated_ngrams = true;  // count each repeat once (rule below); false: every token
+  // The repeat rule when ignore_repeated_ngrams (plumb's default: true): count each distinct
+  // (green-list seed, token) pair once.  false: count each distinct n-gram once, exactly the
+  // reference detector (`--dedupe ngram`).  Why the default differs: selfhash derives its seed
+  // from a min over four terms, and about 1/4 of the time the min is the candidate's own term,
+  // so the seed depends on the token alone; repeats of a frequent token in different contexts
+  // then share one coin flip, which n-gram dedupe does not catch, and human prose scores
+  // over-dispersed z (sd ~1.5, z > 4 in ~0.6% of 200-token windows).  Counting each (seed,
+  // token) once restores sd ~1 (minhash and skipgram seeds repeat across n-grams too).  For
+  // lefthash with an odd key and for hash/hash4 both rules give the same counts.
+  // DetectResult::reference always carries the n-gram rule's figures.  See docs/watermark.md.
+  bool dedupe_by_seed = true;
   bool binomial = false;              // also compute the exact binomial tail P(X >= G)
   bool winmax = false;                // best window z (uncalibrated: no p-value meaning); costs
                                       // O(L^2) in the counted tokens L, about 0.5 s at L = 30,000
   int32_t bos_id = -1;                // dropped when it is the first id; -1: none
+  // Memory for cached green lists (bitsets of V bits, one per previous-token seed; plain
+  // schemes).  0: 256 MiB.  A cold scan builds one list per distinct seed; at V = 128k a list
+  // is 16 KiB, so 256 MiB holds 16,384 lists.
+  size_t cache_bytes = 0;
+};
+
+// The reference detector's own figures (lm-watermarking, ignore_repeated_ngrams=True: each
+// distinct n-gram once), whatever repeat rule DetectOptions chose.
+struct ReferenceScore {
+  int64_t num_scored = 0;
+  int64_t num_green = 0;
+  double z = 0;
+  double p_value = 1;  // normal upper tail, as the reference
 };
 
 struct DetectResult {
@@ -139,16 +156,18 @@ struct DetectResult {
   bool scored = false;
   std::string message;
   int64_t num_tokens = 0;  // ids after dropping a leading BOS
-  int64_t num_scored = 0;  // T: scored n-grams (unique ones by default)
+  int64_t num_scored = 0;  // T: counted n-grams (distinct (seed, token) pairs by default)
   int64_t num_green = 0;   // G
   double green_fraction = 0;
   double z = 0;            // (G - gamma T) / sqrt(T gamma (1 - gamma))
   double p_value = 1;      // normal upper tail of z
   std::optional<double> binomial_p;  // with DetectOptions::binomial
   bool detected = false;   // z > z_threshold
+  ReferenceScore reference;  // the reference's n-gram rule; equal to the above with --dedupe ngram
   // Per token (after dropping BOS): -1 not scored (the first h ids), 0 red, 1 green.
   std::vector<int8_t> mask;
-  // Per token: 1 where its n-gram occurred earlier (not counted when ignoring repeats).
+  // Per token: 1 where it repeats an earlier one under the chosen rule (the same (seed, token),
+  // or the same n-gram with dedupe_by_seed false); not counted when ignoring repeats.
   std::vector<uint8_t> repeated;
   // WinMax (DetectOptions::winmax): the largest window z over window sizes 1..L-1 of the
   // counted tokens, as the reference's window_size="max".  Uncalibrated: z > 4 here does not

@@ -13,7 +13,9 @@ namespace plumb {
 
 namespace {
 
-constexpr size_t kBitsetBudgetBytes = size_t{64} << 20;
+// Default green-list cache: this many lists (64 MiB at V = 32k, 256 MiB at V = 128k), so
+// that the lists of the previous tokens that make up most of a corpus stay built.
+constexpr size_t kDefaultCachedLists = 16384;
 
 // Positions of first occurrences of n-grams in one text: open addressing over positions,
 // n-grams compared by their ids.
@@ -82,11 +84,39 @@ struct Detector::Cache {
   NgramSet ngrams;
   KeySet seeds;
   std::vector<int32_t> list;
-  explicit Cache(int32_t vocab_size) : bitsets(vocab_size, kBitsetBudgetBytes) {}
+  Cache(int32_t vocab_size, size_t budget_bytes) : bitsets(vocab_size, budget_bytes) {}
+
+  // Green membership of `token` in the list seeded by `seed` (reference schemes, token < V).
+  // Plain schemes: the whole list as a bitset, built once per seed (it serves every later
+  // occurrence of the previous token).  Self-salted schemes: the list depends on the token
+  // too, so one token's test, remembered by (seed, token).
+  bool green(const Watermark& wm, uint32_t seed, int32_t token, bool salted) {
+    if (!salted) {
+      const uint64_t* bits = bitsets.find(seed);
+      if (bits == nullptr && bitsets.admit(seed)) {
+        wm.green_list_seeded(seed, list);
+        bits = bitsets.store(seed, list);
+      }
+      if (bits != nullptr) return watermark::BitsetCache::test(bits, token);
+    }
+    if (int known = results.lookup(seed, token); known >= 0) return known == 1;
+    const bool g = wm.is_green_seeded(seed, token);
+    results.insert(seed, token, g);
+    return g;
+  }
 };
 
+namespace {
+
+size_t cache_budget(const DetectOptions& o, int32_t vocab_size) {
+  if (o.cache_bytes > 0) return o.cache_bytes;
+  return kDefaultCachedLists * watermark::BitsetCache::list_bytes(vocab_size);
+}
+
+}  // namespace
+
 Detector::Detector(Watermark wm, const DetectOptions& options)
-    : watermark_(std::move(wm)), options_(options), cache_(std::make_unique<Cache>(watermark_.vocab_size())) {}
+    : watermark_(std::move(wm)), options_(options), cache_(std::make_unique<Cache>(watermark_.vocab_size(), cache_budget(options_, watermark_.vocab_size()))) {}
 Detector::Detector(const Detector& other) : Detector(other.watermark_, other.options_) {}
 Detector& Detector::operator=(const Detector& other) {
   if (this != &other) *this = Detector(other);
@@ -124,60 +154,61 @@ DetectResult Detector::detect(std::span<const int32_t> ids) {
   const bool salted = watermark_.self_salted();
   const int64_t count = n - ng + 1;
   Cache& c = *cache_;
+  // Hash schemes hash the whole n-gram, so their (seed, token) rule is the n-gram rule.
   const bool by_seed = reference && options_.dedupe_by_seed && options_.ignore_repeated_ngrams;
+  // The n-gram set is always kept: it gives the reference's figures beside ours.
+  c.ngrams.reset(ids.data(), static_cast<size_t>(ng), static_cast<size_t>(count));
   if (by_seed) c.seeds.reset(static_cast<size_t>(count));
-  else c.ngrams.reset(ids.data(), static_cast<size_t>(ng), static_cast<size_t>(count));
   std::vector<uint8_t> counted_green;  // WinMax input: green bits of the counted n-grams, in order
   counted_green.reserve(static_cast<size_t>(count));
 
   const int32_t vocab = watermark_.vocab_size();
-  int64_t unique = 0, green_unique = 0, green_all = 0;
+  int64_t counted = 0, green_counted = 0, ref_unique = 0, ref_green = 0;
   for (int64_t j = 0; j < count; ++j) {
     const int64_t target = j + ng - 1;
     const std::span<const int32_t> gram = ids.subspan(static_cast<size_t>(j), static_cast<size_t>(ng));
     const int32_t token = gram.back();
     const uint32_t seed = reference ? watermark_.seed(salted ? gram : gram.first(gram.size() - 1)) : 0;
-    const int64_t first = by_seed ? c.seeds.first((uint64_t{seed} << 32) | static_cast<uint32_t>(token), j)
-                                  : c.ngrams.first(j);
+    const int64_t first_ngram = c.ngrams.first(j);
+    // A repeated n-gram is a repeated (seed, token) too (its pair went into the seed set at
+    // its first occurrence), so the seed set is consulted only for new n-grams.
+    int64_t first_seed = first_ngram;
+    if (by_seed && first_ngram == j) first_seed = c.seeds.first((uint64_t{seed} << 32) | static_cast<uint32_t>(token), j);
     bool green;
-    if (first != j) {
-      green = r.mask[static_cast<size_t>(first + ng - 1)] == 1;
-      r.repeated[static_cast<size_t>(target)] = 1;
+    if (first_seed != j) {  // (a repeat of) a pair scored before: the same coin flip
+      green = r.mask[static_cast<size_t>(first_seed + ng - 1)] == 1;
+    } else if (!reference || token < 0 || token >= vocab) {
+      green = watermark_.is_green(gram);
     } else {
-      if (!reference || token < 0 || token >= vocab) {
-        green = watermark_.is_green(gram);
-      } else {
-        const uint64_t* bits = salted ? nullptr : c.bitsets.find(seed);
-        if (bits == nullptr && !salted && c.bitsets.admit(seed)) {
-          watermark_.green_list_seeded(seed, c.list);
-          bits = c.bitsets.store(seed, c.list);
-        }
-        if (bits != nullptr) {
-          green = watermark::BitsetCache::test(bits, token);
-        } else if (int known = c.results.lookup(seed, token); known >= 0) {
-          green = known == 1;
-        } else {
-          green = watermark_.is_green_seeded(seed, token);
-          c.results.insert(seed, token, green);
-        }
-      }
-      ++unique;
-      green_unique += green;
+      green = c.green(watermark_, seed, token, salted);
     }
-    green_all += green;
     r.mask[static_cast<size_t>(target)] = green ? 1 : 0;
-    if (!options_.ignore_repeated_ngrams || first == j) counted_green.push_back(green);
+    if (first_ngram == j) {
+      ++ref_unique;
+      ref_green += green;
+    }
+    const bool repeat = first_seed != j;
+    r.repeated[static_cast<size_t>(target)] = repeat ? 1 : 0;
+    if (!options_.ignore_repeated_ngrams || !repeat) {
+      ++counted;
+      green_counted += green;
+      counted_green.push_back(green);
+    }
   }
 
   const double gamma = watermark_.config().gamma;
   r.scored = true;
-  r.num_scored = options_.ignore_repeated_ngrams ? unique : count;
-  r.num_green = options_.ignore_repeated_ngrams ? green_unique : green_all;
+  r.num_scored = counted;
+  r.num_green = green_counted;
   r.green_fraction = static_cast<double>(r.num_green) / static_cast<double>(r.num_scored);
   r.z = watermark_z(r.num_green, r.num_scored, gamma);
   r.p_value = normal_upper_tail(r.z);
   if (options_.binomial) r.binomial_p = binomial_upper_tail(r.num_green, r.num_scored, gamma);
   r.detected = r.z > options_.z_threshold;
+  r.reference.num_scored = ref_unique;
+  r.reference.num_green = ref_green;
+  r.reference.z = watermark_z(ref_green, ref_unique, gamma);
+  r.reference.p_value = normal_upper_tail(r.reference.z);
 
   if (options_.winmax && counted_green.size() >= 2) {
     // Every window of every size 1..L-1 (the reference's range(1, L)), stride 1.

@@ -75,9 +75,14 @@ class ResultCache {
 // token's test costs less than a whole list.
 class BitsetCache {
  public:
+  // Memory is taken as lists are stored, up to budget_bytes.
   BitsetCache(int32_t vocab_size, size_t budget_bytes)
       : words_((static_cast<size_t>(vocab_size) + 63) / 64),
         capacity_(std::max<size_t>(1, budget_bytes / (words_ * 8))) {}
+
+  // The bytes one list takes for a vocabulary size.
+  static size_t list_bytes(int32_t vocab_size) { return (static_cast<size_t>(vocab_size) + 63) / 64 * 8; }
+  size_t capacity() const { return capacity_; }
 
   // The bitset for `seed`, or nullptr when absent.
   const uint64_t* find(uint32_t seed) {

@@ -126,3 +126,62 @@ TEST(DetectCli, TextThroughRealTokenizer) {
 
 }  // namespace
 }  // namespace plumb
+
+namespace plumb {
+namespace {
+
+// selfhash on a text of few distinct ids: seeds repeat across distinct n-grams, so the default
+// (seed) rule and the reference's n-gram rule differ; both are reported.
+TEST(DetectCli, DedupeDefaultIsSeedAndReferenceFiguresAreAlwaysThere) {
+  std::vector<int32_t> ids;
+  for (int i = 0; i < 300; ++i) ids.push_back(static_cast<int32_t>((i * 7 + i / 13) % 9));
+  const std::string args = "detect --ids --wm-vocab-size 5000 --wm-key 12345 --wm-scheme selfhash --json ";
+  WatermarkConfig c;
+  c.scheme = WatermarkScheme::kSelfHash;
+  c.key = 12345;
+  DetectOptions ngram;
+  ngram.dedupe_by_seed = false;
+  const auto want_seed = Detector::create(c, 5000)->detect(ids);
+  const auto want_ngram = Detector::create(c, 5000, ngram)->detect(ids);
+  ASSERT_NE(want_seed.num_scored, want_ngram.num_scored);  // the case this test is about
+
+  const auto def = test::run_plumb(args + "-", join(ids, " "));
+  ASSERT_EQ(def.exit_code, 0) << def.err;
+  const json jd = json::parse(def.out);
+  EXPECT_EQ(jd["dedupe"].get<std::string>(), "seed");
+  EXPECT_EQ(jd["num_scored"].get<int64_t>(), want_seed.num_scored);
+  EXPECT_EQ(jd["num_green"].get<int64_t>(), want_seed.num_green);
+  EXPECT_EQ(jd["reference"]["scored"].get<int64_t>(), want_ngram.num_scored);
+  EXPECT_EQ(jd["reference"]["green"].get<int64_t>(), want_ngram.num_green);
+  EXPECT_NEAR(jd["reference"]["z"].get<double>(), want_ngram.z, 1e-9);
+  EXPECT_NEAR(jd["reference"]["p"].get<double>(), want_ngram.p_value, 1e-12);
+
+  const auto ng = test::run_plumb(args + "--dedupe ngram -", join(ids, " "));
+  ASSERT_EQ(ng.exit_code, 0) << ng.err;
+  const json jn = json::parse(ng.out);
+  EXPECT_EQ(jn["num_scored"].get<int64_t>(), want_ngram.num_scored);
+  EXPECT_NEAR(jn["z"].get<double>(), want_ngram.z, 1e-9);
+  EXPECT_EQ(jn["reference"]["z"], jn["z"]);
+
+  // Human-readable: a reference line only when the figures differ.
+  const std::string plain = "detect --ids --wm-vocab-size 5000 --wm-key 12345 --wm-scheme selfhash ";
+  const auto h = test::run_plumb(plain + "-", join(ids, " "));
+  EXPECT_NE(h.out.find("reference scoring"), std::string::npos) << h.out;
+  EXPECT_EQ(test::run_plumb(plain + "--dedupe ngram -", join(ids, " ")).out.find("reference scoring"),
+            std::string::npos);
+}
+
+TEST(DetectCli, HelpExplainsTheDedupeDefaultAndCacheSize) {
+  const auto r = test::run_plumb("detect --help");
+  EXPECT_NE(r.out.find("seed (default)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("the candidate itself"), std::string::npos);
+  EXPECT_NE(r.out.find("--dedupe ngram"), std::string::npos);
+  EXPECT_NE(r.out.find("--wm-cache-mb"), std::string::npos);
+  EXPECT_EQ(test::run_plumb(std::string(kArgs) + "--wm-cache-mb 0 -", "1 2 3").exit_code, 2);
+  const auto small = test::run_plumb(std::string(kArgs) + "--wm-cache-mb 0.05 --json -", join(marked_ids(), " "));
+  ASSERT_EQ(small.exit_code, 0) << small.err;
+  EXPECT_EQ(json::parse(small.out)["num_green"].get<int64_t>(), 119);  // a tiny cache changes nothing
+}
+
+}  // namespace
+}  // namespace plumb

@@ -40,28 +40,55 @@ bool naive_green(const Watermark& wm, const std::vector<int32_t>& gram) {
   return std::find(list.begin(), list.end(), gram.back()) != list.end();
 }
 
+// The reference's scoring (ignore_repeated_ngrams=True: each distinct n-gram once, and
+// False: every n-gram), and plumb's default rule (each distinct (seed, token) pair once; for
+// hash schemes, whose digest covers the whole n-gram, the n-gram rule).
 struct Naive {
-  int64_t t = 0, g = 0, t_all = 0, g_all = 0;
-  std::vector<uint8_t> counted;  // green bits of the counted n-grams (unique, in order)
+  int64_t t = 0, g = 0, t_all = 0, g_all = 0, t_seed = 0, g_seed = 0;
+  std::vector<uint8_t> counted;       // green bits of the distinct n-grams, in order
+  std::vector<uint8_t> counted_seed;  // green bits of the distinct (seed, token) pairs, in order
 };
 
 Naive naive_score(const Watermark& wm, const std::vector<int32_t>& ids) {
   Naive n;
   const int ng = wm.ngram_size();
+  const bool reference = watermark_scheme_is_reference(wm.config().scheme);
   std::map<std::vector<int32_t>, bool> seen;
+  std::set<std::pair<uint32_t, int32_t>> seen_pairs;
   for (size_t j = 0; j + ng <= ids.size(); ++j) {
     std::vector<int32_t> gram(ids.begin() + j, ids.begin() + j + ng);
     const bool green = naive_green(wm, gram);
     ++n.t_all;
     n.g_all += green;
-    if (seen.emplace(gram, green).second) {
+    const bool new_gram = seen.emplace(gram, green).second;
+    if (new_gram) {
       ++n.t;
       n.g += green;
       n.counted.push_back(green);
     }
+    std::vector<int32_t> ctx(gram.begin(), wm.self_salted() ? gram.end() : gram.end() - 1);
+    const bool new_pair = reference ? seen_pairs.emplace(wm.seed(ctx), gram.back()).second : new_gram;
+    if (new_pair) {
+      ++n.t_seed;
+      n.g_seed += green;
+      n.counted_seed.push_back(green);
+    }
   }
   return n;
 }
+
+double naive_winmax(const std::vector<uint8_t>& bits) {
+  double best = -INFINITY;
+  for (size_t size = 1; size < bits.size(); ++size)
+    for (size_t s = 0; s + size <= bits.size(); ++s) {
+      int64_t g = 0;
+      for (size_t i = s; i < s + size; ++i) g += bits[i];
+      best = std::max(best, (g - 0.25 * size) / std::sqrt(size * 0.25 * 0.75));
+    }
+  return best;
+}
+
+double naive_z(int64_t g, int64_t t) { return (g - 0.25 * t) / std::sqrt(t * 0.25 * 0.75); }
 
 std::vector<int32_t> random_ids(std::mt19937& rng, size_t n, int32_t vocab, int32_t alphabet) {
   std::uniform_int_distribution<int32_t> d(0, std::min(vocab, alphabet) - 1);
@@ -70,54 +97,110 @@ std::vector<int32_t> random_ids(std::mt19937& rng, size_t n, int32_t vocab, int3
   return out;
 }
 
+constexpr WatermarkScheme kAllSchemes[] = {WatermarkScheme::kLeftHash, WatermarkScheme::kSelfHash,
+                                           WatermarkScheme::kMinHash,  WatermarkScheme::kSkipGram,
+                                           WatermarkScheme::kHash,     WatermarkScheme::kHash4};
+
+// `--dedupe ngram` and the reference fields (whatever the rule) reproduce the reference's
+// numbers; the default counts distinct (seed, token) pairs; `--dedupe none` every n-gram.
 TEST(Detector, MatchesNaiveScoringForEveryScheme) {
   std::mt19937 rng(11);
-  for (auto scheme : {WatermarkScheme::kLeftHash, WatermarkScheme::kSelfHash, WatermarkScheme::kMinHash,
-                      WatermarkScheme::kSkipGram, WatermarkScheme::kHash, WatermarkScheme::kHash4}) {
+  for (auto scheme : kAllSchemes) {
     SCOPED_TRACE(std::string(watermark_scheme_name(scheme)));
     const int32_t vocab = 300;
     Watermark wm = make_wm(scheme, vocab);
     DetectOptions opts;
     opts.winmax = true;
     Detector det = make_detector(scheme, vocab, opts);
+    DetectOptions ngram = opts;
+    ngram.dedupe_by_seed = false;
+    Detector det_ngram = make_detector(scheme, vocab, ngram);
     DetectOptions all = opts;
     all.ignore_repeated_ngrams = false;
     Detector det_all = make_detector(scheme, vocab, all);
     for (int rep = 0; rep < 6; ++rep) {
-      // A small alphabet forces repeated n-grams.
+      // A small alphabet forces repeated n-grams (and shared seeds).
       const auto ids = random_ids(rng, 60 + 20 * rep, vocab, rep % 2 ? 6 : vocab);
       const Naive n = naive_score(wm, ids);
       const DetectResult r = det.detect(ids);
-      ASSERT_TRUE(r.scored) << r.message;
-      EXPECT_EQ(r.num_scored, n.t);
-      EXPECT_EQ(r.num_green, n.g);
-      EXPECT_NEAR(r.z, (n.g - 0.25 * n.t) / std::sqrt(n.t * 0.25 * 0.75), 1e-12);
-      EXPECT_NEAR(r.p_value, 0.5 * std::erfc(r.z / std::sqrt(2.0)), 1e-15);
+      const DetectResult rn = det_ngram.detect(ids);
       const DetectResult ra = det_all.detect(ids);
+      ASSERT_TRUE(r.scored) << r.message;
+      // The reference's rule, as an option and as the reference fields of every rule.
+      EXPECT_EQ(rn.num_scored, n.t);
+      EXPECT_EQ(rn.num_green, n.g);
+      EXPECT_NEAR(rn.z, naive_z(n.g, n.t), 1e-12);
+      EXPECT_NEAR(rn.p_value, 0.5 * std::erfc(rn.z / std::sqrt(2.0)), 1e-15);
+      for (const DetectResult* x : {&r, &rn, &ra}) {
+        EXPECT_EQ(x->reference.num_scored, n.t);
+        EXPECT_EQ(x->reference.num_green, n.g);
+        EXPECT_NEAR(x->reference.z, naive_z(n.g, n.t), 1e-12);
+        EXPECT_NEAR(x->reference.p_value, 0.5 * std::erfc(naive_z(n.g, n.t) / std::sqrt(2.0)), 1e-15);
+      }
+      // The default rule.
+      EXPECT_EQ(r.num_scored, n.t_seed);
+      EXPECT_EQ(r.num_green, n.g_seed);
+      EXPECT_NEAR(r.z, naive_z(n.g_seed, n.t_seed), 1e-12);
+      // Every n-gram.
       EXPECT_EQ(ra.num_scored, n.t_all);
       EXPECT_EQ(ra.num_scored, static_cast<int64_t>(ids.size()) - wm.ngram_size() + 1);
       EXPECT_EQ(ra.num_green, n.g_all);
-      // Mask: unscored prefix, then one mark per n-gram whose sum is the all-count.
+      // Mask: unscored prefix, then one mark per n-gram whose sum is the all-count; the same
+      // under every rule.
       int64_t greens = 0;
       for (size_t i = 0; i < r.mask.size(); ++i) {
         if (i + 1 < static_cast<size_t>(wm.ngram_size())) EXPECT_EQ(r.mask[i], -1);
         else greens += r.mask[i];
       }
       EXPECT_EQ(greens, n.g_all);
-      // WinMax over the counted bits, by brute force over sizes 1..L-1.
-      double best = -INFINITY;
-      for (size_t size = 1; size < n.counted.size(); ++size)
-        for (size_t s = 0; s + size <= n.counted.size(); ++s) {
-          int64_t g = 0;
-          for (size_t i = s; i < s + size; ++i) g += n.counted[i];
-          best = std::max(best, (g - 0.25 * size) / std::sqrt(size * 0.25 * 0.75));
-        }
+      EXPECT_EQ(rn.mask, r.mask);
+      EXPECT_EQ(ra.mask, r.mask);
+      // WinMax over the counted bits of each rule, by brute force over sizes 1..L-1.
       ASSERT_TRUE(r.winmax_z.has_value());
-      EXPECT_NEAR(*r.winmax_z, best, 1e-12);
+      ASSERT_TRUE(rn.winmax_z.has_value());
+      EXPECT_NEAR(*r.winmax_z, naive_winmax(n.counted_seed), 1e-12);
+      EXPECT_NEAR(*rn.winmax_z, naive_winmax(n.counted), 1e-12);
       // Detection is deterministic and cache-independent.
       const DetectResult again = det.detect(ids);
       EXPECT_EQ(again.num_green, r.num_green);
       EXPECT_EQ(again.mask, r.mask);
+    }
+  }
+}
+
+// For lefthash (odd key, |key| * V below 2^63: key * previous id is then distinct modulo 2^32
+// for distinct ids) and for the hash schemes, distinct n-grams have distinct (seed, token)
+// pairs, so the default rule gives exactly the reference's counts.
+TEST(Detector, SeedRuleEqualsNgramRuleForLefthashAndHashSchemes) {
+  std::mt19937 rng(23);
+  for (auto scheme : {WatermarkScheme::kLeftHash, WatermarkScheme::kHash, WatermarkScheme::kHash4}) {
+    for (int64_t key : {kDefaultWatermarkKey, int64_t{8731902214}, int64_t{-999999937}, int64_t{(1LL << 45) + 1}}) {
+      SCOPED_TRACE(std::string(watermark_scheme_name(scheme)) + " key " + std::to_string(key));
+      const int32_t vocab = 128256;
+      WatermarkConfig c;
+      c.scheme = scheme;
+      c.key = key;
+      DetectOptions ngram;
+      ngram.dedupe_by_seed = false;
+      auto det = Detector::create(c, vocab);
+      auto det_ngram = Detector::create(c, vocab, ngram);
+      ASSERT_TRUE(det.ok() && det_ngram.ok());
+      for (int rep = 0; rep < 3; ++rep) {
+        // Zipf-like ids: frequent tokens recur after many different predecessors.
+        std::vector<int32_t> ids(400);
+        for (auto& x : ids) {
+          const uint32_t u = rng();
+          x = static_cast<int32_t>(u % (u & 1 ? 12u : 128256u));
+        }
+        const auto r = det->detect(ids);
+        const auto rn = det_ngram->detect(ids);
+        EXPECT_EQ(r.num_scored, rn.num_scored);
+        EXPECT_EQ(r.num_green, rn.num_green);
+        EXPECT_EQ(r.repeated, rn.repeated);
+        EXPECT_EQ(r.z, r.reference.z);
+        if (scheme != WatermarkScheme::kHash4)  // repeated bigrams were found and folded
+          EXPECT_LT(r.num_scored, static_cast<int64_t>(ids.size()) - 1);
+      }
     }
   }
 }
@@ -292,10 +375,10 @@ TEST(Detector, SeedDedupeCountsDistinctSeedTokenPairs) {
   for (auto scheme : {WatermarkScheme::kSelfHash, WatermarkScheme::kMinHash, WatermarkScheme::kLeftHash}) {
     const int32_t vocab = 500;
     Watermark wm = make_wm(scheme, vocab);
-    DetectOptions opts;
-    opts.dedupe_by_seed = true;
-    Detector det = make_detector(scheme, vocab, opts);
-    Detector plain = make_detector(scheme, vocab);
+    Detector det = make_detector(scheme, vocab);  // the default rule
+    DetectOptions ngram;
+    ngram.dedupe_by_seed = false;
+    Detector plain = make_detector(scheme, vocab, ngram);
     for (int rep = 0; rep < 4; ++rep) {
       const auto ids = random_ids(rng, 300, vocab, 8);  // few distinct ids: many shared seeds
       std::map<std::pair<uint32_t, int32_t>, bool> pairs;
@@ -310,7 +393,12 @@ TEST(Detector, SeedDedupeCountsDistinctSeedTokenPairs) {
       const auto r = det.detect(ids);
       EXPECT_EQ(r.num_scored, static_cast<int64_t>(pairs.size()));
       EXPECT_EQ(r.num_green, green);
-      EXPECT_LE(r.num_scored, plain.detect(ids).num_scored);
+      const auto rn = plain.detect(ids);
+      EXPECT_LE(r.num_scored, rn.num_scored);
+      // Self-salted seeds repeat across distinct n-grams: the rules differ on such text.
+      if (scheme == WatermarkScheme::kSelfHash) EXPECT_LT(r.num_scored, rn.num_scored);
+      EXPECT_EQ(r.reference.num_scored, rn.num_scored);
+      EXPECT_EQ(r.reference.num_green, rn.num_green);
     }
   }
 }
