@@ -24,11 +24,14 @@ CpuFeatures detect() {
   f.avx512vl = __builtin_cpu_supports("avx512vl");
   f.avx512dq = __builtin_cpu_supports("avx512dq");
   // Not every compiler's __builtin_cpu_supports knows "f16c" and "avx512vnni" (clang 14 does
-  // not): read CPUID directly (leaf 1 ECX bit 29, leaf 7 ECX bit 11).  OS support for the
+  // not): read CPUID directly (leaf 1 ECX bit 29, leaf 7 ECX bits 11 and 1).  OS support for the
   // register state is already implied by avx2 / avx512f above.
   unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
   if (__get_cpuid(1, &eax, &ebx, &ecx, &edx)) f.f16c = f.avx2 && ((ecx >> 29) & 1) != 0;
-  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) f.avx512vnni = f.avx512f && ((ecx >> 11) & 1) != 0;
+  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) {
+    f.avx512vnni = f.avx512f && ((ecx >> 11) & 1) != 0;
+    f.avx512vbmi = f.avx512f && ((ecx >> 1) & 1) != 0;
+  }
 #endif
   return f;
 }

@@ -25,6 +25,12 @@ using GemmFn = void (*)(int64_t n, const void* w, size_t w_stride, int nr, const
 // Converts n floats to a row of another format (activation quantization).
 using QuantizeRowFn = void (*)(const float* x, void* y, int64_t n);
 using DequantizeRowFn = void (*)(const void* x, float* y, int64_t n);
+// Single-token matvec in two steps: the quantized activation row (vec_dot_type) is rearranged
+// once per call into matvec_x_bytes(n) bytes (64-byte aligned; the layout belongs to the
+// kernel), then matvec_rows computes y[r] = dot(row r of w, x) for nr rows `ws` bytes apart.
+using MatvecBytesFn = size_t (*)(int64_t n);
+using MatvecPrepareFn = void (*)(int64_t n, const void* xq, void* xp);
+using MatvecRowsFn = void (*)(int64_t n, const void* w, size_t ws, int nr, const void* xp, float* y);
 
 struct WeightKernels {
   TensorType vec_dot_type = TensorType::kF32;  // what activations are converted to
@@ -32,6 +38,10 @@ struct WeightKernels {
   VecDotFn vec_dot = nullptr;                  // nullptr: type not computable
   GemmFn gemm = nullptr;                       // optional; matmul falls back to vec_dot
   DequantizeRowFn dequantize = nullptr;
+  // Optional decode path (all three or none); matvec falls back to gemm, then vec_dot.
+  MatvecBytesFn matvec_x_bytes = nullptr;
+  MatvecPrepareFn matvec_prepare = nullptr;
+  MatvecRowsFn matvec_rows = nullptr;
 };
 
 inline constexpr int kMaxTypeId = 40;
@@ -69,5 +79,10 @@ void install_avx2_kquant_gemm(KernelTable& table);
 void install_avx512_kernels(KernelTable& table);
 void install_avx512_gemm(KernelTable& table);
 void install_avx512_kquant_gemm(KernelTable& table);
+// use_vbmi: the q4_0 kernel that unpacks nibbles with byte permutes (AVX512_VBMI); tests
+// install both variants.
+void install_avx512_matvec(KernelTable& table, bool use_vbmi);
+// The q4_0 matvec of matvec_q4_0_avx512vbmi.cpp (compiled with -mavx512vbmi).
+void install_avx512vbmi_matvec(KernelTable& table);
 
 }  // namespace plumb::kernels

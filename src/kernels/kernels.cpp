@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cassert>
+#include <cstdint>
 #include <cstring>
 
 #include "kernels/dispatch.h"
@@ -26,6 +27,7 @@ KernelTable build_table(Isa isa) {
     install_avx512_kernels(t);
     install_avx512_gemm(t);
     install_avx512_kquant_gemm(t);
+    install_avx512_matvec(t, cpu_features().avx512vbmi);
   }
   return t;
 }
@@ -106,14 +108,31 @@ size_t row_size(TensorType type, int64_t n_cols) {
 void matvec_with(const KernelTable& table, TensorType type, const void* w, int64_t n_rows, int64_t n_cols,
                  const float* x, float* y, ThreadPool& pool, Scratch& scratch) {
   const WeightKernels& k = weight_kernels(table, type);
+  const size_t w_rs = row_size(type, n_cols);
+  const auto* wb = static_cast<const uint8_t*>(w);
+  if (k.matvec_rows != nullptr) {
+    // Decode path: the activation row is rearranged once, then every thread streams its rows.
+    const size_t xq_bytes = row_size(k.vec_dot_type, n_cols);
+    const size_t xq_span = (xq_bytes + 63) / 64 * 64;
+    uint8_t* buf = scratch_bytes(scratch, 64 + xq_span + k.matvec_x_bytes(n_cols));
+    auto* base = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(buf) + 63) & ~uintptr_t{63});
+    uint8_t* xp = base + xq_span;
+    k.quantize_x(x, base, n_cols);
+    k.matvec_prepare(n_cols, base, xp);
+    const int64_t n_chunks = (n_rows + kMatvecChunk - 1) / kMatvecChunk;
+    parallel_dynamic(pool, n_chunks, [&](int64_t chunk) {
+      const int64_t begin = chunk * kMatvecChunk;
+      const int64_t end = std::min(n_rows, begin + kMatvecChunk);
+      k.matvec_rows(n_cols, wb + static_cast<size_t>(begin) * w_rs, w_rs, static_cast<int>(end - begin), xp, y + begin);
+    });
+    return;
+  }
   const void* xq = x;
   if (k.quantize_x != nullptr) {
     uint8_t* buf = scratch_bytes(scratch, row_size(k.vec_dot_type, n_cols));
     k.quantize_x(x, buf, n_cols);
     xq = buf;
   }
-  const size_t w_rs = row_size(type, n_cols);
-  const auto* wb = static_cast<const uint8_t*>(w);
   const int64_t n_chunks = (n_rows + kMatvecChunk - 1) / kMatvecChunk;
   parallel_dynamic(pool, n_chunks, [&](int64_t chunk) {
     const int64_t begin = chunk * kMatvecChunk;

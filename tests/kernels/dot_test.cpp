@@ -2,6 +2,8 @@
 // double-precision dot over the dequantized weights.
 #include <cmath>
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include "kernel_test_util.h"
 #include "kernels/dispatch.h"
@@ -25,6 +27,23 @@ std::vector<Isa> simd_levels() {
   std::vector<Isa> out;
   for (Isa isa : {Isa::kAvx2, Isa::kAvx512})
     if (isa_supported(isa)) out.push_back(isa);
+  return out;
+}
+
+// Every SIMD kernel table, including the AVX-512 one without its optional VBMI kernels when the
+// CPU has them (so both q4_0 decode kernels are checked on such machines).
+struct NamedTable {
+  std::string name;
+  KernelTable table;
+};
+std::vector<NamedTable> simd_tables() {
+  std::vector<NamedTable> out;
+  for (Isa isa : simd_levels()) out.push_back({std::string(isa_name(isa)), kernel_table(isa)});
+  if (isa_supported(Isa::kAvx512) && cpu_features().avx512vbmi) {
+    KernelTable t = kernel_table(Isa::kAvx512);
+    install_avx512_matvec(t, /*use_vbmi=*/false);
+    out.push_back({"avx512 without vbmi", t});
+  }
   return out;
 }
 
@@ -147,14 +166,14 @@ TEST(Dot, SimdActivationQuantizationMatchesScalar) {
 // Odd row counts, token counts that are not multiples of the tiles, 1 and 2 threads.
 TEST(Dot, SimdMatvecAndMatmulMatchScalar) {
   const KernelTable& ref = kernel_table(Isa::kScalar);
-  for (Isa isa : simd_levels()) {
+  for (const NamedTable& simd : simd_tables()) {
     for (int threads : {1, 2}) {
       ThreadPool pool(threads);
       Scratch scratch;
       for (TensorType t : test::computable_types()) {
-        // An odd number of blocks (17) and, for float rows, a length that no vector width divides.
+        // Block counts with every kind of tail (16, 17 = 2 * 8 + 1, 13 = 8 + 5) and, for float rows, a length that no vector width divides.
         const int64_t bs = test::block_size(t);
-        std::vector<int64_t> col_counts = {std::max<int64_t>(512, 2 * bs), 17 * bs};
+        std::vector<int64_t> col_counts = {std::max<int64_t>(512, 2 * bs), 17 * bs, 13 * bs};
         if (bs == 1) col_counts.push_back(1031);
         for (int64_t n_cols : col_counts)
         for (int64_t n_rows : {1, 7, 37}) {
@@ -163,12 +182,12 @@ TEST(Dot, SimdMatvecAndMatmulMatchScalar) {
             const std::vector<float> x = test::random_floats(n_cols * n_tokens, static_cast<uint32_t>(n_tokens));
             std::vector<float> want(n_rows * n_tokens), got(n_rows * n_tokens, -1.0f);
             matmul_with(ref, t, w.data(), n_rows, n_cols, x.data(), n_tokens, want.data(), pool, scratch);
-            matmul_with(kernel_table(isa), t, w.data(), n_rows, n_cols, x.data(), n_tokens, got.data(), pool, scratch);
+            matmul_with(simd.table, t, w.data(), n_rows, n_cols, x.data(), n_tokens, got.data(), pool, scratch);
             for (int64_t tok = 0; tok < n_tokens; ++tok) {
               for (int64_t r = 0; r < n_rows; ++r) {
                 const double mag = magnitude(t, w.data() + r * row_size(t, n_cols), x.data() + tok * n_cols, n_cols);
                 ASSERT_LE(std::fabs(got[tok * n_rows + r] - want[tok * n_rows + r]), kMaxMatRelError * mag)
-                    << isa_name(isa) << " " << tensor_type_name(t) << " rows=" << n_rows << " tokens=" << n_tokens
+                    << simd.name << " " << tensor_type_name(t) << " rows=" << n_rows << " tokens=" << n_tokens
                     << " threads=" << threads << " at token " << tok << " row " << r;
               }
             }

@@ -1,0 +1,236 @@
+// AVX-512 (VNNI) single-token matvec for q4_0 and q8_0 weights: the decode path, where every
+// weight byte is read once per token and the kernel must keep up with memory.
+//
+// What the GEMM tiles redo for every group of rows is done once per call here (prepare_x):
+// the activations are laid out in the weights' lane order, their per-lane offset term is
+// precomputed, and their block scales are converted to floats.  Per weight row, eight block
+// scales come out of two 64-byte loads and one word permute (no scalar fp16 conversions, no
+// round trip through the stack), and each pair of blocks costs one VPDPBUSD, one conversion,
+// one scale permute and one FMA.  Each row's arithmetic is the same whatever the number of
+// rows per call, so results do not depend on how rows are split between threads.
+//
+// Only intrinsics and file-local functions here (see dispatch.h for why).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "gguf/quantize.h"
+#include "kernels/dispatch.h"
+
+namespace plumb::kernels {
+
+namespace {
+
+using gguf::block_q8_0;
+
+// Prepared activations for n = 32 * nb columns, pairs of blocks p = 0 .. ceil(nb / 2) - 1:
+//   x[p]   64 bytes: the pair's 64 activations in the weight kind's lane order (zeros past nb);
+//   off[p] 16 int32: -c * (sum of the four activations of each lane), where the weight kind
+//          stores w + c in unsigned bytes (q4_0: c = 8, q8_0: c = 128), so that VPDPBUSD
+//          started from off[p] yields sum w * x per lane;
+//   dx[g]  8 floats per group of 8 blocks: the activation scales (zeros past nb).
+struct Layout {
+  int64_t nb, n_pairs, n_groups;
+  explicit Layout(int64_t n) : nb(n / 32), n_pairs((n / 32 + 1) / 2), n_groups((n / 32 + 7) / 8) {}
+  size_t bytes() const { return static_cast<size_t>(n_pairs) * 128 + static_cast<size_t>(n_groups) * 32; }
+};
+
+enum class Kind { kQ4_0, kQ8_0 };
+
+template <Kind K>
+struct Traits;
+
+// q4_0: 18-byte blocks {fp16 d, 16 bytes: element j in the low nibble of byte j, element j + 16
+// in the high nibble}.  A pair unpacks to 128-bit lanes [b0 lo, b1 lo, b0 hi, b1 hi].
+template <>
+struct Traits<Kind::kQ4_0> {
+  static constexpr size_t kBlockBytes = 18;
+  static constexpr int kOffset = 8;
+  static void arrange_x(const int8_t* x0, const int8_t* x1, int8_t* out) {
+    std::memcpy(out, x0, 16);
+    std::memcpy(out + 16, x1, 16);
+    std::memcpy(out + 32, x0 + 16, 16);
+    std::memcpy(out + 48, x1 + 16, 16);
+  }
+  // Scale lane index for pair k of a group: lanes 0-3 and 8-11 block 2k, the others 2k + 1.
+  static __m512i scale_index(int k) {
+    const __m512i lane = _mm512_set_epi32(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0);
+    return _mm512_add_epi32(lane, _mm512_set1_epi32(2 * k));
+  }
+  static __m512i load_pair(const uint8_t* b0, const uint8_t* b1) {
+    const __m256i t = _mm256_inserti128_si256(
+        _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b0 + 2))),
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(b1 + 2)), 1);
+    return _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(t), _mm256_srli_epi16(t, 4), 1),
+                            _mm512_set1_epi8(0x0F));
+  }
+  // The fp16 scales of 8 consecutive blocks (144 bytes): words 0, 9, ..., 63 of the first 128.
+  static __m128i scales8(const uint8_t* g) {
+    const __m512i idx = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                         63, 54, 45, 36, 27, 18, 9, 0);
+    const __m512i a = _mm512_loadu_si512(g);
+    const __m512i b = _mm512_loadu_si512(g + 64);
+    return _mm512_castsi512_si128(_mm512_permutex2var_epi16(a, idx, b));
+  }
+};
+
+// q8_0: 34-byte blocks {fp16 d, 32 signed bytes}, stored as w + 128 in unsigned bytes.  A pair
+// is lanes [b0, b0, b1, b1] in element order.
+template <>
+struct Traits<Kind::kQ8_0> {
+  static constexpr size_t kBlockBytes = 34;
+  static constexpr int kOffset = 128;
+  static void arrange_x(const int8_t* x0, const int8_t* x1, int8_t* out) {
+    std::memcpy(out, x0, 32);
+    std::memcpy(out + 32, x1, 32);
+  }
+  static __m512i scale_index(int k) {
+    const __m512i lane = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    return _mm512_add_epi32(lane, _mm512_set1_epi32(2 * k));
+  }
+  static __m512i load_pair(const uint8_t* b0, const uint8_t* b1) {
+    const __m512i w = _mm512_inserti64x4(
+        _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b0 + 2))),
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b1 + 2)), 1);
+    return _mm512_xor_si512(w, _mm512_set1_epi8(static_cast<char>(0x80)));
+  }
+  // 8 blocks span 272 bytes: blocks 0-3 are words 0, 17, 34, 51 from byte 0, blocks 4-7 the
+  // same words from byte 136.
+  static __m128i scales8(const uint8_t* g) {
+    const __m512i idx = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                         0, 0, 0, 51, 34, 17, 0);
+    const __m512i lo = _mm512_permutex2var_epi16(_mm512_loadu_si512(g), idx, _mm512_loadu_si512(g + 64));
+    const __m512i hi = _mm512_permutex2var_epi16(_mm512_loadu_si512(g + 136), idx, _mm512_loadu_si512(g + 200));
+    return _mm_unpacklo_epi64(_mm512_castsi512_si128(lo), _mm512_castsi512_si128(hi));
+  }
+};
+
+template <Kind K>
+size_t x_bytes(int64_t n) {
+  return Layout(n).bytes();
+}
+
+template <Kind K>
+void prepare_x(int64_t n, const void* vxq, void* vxp) {
+  const Layout L(n);
+  const auto* xq = static_cast<const block_q8_0*>(vxq);
+  auto* out = static_cast<uint8_t*>(vxp);
+  auto* off = reinterpret_cast<__m512i*>(out + L.n_pairs * 64);
+  auto* dx = reinterpret_cast<float*>(out + L.n_pairs * 128);
+  static const int8_t kZeros[32] = {};
+  const __m512i c = _mm512_set1_epi8(static_cast<char>(Traits<K>::kOffset));
+  for (int64_t p = 0; p < L.n_pairs; ++p) {
+    const int64_t b0 = 2 * p, b1 = 2 * p + 1;
+    auto* xp = reinterpret_cast<int8_t*>(out + p * 64);
+    Traits<K>::arrange_x(xq[b0].qs, b1 < L.nb ? xq[b1].qs : kZeros, xp);
+    const __m512i xv = _mm512_load_si512(xp);
+    off[p] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), c, xv));
+  }
+  for (int64_t b = 0; b < L.n_groups * 8; ++b) dx[b] = b < L.nb ? _cvtsh_ss(xq[b].d) : 0.0f;
+}
+
+template <Kind K, int R>
+void rows_tile(const Layout& L, const uint8_t* w, size_t ws, const uint8_t* xp, float* y) {
+  using T = Traits<K>;
+  constexpr size_t kB = T::kBlockBytes;
+  const auto* xv = reinterpret_cast<const __m512i*>(xp);
+  const auto* off = xv + L.n_pairs;
+  const auto* dx = reinterpret_cast<const float*>(xp + L.n_pairs * 128);
+  const __m512i idx[4] = {T::scale_index(0), T::scale_index(1), T::scale_index(2), T::scale_index(3)};
+  __m512 acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  const int64_t full = L.nb / 8;
+  for (int64_t g = 0; g < full; ++g) {
+    const __m256 dxg = _mm256_load_ps(dx + 8 * g);
+    __m512 d[R];
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* row = w + r * ws + g * 8 * kB;
+      // The same group of the next R rows, into L2: rows of a few KB are too short for the
+      // hardware prefetcher to ramp up (a prefetch past the matrix is harmless).
+      const char* ahead = reinterpret_cast<const char*>(row + R * ws);
+      for (size_t o = 0; o < 8 * kB; o += 64) _mm_prefetch(ahead + o, _MM_HINT_T1);
+      _mm_prefetch(ahead + 8 * kB - 1, _MM_HINT_T1);
+      d[r] = _mm512_castps256_ps512(_mm256_mul_ps(_mm256_cvtph_ps(T::scales8(row)), dxg));
+    }
+    for (int k = 0; k < 4; ++k) {
+      const int64_t p = 4 * g + k;
+      const __m512i x = _mm512_load_si512(xv + p);
+      const __m512i o = _mm512_load_si512(off + p);
+      for (int r = 0; r < R; ++r) {
+        const uint8_t* b0 = w + r * ws + 2 * p * kB;
+        const __m512i s = _mm512_dpbusd_epi32(o, T::load_pair(b0, b0 + kB), x);
+        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_permutexvar_ps(idx[k], d[r]), acc[r]);
+      }
+    }
+  }
+  if (full * 8 < L.nb) {
+    // The last 1-7 blocks: scales one by one; an odd last block pairs with itself, its second
+    // copy meeting zero activations.
+    const int64_t g = full;
+    __m512 d[R];
+    for (int r = 0; r < R; ++r) {
+      alignas(32) float ds[8] = {};
+      for (int64_t b = 8 * g; b < L.nb; ++b) {
+        uint16_t h;
+        std::memcpy(&h, w + r * ws + b * kB, 2);
+        ds[b - 8 * g] = _cvtsh_ss(h) * dx[b];
+      }
+      d[r] = _mm512_castps256_ps512(_mm256_load_ps(ds));
+    }
+    for (int k = 0; 8 * g + 2 * k < L.nb; ++k) {
+      const int64_t p = 4 * g + k;
+      const int64_t second = 2 * p + 1 < L.nb ? 1 : 0;
+      const __m512i x = _mm512_load_si512(xv + p);
+      const __m512i o = _mm512_load_si512(off + p);
+      for (int r = 0; r < R; ++r) {
+        const uint8_t* b0 = w + r * ws + 2 * p * kB;
+        const __m512i s = _mm512_dpbusd_epi32(o, T::load_pair(b0, b0 + second * kB), x);
+        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_permutexvar_ps(idx[k], d[r]), acc[r]);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) y[r] = _mm512_reduce_add_ps(acc[r]);
+}
+
+template <Kind K>
+void matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, float* y) {
+  const Layout L(n);
+  const auto* w = static_cast<const uint8_t*>(vw);
+  const auto* xp = static_cast<const uint8_t*>(vxp);
+  constexpr int kRows = 4;
+  int r = 0;
+  for (; r + kRows <= nr; r += kRows) rows_tile<K, kRows>(L, w + r * ws, ws, xp, y + r);
+  switch (nr - r) {
+    case 3:
+      return rows_tile<K, 3>(L, w + r * ws, ws, xp, y + r);
+    case 2:
+      return rows_tile<K, 2>(L, w + r * ws, ws, xp, y + r);
+    case 1:
+      return rows_tile<K, 1>(L, w + r * ws, ws, xp, y + r);
+    default:
+      return;
+  }
+}
+
+template <Kind K>
+void install(KernelTable& t, TensorType type) {
+  WeightKernels& k = t.weights[static_cast<uint32_t>(type)];
+  k.matvec_x_bytes = x_bytes<K>;
+  k.matvec_prepare = prepare_x<K>;
+  k.matvec_rows = matvec_rows<K>;
+}
+
+}  // namespace
+
+void install_avx512_matvec(KernelTable& t, bool use_vbmi) {
+  install<Kind::kQ4_0>(t, TensorType::kQ4_0);
+  install<Kind::kQ8_0>(t, TensorType::kQ8_0);
+  if (use_vbmi) install_avx512vbmi_matvec(t);
+}
+
+}  // namespace plumb::kernels
