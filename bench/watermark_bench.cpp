@@ -166,6 +166,23 @@ void BM_GreenTest(benchmark::State& state) {
   state.counters["green_fraction"] = static_cast<double>(green) / static_cast<double>(std::max<int64_t>(n, 1));
 }
 
+// Building one whole green list (what the detector caches per previous token for lefthash).
+void BM_GreenList(benchmark::State& state) {
+  const auto vocab = static_cast<int32_t>(state.range(0));
+  WatermarkConfig cfg;
+  cfg.scheme = WatermarkScheme::kLeftHash;
+  auto wm = Watermark::create(cfg, vocab);
+  std::vector<int32_t> list;
+  uint32_t seed = 1;
+  int64_t n = 0;
+  for (auto _ : state) {
+    wm->green_list_seeded(seed++ * 2654435761u, list);
+    benchmark::DoNotOptimize(list.data());
+    ++n;
+  }
+  state.SetItemsProcessed(n);
+}
+
 // Text to verdict, tokenization included (llama-spm), one text of the licences at a time.
 void BM_EndToEndText(benchmark::State& state) {
   const Tokenizer* tok = tokenizer_for(32000);
@@ -203,6 +220,7 @@ BENCHMARK(BM_DetectCorpus)
     ->Args({kHash, 32000})->Args({kHash4, 128256});
 BENCHMARK(BM_DetectSingleText)->Args({kLeft, 32000})->Args({kSelf, 32000})->Args({kSelf, 128256})->Args({kHash, 32000});
 BENCHMARK(BM_GreenTest)->Args({kLeft, 32000})->Args({kLeft, 128256})->Args({kSelf, 32000})->Args({kSelf, 128256})->Args({kHash, 32000})->Args({kHash4, 32000});
+BENCHMARK(BM_GreenList)->Arg(32000)->Arg(128256);
 BENCHMARK(BM_EndToEndText)->Arg(kLeft)->Arg(kSelf)->Arg(kHash);
 
 }  // namespace

@@ -25,18 +25,28 @@ inline uint32_t fastmod(uint32_t a, uint64_t magic, uint32_t d) {
   return static_cast<uint32_t>((static_cast<unsigned __int128>(low) * d) >> 64);
 }
 
-// The magic numbers for the divisors n, n-1, ..., n-steps+1 of the first `steps` shuffle steps.
+// Per-step constants for the divisors n, n-1, ..., n-steps+1 of the first `steps` shuffle
+// steps: Lemire's magic numbers (exact scalar remainders) and reciprocals (a block of
+// remainders at a time in SIMD double arithmetic, see step_targets).
 class FastModTable {
  public:
   FastModTable(uint32_t n, uint32_t steps);
   uint32_t n() const { return n_; }
   uint32_t steps() const { return static_cast<uint32_t>(magic_.size()); }
   const uint64_t* magic() const { return magic_.data(); }
+  const double* reciprocal() const { return reciprocal_.data(); }
 
  private:
   uint32_t n_;
   std::vector<uint64_t> magic_;
+  std::vector<double> reciprocal_;  // 1.0 / (n - i)
 };
+
+// Swap targets of shuffle steps first .. first+count-1: out[s] = i + u[s] % (n - i) with
+// i = first + s, from the generator outputs u.  The targets depend only on the generator,
+// never on earlier swaps, so a whole block is computed at once, vectorised.
+// REQUIRES: first + count <= table.steps(), n - first - count + 1 >= 1.
+void step_targets(const uint32_t* u, uint32_t first, uint32_t count, const FastModTable& table, uint32_t* out);
 
 // The whole permutation (reference randperm).  REQUIRES: n >= 0.
 std::vector<int32_t> randperm(uint32_t seed, int32_t n);
@@ -54,10 +64,12 @@ bool in_perm_prefix(uint32_t seed, uint32_t n, uint32_t k, uint32_t token, const
 
 // Reusable memory for perm_prefix: the value of each touched position with the epoch that
 // wrote it (one 64-bit word, so a lookup is one cache miss), so the O(n) array never needs
-// clearing between lists.
+// clearing between lists.  (Measured: 4-byte slots zeroed after each list are slower at
+// V = 128k; the zeroing stores cost more than the larger array.)
 struct PermScratch {
   std::vector<uint64_t> slot;  // epoch << 32 | value
   uint32_t current = 0;
+  std::vector<uint32_t> target;  // the swap target of every step in a block
 };
 
 // Writes the first k entries of randperm(n) seeded with `seed` to out (resized to

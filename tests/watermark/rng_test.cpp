@@ -95,6 +95,37 @@ TEST(Randperm, PrefixAndPositionTrackingAgreeWithFullPermutation) {
   }
 }
 
+// The vectorised remainders (doubles) against integer %, on random outputs and on the
+// edges where rounding could slip: multiples of the divisor, one below, 0 and 2^32 - 1.
+TEST(StepTargets, ExactRemainders) {
+  std::mt19937 rng(77);
+  for (uint32_t n : {2u, 3u, 7u, 1000u, 32000u, 128256u, (1u << 24) + 1, 2147483647u}) {
+    const uint32_t steps = std::min<uint32_t>(n - 1, 2000);
+    FastModTable table(n, steps);
+    for (uint32_t first : {0u, steps / 2, steps - 1}) {
+      const uint32_t count = std::min<uint32_t>(steps - first, 700);
+      std::vector<uint32_t> u(count), out(count);
+      for (uint32_t s = 0; s < count; ++s) {
+        const uint32_t d = n - first - s;
+        const uint64_t m = rng() % (uint64_t{0xFFFFFFFF} / d + 1);
+        switch (s % 6) {
+          case 0: u[s] = rng(); break;
+          case 1: u[s] = static_cast<uint32_t>(m * d); break;                      // multiple of d
+          case 2: u[s] = static_cast<uint32_t>(m * d + d - 1 <= 0xFFFFFFFFu ? m * d + d - 1 : m * d); break;
+          case 3: u[s] = 0xFFFFFFFFu; break;
+          case 4: u[s] = 0; break;
+          default: u[s] = static_cast<uint32_t>((uint64_t{0xFFFFFFFF} / d) * d); break;  // largest multiple
+        }
+      }
+      step_targets(u.data(), first, count, table, out.data());
+      for (uint32_t s = 0; s < count; ++s) {
+        const uint32_t i = first + s;
+        ASSERT_EQ(out[s], i + u[s] % (n - i)) << "n=" << n << " i=" << i << " u=" << u[s];
+      }
+    }
+  }
+}
+
 TEST(Hashint, TableIsAPermutationOfTheRightSize) {
   const auto table = hashint_table();
   ASSERT_EQ(table.size(), static_cast<size_t>(kHashintTableSize));
