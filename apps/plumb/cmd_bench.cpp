@@ -2,11 +2,13 @@
 // bandwidth as a fraction of the machine's measured read bandwidth.
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <random>
 
 #include "command.h"
@@ -132,7 +134,14 @@ int run(BenchOptions& o) {
   if (o.n_gen > 0) {
     if (auto w = run_tg(std::min(o.n_gen, 4)); !w.ok()) return print_error("bench", w.status().message()), kExitError;
   }
-  std::vector<double> pp, tg;
+  // The machine's read bandwidth is sampled right after each generation run, so that both see
+  // the same neighbours on a shared machine; the fraction compares their means.
+  std::unique_ptr<kernels::BandwidthProbe> probe;
+  if (!o.no_bandwidth && o.n_gen > 0) {
+    probe = std::make_unique<kernels::BandwidthProbe>(c.n_threads());
+    if (!probe->ok()) probe.reset();
+  }
+  std::vector<double> pp, tg, bw;
   for (int r = 0; r < o.reps; ++r) {
     if (o.n_prompt > 0) {
       auto ms = run_pp(o.n_prompt);
@@ -143,12 +152,15 @@ int run(BenchOptions& o) {
       auto ms = run_tg(o.n_gen);
       if (!ms.ok()) return print_error("bench", ms.status().message()), kExitError;
       tg.push_back(o.n_gen * 1000.0 / *ms);
+      if (probe) bw.push_back(probe->measure());
     }
   }
   const Stat pps = stats(pp), tgs = stats(tg);
   const double bytes = static_cast<double>((*model)->bytes_per_token());
   const double decode_gbs = tgs.mean * bytes / 1e9;
-  const double machine_gbs = o.no_bandwidth ? 0 : kernels::measure_read_bandwidth_gbs(c.n_threads());
+  const Stat bws = stats(bw);
+  const double machine_gbs = bws.mean;
+  const double machine_best = bw.empty() ? 0.0 : *std::max_element(bw.begin(), bw.end());
   const double fraction = machine_gbs > 0 ? decode_gbs / machine_gbs : 0;
   const std::string type(tensor_type_name((*model)->main_type()));
   const std::string name = !o.synthetic.empty() ? "synthetic " + o.synthetic : std::filesystem::path(path).filename().string();
@@ -170,6 +182,9 @@ int run(BenchOptions& o) {
     j["bytes_per_token"] = (*model)->bytes_per_token();
     j["decode_gb_s"] = decode_gbs;
     j["machine_read_gb_s"] = machine_gbs;
+    j["machine_read_gb_s_sd"] = bws.sd;
+    j["machine_read_gb_s_best"] = machine_best;
+    j["machine_read_samples"] = bw;
     j["decode_bandwidth_fraction"] = fraction;
     std::cout << j.dump(2) << "\n";
     return kExitOk;
@@ -193,8 +208,8 @@ int run(BenchOptions& o) {
   if (!tg.empty()) {
     std::printf("\ndecode reads %.1f MB of weights per token: %.2f GB/s", bytes / 1e6, decode_gbs);
     if (machine_gbs > 0)
-      std::printf(" = %.0f%% of the measured read bandwidth (%.2f GB/s, %d threads)\n", fraction * 100, machine_gbs,
-                  c.n_threads());
+      std::printf(" = %.0f%% of the machine's read bandwidth\n(probed after each generation run: %.2f ± %.2f GB/s, best %.2f, %d threads)\n",
+                  fraction * 100, machine_gbs, bws.sd, machine_best, c.n_threads());
     else
       std::printf("\n");
   }
@@ -220,7 +235,9 @@ const CommandRegistration kRegistration(
       sub.footer(
           "pp = prompt tokens/s (one batched pass), tg = generated tokens/s (one token per pass), mean ± sd over -r\n"
           "repetitions after a warm-up, like llama-bench.  The decode bandwidth is weight bytes read per token times\n"
-          "tg tok/s, shown as a fraction of the machine's read bandwidth measured with the same threads.\n\n"
+          "tg tok/s, shown as a fraction of the machine's read bandwidth: a 1 GiB buffer read with the same threads\n"
+          "right after each generation run (on a shared machine the bandwidth changes from minute to minute, so the\n"
+          "two are sampled side by side and their means compared).\n\n"
           "Examples:\n"
           "  plumb bench --synthetic 1b:q4_0 -p 512 -n 128 -t 2 -r 3\n"
           "  plumb bench -m model.gguf -p 512 -n 128\n"

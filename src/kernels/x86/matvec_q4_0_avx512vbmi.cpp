@@ -148,8 +148,14 @@ void matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, 
   const Constants k;
   const auto* w = static_cast<const uint8_t*>(vw);
   const auto* xp = static_cast<const uint8_t*>(vxp);
+  // Eight rows per tile: measured faster than four for short rows (2048 columns), where the
+  // per-tile set-up and the prefetch distance (one tile) matter most.
   int r = 0;
-  for (; r + 4 <= nr; r += 4) rows_tile<4>(L, k, w + r * ws, ws, xp, y + r);
+  for (; r + 8 <= nr; r += 8) rows_tile<8>(L, k, w + r * ws, ws, xp, y + r);
+  if (r + 4 <= nr) {
+    rows_tile<4>(L, k, w + r * ws, ws, xp, y + r);
+    r += 4;
+  }
   switch (nr - r) {
     case 3:
       return rows_tile<3>(L, k, w + r * ws, ws, xp, y + r);
