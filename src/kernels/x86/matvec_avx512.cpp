@@ -202,9 +202,14 @@ void matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, 
   const Layout L(n);
   const auto* w = static_cast<const uint8_t*>(vw);
   const auto* xp = static_cast<const uint8_t*>(vxp);
-  constexpr int kRows = 4;
+  // Eight rows per tile (measured faster than four): the activations are loaded once per
+  // eight rows and the prefetch runs one tile ahead.
   int r = 0;
-  for (; r + kRows <= nr; r += kRows) rows_tile<K, kRows>(L, w + r * ws, ws, xp, y + r);
+  for (; r + 8 <= nr; r += 8) rows_tile<K, 8>(L, w + r * ws, ws, xp, y + r);
+  if (r + 4 <= nr) {
+    rows_tile<K, 4>(L, w + r * ws, ws, xp, y + r);
+    r += 4;
+  }
   switch (nr - r) {
     case 3:
       return rows_tile<K, 3>(L, w + r * ws, ws, xp, y + r);
