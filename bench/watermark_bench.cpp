@@ -99,20 +99,24 @@ WatermarkScheme scheme_arg(int64_t s) { return static_cast<WatermarkScheme>(s); 
 // One Detector scanning 200-token texts of a corpus, as a JSONL scan does: its caches fill
 // as it goes.  Each pass over the stream starts with a fresh Detector (untimed), so the
 // figure is for text it has not seen, not for re-reading the same stream from cache.
+// Optional third argument: the green-list cache in MiB (DetectOptions::cache_bytes; 0 or
+// absent: the default).
 void BM_DetectCorpus(benchmark::State& state) {
   const auto scheme = scheme_arg(state.range(0));
   const auto vocab = static_cast<int32_t>(state.range(1));
   const auto stream = token_stream(vocab, 600'000);
   WatermarkConfig cfg;
   cfg.scheme = scheme;
+  DetectOptions opts;
+  if (state.range(2) > 0) opts.cache_bytes = static_cast<size_t>(state.range(2)) << 20;
   const int32_t v = tokenizer_for(vocab) ? tokenizer_for(vocab)->n_vocab() : vocab;
-  auto det = Detector::create(cfg, v);
+  auto det = Detector::create(cfg, v, opts);
   size_t pos = 0;
   int64_t tokens = 0;
   for (auto _ : state) {
     if (pos + 200 > stream.size()) {
       state.PauseTiming();
-      det = Detector::create(cfg, v);
+      det = Detector::create(cfg, v, opts);
       pos = 0;
       state.ResumeTiming();
     }
@@ -215,9 +219,9 @@ constexpr int64_t kHash = static_cast<int64_t>(WatermarkScheme::kHash);
 constexpr int64_t kHash4 = static_cast<int64_t>(WatermarkScheme::kHash4);
 
 BENCHMARK(BM_DetectCorpus)
-    ->Args({kLeft, 32000})->Args({kLeft, 128256})
-    ->Args({kSelf, 32000})->Args({kSelf, 128256})
-    ->Args({kHash, 32000})->Args({kHash4, 128256});
+    ->Args({kLeft, 32000, 0})->Args({kLeft, 128256, 0})->Args({kLeft, 128256, 64})
+    ->Args({kSelf, 32000, 0})->Args({kSelf, 128256, 0})
+    ->Args({kHash, 32000, 0})->Args({kHash4, 128256, 0});
 BENCHMARK(BM_DetectSingleText)->Args({kLeft, 32000})->Args({kSelf, 32000})->Args({kSelf, 128256})->Args({kHash, 32000});
 BENCHMARK(BM_GreenTest)->Args({kLeft, 32000})->Args({kLeft, 128256})->Args({kSelf, 32000})->Args({kSelf, 128256})->Args({kHash, 32000})->Args({kHash4, 32000});
 BENCHMARK(BM_GreenList)->Arg(32000)->Arg(128256);

@@ -261,6 +261,10 @@ std::string score_line(const std::string& line, size_t line_no, const DetectArgs
   return out.dump();
 }
 
+unsigned jsonl_threads(const DetectArgs& a) {
+  return a.threads > 0 ? static_cast<unsigned>(a.threads) : std::max(1u, std::thread::hardware_concurrency());
+}
+
 int run_jsonl(const DetectArgs& a, const Scorer& proto) {
   std::istream* in = &std::cin;
   std::ifstream file;
@@ -272,8 +276,7 @@ int run_jsonl(const DetectArgs& a, const Scorer& proto) {
     }
     in = &file;
   }
-  const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
-  const unsigned n_threads = a.threads > 0 ? static_cast<unsigned>(a.threads) : hw;
+  const unsigned n_threads = jsonl_threads(a);
   std::vector<Scorer> scorers(n_threads, proto);
   std::vector<std::string> lines, results;
   size_t line_no = 0, n_detected = 0, n_failed = 0, n_scored = 0;
@@ -366,7 +369,15 @@ int run_detect(const DetectArgs& a) {
   opts.ignore_repeated_ngrams = a.dedupe != "none";
   opts.dedupe_by_seed = a.dedupe == "seed";
   opts.bos_id = tok ? tok->bos() : -1;
-  if (a.cache_mb > 0) opts.cache_bytes = static_cast<size_t>(a.cache_mb * 1048576.0);
+  if (a.cache_mb > 0) {
+    opts.cache_bytes = static_cast<size_t>(a.cache_mb * 1048576.0);
+  } else if (a.jsonl) {
+    // Each worker has its own cache: the library's 16,384 lists each up to 4 workers, then
+    // 1 GiB shared out, but never under 4,096 lists a worker.
+    const int32_t v = cfg->vocab_size > 0 ? cfg->vocab_size : (tok ? tok->n_vocab() : 0);
+    const size_t list = (static_cast<size_t>(std::max(v, 0)) + 63) / 64 * 8;
+    opts.cache_bytes = std::clamp((size_t{1} << 30) / jsonl_threads(a), 4096 * list, 16384 * list);
+  }
   auto det = Detector::create(*cfg, tok ? tok->n_vocab() : 0, opts);
   if (!det.ok()) {
     print_error("detect", det.status().message());
@@ -404,8 +415,9 @@ const CommandRegistration kRegistration{
           ->capture_default_str();
       sub.add_option("--wm-cache-mb", a->cache_mb,
                      "memory per worker thread for cached green lists (lefthash, minhash, skipgram: one list per "
-                     "previous-token seed, V/8 bytes). Default: 16,384 lists (64 MiB at V = 32k, 256 MiB at "
-                     "V = 128k), taken only as lists are built")
+                     "seed, V/8 bytes). Default: 16,384 lists (64 MiB at V = 32k, 256 MiB at V = 128k), taken "
+                     "only as lists are built; with --jsonl at most 1 GiB over all workers (at least 4,096 lists "
+                     "each)")
           ->check(CLI::PositiveNumber);
       sub.add_flag("--normalize", a->normalize,
                    "normalise text as the reference detector does by default: Unicode NFC, odd/invisible spaces "
