@@ -117,8 +117,12 @@ void matvec_with(const KernelTable& table, TensorType type, const void* w, int64
     uint8_t* buf = scratch_bytes(scratch, 64 + xq_span + k.matvec_x_bytes(n_cols));
     auto* base = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(buf) + 63) & ~uintptr_t{63});
     uint8_t* xp = base + xq_span;
-    k.quantize_x(x, base, n_cols);
-    k.matvec_prepare(n_cols, base, xp);
+    const void* xq = x;
+    if (k.quantize_x != nullptr) {
+      k.quantize_x(x, base, n_cols);
+      xq = base;
+    }
+    k.matvec_prepare(n_cols, xq, xp);
     const int64_t n_chunks = (n_rows + kMatvecChunk - 1) / kMatvecChunk;
     parallel_dynamic(pool, n_chunks, [&](int64_t chunk) {
       const int64_t begin = chunk * kMatvecChunk;
