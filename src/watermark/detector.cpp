@@ -1,4 +1,5 @@
-// Detector: scores token ids exactly as the reference's WatermarkDetector does
+// Detector: scores token ids as the reference's WatermarkDetector does, with plumb's (seed,
+// token) repeat rule by default and the reference's n-gram rule always computed beside it
 // (_score_ngrams_in_passage, _score_sequence, _score_windows_impl_batched with
 // window_size="max"), with caches instead of its lru_cache.
 #include <xxhash.h>
