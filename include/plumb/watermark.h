@@ -135,9 +135,10 @@ struct DetectOptions {
   bool winmax = false;                // best window z (uncalibrated: no p-value meaning); costs
                                       // O(L^2) in the counted tokens L, about 0.5 s at L = 30,000
   int32_t bos_id = -1;                // dropped when it is the first id; -1: none
-  // Memory for cached green lists (bitsets of V bits, one per previous-token seed; plain
-  // schemes).  0: 256 MiB.  A cold scan builds one list per distinct seed; at V = 128k a list
-  // is 16 KiB, so 256 MiB holds 16,384 lists.
+  // Memory for cached green lists (bitsets of V bits, one per seed; plain schemes), taken as
+  // lists are built.  0: 16,384 lists (64 MiB at V = 32k, 256 MiB at V = 128k).  A list is
+  // built on a seed's second occurrence and serves every later one; a smaller cache rebuilds
+  // evicted lists (each costs about 3 single-token tests at V = 128k).
   size_t cache_bytes = 0;
 };
 
