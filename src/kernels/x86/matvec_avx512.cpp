@@ -143,11 +143,13 @@ void rows_tile(const Layout& L, const uint8_t* w, size_t ws, const uint8_t* xp, 
   const auto* dx = reinterpret_cast<const float*>(xp + L.n_pairs * 128);
   const __m512i idx[4] = {T::scale_index(0), T::scale_index(1), T::scale_index(2), T::scale_index(3)};
   __m512 acc[R];
+  #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
   const int64_t full = L.nb / 8;
   for (int64_t g = 0; g < full; ++g) {
     const __m256 dxg = _mm256_load_ps(dx + 8 * g);
     __m512 d[R];
+    #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       const uint8_t* row = w + r * ws + g * 8 * kB;
       // The same group of the next R rows, into L2: rows of a few KB are too short for the
@@ -157,10 +159,12 @@ void rows_tile(const Layout& L, const uint8_t* w, size_t ws, const uint8_t* xp, 
       _mm_prefetch(ahead + 8 * kB - 1, _MM_HINT_T1);
       d[r] = _mm512_castps256_ps512(_mm256_mul_ps(_mm256_cvtph_ps(T::scales8(row)), dxg));
     }
+    #pragma GCC unroll 8
     for (int k = 0; k < 4; ++k) {
       const int64_t p = 4 * g + k;
       const __m512i x = _mm512_load_si512(xv + p);
       const __m512i o = _mm512_load_si512(off + p);
+      #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
         const uint8_t* b0 = w + r * ws + 2 * p * kB;
         const __m512i s = _mm512_dpbusd_epi32(o, T::load_pair(b0, b0 + kB), x);
@@ -173,6 +177,7 @@ void rows_tile(const Layout& L, const uint8_t* w, size_t ws, const uint8_t* xp, 
     // copy meeting zero activations.
     const int64_t g = full;
     __m512 d[R];
+    #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       alignas(32) float ds[8] = {};
       for (int64_t b = 8 * g; b < L.nb; ++b) {
@@ -182,11 +187,13 @@ void rows_tile(const Layout& L, const uint8_t* w, size_t ws, const uint8_t* xp, 
       }
       d[r] = _mm512_castps256_ps512(_mm256_load_ps(ds));
     }
+    #pragma GCC unroll 8
     for (int k = 0; 8 * g + 2 * k < L.nb; ++k) {
       const int64_t p = 4 * g + k;
       const int64_t second = 2 * p + 1 < L.nb ? 1 : 0;
       const __m512i x = _mm512_load_si512(xv + p);
       const __m512i o = _mm512_load_si512(off + p);
+      #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
         const uint8_t* b0 = w + r * ws + 2 * p * kB;
         const __m512i s = _mm512_dpbusd_epi32(o, T::load_pair(b0, b0 + second * kB), x);
@@ -194,6 +201,7 @@ void rows_tile(const Layout& L, const uint8_t* w, size_t ws, const uint8_t* xp, 
       }
     }
   }
+  #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) y[r] = _mm512_reduce_add_ps(acc[r]);
 }
 
@@ -231,11 +239,13 @@ void f16_prepare_x(int64_t n, const void* x, void* xp) { std::memcpy(xp, x, stat
 template <int R>
 void f16_rows_tile(int64_t n, const uint8_t* w, size_t ws, const float* x, float* y) {
   __m512 acc[R];
+  #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
     const __m512 x0 = _mm512_loadu_ps(x + i);
     const __m512 x1 = _mm512_loadu_ps(x + i + 16);
+    #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       const auto* row = reinterpret_cast<const uint16_t*>(w + r * ws) + i;
       _mm_prefetch(reinterpret_cast<const char*>(row) + R * ws, _MM_HINT_T1);
@@ -247,11 +257,13 @@ void f16_rows_tile(int64_t n, const uint8_t* w, size_t ws, const float* x, float
   for (; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1);
     const __m512 xv = _mm512_maskz_loadu_ps(m, x + i);
+    #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       const auto* row = reinterpret_cast<const uint16_t*>(w + r * ws) + i;
       acc[r] = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, row)), xv, acc[r]);
     }
   }
+  #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) y[r] = _mm512_reduce_add_ps(acc[r]);
 }
 

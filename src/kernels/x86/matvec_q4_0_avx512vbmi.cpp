@@ -99,6 +99,7 @@ inline __attribute__((always_inline)) void group_row(const Constants& k, const u
   const __m512 d = _mm512_castps256_ps512(
       _mm256_mul_ps(_mm256_cvtph_ps(_mm512_castsi512_si128(_mm512_permutex2var_epi16(a, k.scale_words, b))), dxg));
   const __m512i v[2] = {_mm512_permutex2var_epi8(a, k.nibbles[0], b), _mm512_permutex2var_epi8(b, k.nibbles[1], c)};
+  #pragma GCC unroll 8
   for (int h = 0; h < 2; ++h) {
     const __m512i* x = unit + 3 * h;  // lo, hi, off
     const __m512i lo = _mm512_and_si512(v[h], k.m4);
@@ -114,10 +115,12 @@ void rows_tile(const Layout& L, const Constants& k, const uint8_t* w, size_t ws,
   const auto* units = reinterpret_cast<const __m512i*>(xp);
   const auto* dx = reinterpret_cast<const float*>(xp + L.n_units * 192);
   __m512 acc[R];
+  #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
   const int64_t full = L.nb / 8;
   for (int64_t g = 0; g < full; ++g) {
     const __m256 dxg = _mm256_load_ps(dx + 8 * g);
+    #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       const uint8_t* gp = w + r * ws + g * kGroupBytes;
       // The same group of the next R rows, into L2: rows of a few KB are too short for the
@@ -134,12 +137,14 @@ void rows_tile(const Layout& L, const Constants& k, const uint8_t* w, size_t ws,
     // The last 1-7 blocks, copied into a zeroed group (zero scales; the activations past the
     // last block are zero too).
     const __m256 dxg = _mm256_load_ps(dx + 8 * full);
+    #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       alignas(64) uint8_t tail[192] = {};
       std::memcpy(tail, w + r * ws + full * kGroupBytes, static_cast<size_t>(L.nb - 8 * full) * kBlockBytes);
       group_row(k, tail, dxg, units + 6 * full, acc[r]);
     }
   }
+  #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) y[r] = _mm512_reduce_add_ps(acc[r]);
 }
 
