@@ -31,6 +31,17 @@ using DequantizeRowFn = void (*)(const void* x, float* y, int64_t n);
 using MatvecBytesFn = size_t (*)(int64_t n);
 using MatvecPrepareFn = void (*)(int64_t n, const void* xq, void* xp);
 using MatvecRowsFn = void (*)(int64_t n, const void* w, size_t ws, int nr, const void* xp, float* y);
+// Prompt processing in panels: matmul_prepare derives per-(token, block) terms from the quantized
+// activation rows (matmul_x_bytes(n, n_tokens) bytes, 64-byte aligned), then matmul_panel
+// computes up to kPanelRows weight rows for all n_tokens tokens, repacking the rows once into
+// `tmp` (matmul_panel_bytes(n) bytes, 64-byte aligned, one per thread) and streaming every
+// token past them.  y[t * ldy + r] as for GemmFn.
+inline constexpr int kPanelRows = 16;
+using MatmulBytesFn = size_t (*)(int64_t n, int64_t n_tokens);
+using MatmulPrepareFn = void (*)(int64_t n, int64_t n_tokens, const void* xq, size_t x_stride, void* xp);
+using MatmulPanelBytesFn = size_t (*)(int64_t n);
+using MatmulPanelFn = void (*)(int64_t n, const void* w, size_t ws, int nr, const void* xq, size_t x_stride,
+                               const void* xp, int64_t n_tokens, float* y, int64_t ldy, void* tmp);
 
 struct WeightKernels {
   TensorType vec_dot_type = TensorType::kF32;  // what activations are converted to
@@ -42,6 +53,11 @@ struct WeightKernels {
   MatvecBytesFn matvec_x_bytes = nullptr;
   MatvecPrepareFn matvec_prepare = nullptr;
   MatvecRowsFn matvec_rows = nullptr;
+  // Optional prompt-processing path (all four or none); matmul falls back to gemm tiles.
+  MatmulBytesFn matmul_x_bytes = nullptr;
+  MatmulPrepareFn matmul_prepare = nullptr;
+  MatmulPanelBytesFn matmul_panel_bytes = nullptr;
+  MatmulPanelFn matmul_panel = nullptr;
 };
 
 inline constexpr int kMaxTypeId = 40;
@@ -84,5 +100,6 @@ void install_avx512_kquant_gemm(KernelTable& table);
 void install_avx512_matvec(KernelTable& table, bool use_vbmi);
 // The q4_0 matvec of matvec_q4_0_avx512vbmi.cpp (compiled with -mavx512vbmi).
 void install_avx512vbmi_matvec(KernelTable& table);
+void install_avx512_matmul_panels(KernelTable& table);
 
 }  // namespace plumb::kernels

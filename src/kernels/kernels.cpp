@@ -28,6 +28,7 @@ KernelTable build_table(Isa isa) {
     install_avx512_gemm(t);
     install_avx512_kquant_gemm(t);
     install_avx512_matvec(t, cpu_features().avx512vbmi);
+    install_avx512_matmul_panels(t);
   }
   return t;
 }
@@ -168,6 +169,34 @@ void matmul_with(const KernelTable& table, TensorType type, const void* w, int64
       for (int64_t t = begin; t < end; ++t) k.quantize_x(x + t * n_cols, buf + static_cast<size_t>(t) * x_rs, n_cols);
     });
     xq = buf;
+  }
+  if (k.matmul_panel != nullptr) {
+    // Panels: each thread repacks kPanelRows weight rows once into its own buffer and streams
+    // every token past them.
+    const size_t w_rs = row_size(type, n_cols);
+    const auto* wb = static_cast<const uint8_t*>(w);
+    const size_t xq_span = (x_rs * static_cast<size_t>(n_tokens) + 63) / 64 * 64;
+    const size_t xp_span = (k.matmul_x_bytes(n_cols, n_tokens) + 63) / 64 * 64;
+    const size_t tmp_span = (k.matmul_panel_bytes(n_cols) + 63) / 64 * 64;
+    // The quantized rows were written at the start of the scratch; the rest goes after them.
+    uint8_t* buf = scratch_bytes(scratch, xq_span + 64 + xp_span + tmp_span * static_cast<size_t>(pool.size()));
+    xq = buf;
+    auto* xp = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(buf + xq_span) + 63) & ~uintptr_t{63});
+    uint8_t* tmp = xp + xp_span;
+    k.matmul_prepare(n_cols, n_tokens, xq, x_rs, xp);
+    const int64_t n_panels = (n_rows + kPanelRows - 1) / kPanelRows;
+    std::atomic<int64_t> next{0};
+    pool.parallel_for(std::min<int64_t>(pool.size(), n_panels), [&](int64_t, int64_t, int thread) {
+      uint8_t* mine = tmp + tmp_span * static_cast<size_t>(thread);
+      for (int64_t p = next.fetch_add(1, std::memory_order_relaxed); p < n_panels;
+           p = next.fetch_add(1, std::memory_order_relaxed)) {
+        const int64_t r0 = p * kPanelRows;
+        const int nr = static_cast<int>(std::min<int64_t>(kPanelRows, n_rows - r0));
+        k.matmul_panel(n_cols, wb + static_cast<size_t>(r0) * w_rs, w_rs, nr, xq, x_rs, xp, n_tokens, y + r0, n_rows,
+                       mine);
+      }
+    });
+    return;
   }
   const size_t w_rs = row_size(type, n_cols);
   const auto* wb = static_cast<const uint8_t*>(w);
