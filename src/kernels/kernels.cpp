@@ -175,12 +175,13 @@ void matmul_with(const KernelTable& table, TensorType type, const void* w, int64
     // every token past them.
     const size_t w_rs = row_size(type, n_cols);
     const auto* wb = static_cast<const uint8_t*>(w);
-    const size_t xq_span = (x_rs * static_cast<size_t>(n_tokens) + 63) / 64 * 64;
+    // Quantized activation rows (if any) are at the start of the scratch; the rest goes after them.
+    const bool quantized = k.quantize_x != nullptr;
+    const size_t xq_span = quantized ? (x_rs * static_cast<size_t>(n_tokens) + 63) / 64 * 64 : 0;
     const size_t xp_span = (k.matmul_x_bytes(n_cols, n_tokens) + 63) / 64 * 64;
     const size_t tmp_span = (k.matmul_panel_bytes(n_cols) + 63) / 64 * 64;
-    // The quantized rows were written at the start of the scratch; the rest goes after them.
     uint8_t* buf = scratch_bytes(scratch, xq_span + 64 + xp_span + tmp_span * static_cast<size_t>(pool.size()));
-    xq = buf;
+    if (quantized) xq = buf;
     auto* xp = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(buf + xq_span) + 63) & ~uintptr_t{63});
     uint8_t* tmp = xp + xp_span;
     k.matmul_prepare(n_cols, n_tokens, xq, x_rs, xp);

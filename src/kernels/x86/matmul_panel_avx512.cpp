@@ -1,4 +1,4 @@
-// AVX-512 (VNNI) prompt processing for q4_0 and q8_0 weights in panels of 16 rows.
+// AVX-512 (VNNI) prompt processing for q4_0, q8_0 and f16 weights in panels of 16 rows.
 //
 // A panel's rows are repacked once into the calling thread's buffer as unsigned bytes u = w + c
 // (q4_0: the nibble q, c = 8; q8_0: w + 128, c = 128), interleaved so that one 64-byte vector
@@ -156,6 +156,76 @@ void panel(int64_t n, const void* w, size_t ws, int nr, const void* vxq, size_t 
   for (; t < n_tokens; ++t) token_tile<1>(nb, buf, xq + t * xs, xs, xp + t * nb * 8, y + t * ldy, ldy, rows);
 }
 
+
+// Float weights (f32, f16, bf16) x f32 activations: the panel is converted once to f32 and
+// transposed (16 rows per column, one vector), then each token costs one broadcast and one FMA
+// per column for all 16 rows; 8 tokens at a time keep the FMA pipes busy past their latency.
+template <int kKind>  // 0 f32, 1 f16, 2 bf16
+struct FloatPanel {
+  static size_t x_bytes(int64_t, int64_t) { return 0; }
+  static void prepare(int64_t, int64_t, const void*, size_t, void*) {}
+  static size_t panel_bytes(int64_t n) { return static_cast<size_t>(n) * kPanelRows * sizeof(float); }
+
+  static void repack(int64_t n, const uint8_t* w, size_t ws, int nr, float* buf) {
+    alignas(64) float row[16];
+    for (int r = 0; r < kPanelRows; ++r) {
+      for (int64_t i = 0; i < n; i += 16) {
+        const int64_t m = n - i < 16 ? n - i : 16;
+        const auto mask = static_cast<__mmask16>((1u << m) - 1);
+        __m512 v = _mm512_setzero_ps();
+        if (r < nr) {
+          const uint8_t* src = w + r * ws;
+          if constexpr (kKind == 0) {
+            v = _mm512_maskz_loadu_ps(mask, reinterpret_cast<const float*>(src) + i);
+          } else if constexpr (kKind == 1) {
+            v = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, reinterpret_cast<const uint16_t*>(src) + i));
+          } else {
+            const __m256i h = _mm256_maskz_loadu_epi16(mask, reinterpret_cast<const uint16_t*>(src) + i);
+            v = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+          }
+        }
+        _mm512_store_ps(row, v);
+        for (int64_t k = 0; k < m; ++k) buf[(i + k) * kPanelRows + r] = row[k];
+      }
+    }
+  }
+
+  template <int NT>
+  static void tokens(int64_t n, const float* buf, const float* x, int64_t xn, float* y, int64_t ldy, __mmask16 rows) {
+    __m512 acc[NT];
+#pragma GCC unroll 8
+    for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < n; ++k) {
+      const __m512 wv = _mm512_load_ps(buf + k * kPanelRows);
+#pragma GCC unroll 8
+      for (int t = 0; t < NT; ++t) acc[t] = _mm512_fmadd_ps(wv, _mm512_set1_ps(x[t * xn + k]), acc[t]);
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(y + t * ldy, rows, acc[t]);
+  }
+
+  static void panel(int64_t n, const void* w, size_t ws, int nr, const void* vx, size_t xs, const void*,
+                    int64_t n_tokens, float* y, int64_t ldy, void* tmp) {
+    auto* buf = static_cast<float*>(tmp);
+    repack(n, static_cast<const uint8_t*>(w), ws, nr, buf);
+    const auto* x = static_cast<const float*>(vx);
+    const int64_t xn = static_cast<int64_t>(xs / sizeof(float));
+    const auto rows = static_cast<__mmask16>((1u << nr) - 1);
+    int64_t t = 0;
+    for (; t + 8 <= n_tokens; t += 8) tokens<8>(n, buf, x + t * xn, xn, y + t * ldy, ldy, rows);
+    for (; t + 4 <= n_tokens; t += 4) tokens<4>(n, buf, x + t * xn, xn, y + t * ldy, ldy, rows);
+    for (; t < n_tokens; ++t) tokens<1>(n, buf, x + t * xn, xn, y + t * ldy, ldy, rows);
+  }
+
+  static void install(KernelTable& table, TensorType type) {
+    WeightKernels& k = table.weights[static_cast<uint32_t>(type)];
+    k.matmul_x_bytes = x_bytes;
+    k.matmul_prepare = prepare;
+    k.matmul_panel_bytes = panel_bytes;
+    k.matmul_panel = panel;
+  }
+};
+
 template <Kind K>
 void install(KernelTable& t, TensorType type) {
   WeightKernels& k = t.weights[static_cast<uint32_t>(type)];
@@ -170,6 +240,7 @@ void install(KernelTable& t, TensorType type) {
 void install_avx512_matmul_panels(KernelTable& t) {
   install<Kind::kQ4_0>(t, TensorType::kQ4_0);
   install<Kind::kQ8_0>(t, TensorType::kQ8_0);
+  FloatPanel<1>::install(t, TensorType::kF16);
 }
 
 }  // namespace plumb::kernels
