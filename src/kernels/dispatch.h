@@ -92,6 +92,7 @@ void install_scalar_kernels(KernelTable& table);
 void install_avx2_kernels(KernelTable& table);
 void install_avx2_gemm(KernelTable& table);
 void install_avx2_kquant_gemm(KernelTable& table);
+void install_avx2_matvec(KernelTable& table);
 void install_avx512_kernels(KernelTable& table);
 void install_avx512_gemm(KernelTable& table);
 void install_avx512_kquant_gemm(KernelTable& table);

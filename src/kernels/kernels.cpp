@@ -22,6 +22,7 @@ KernelTable build_table(Isa isa) {
     install_avx2_kernels(t);
     install_avx2_gemm(t);
     install_avx2_kquant_gemm(t);
+    install_avx2_matvec(t);
   }
   if (isa == Isa::kAvx512) {
     install_avx512_kernels(t);
