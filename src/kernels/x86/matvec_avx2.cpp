@@ -1,6 +1,7 @@
-// AVX2 (+FMA, F16C) single-token matvec for q4_0 weights: the decode path on CPUs without
-// AVX-512.  Per block, the 16 packed bytes unpack to 32 nibbles in element order, which meet the
-// q8_0 activations directly through VPMADDUBSW + VPMADDWD; the eight per-block int32 vectors of
+// AVX2 (+FMA, F16C) single-token matvec for q4_0 and q8_0 weights: the decode path on CPUs
+// without AVX-512.  Per block, q4_0's 16 packed bytes unpack to 32 nibbles in element order (q8_0:
+// |w| with w's sign moved onto x), which meet the q8_0 activations directly through VPMADDUBSW +
+// VPMADDWD; the eight per-block int32 vectors of
 // a group of 8 blocks are then summed into one vector of 8 block totals, so the offset term
 // (-8 * sum x, precomputed per block), the conversion and the scale FMA happen once per 8 blocks
 // instead of once per block.  Rows go 4 at a time and prefetch the next 4 rows into L2.
@@ -21,7 +22,13 @@ namespace {
 using gguf::block_q4_0;
 using gguf::block_q8_0;
 
-constexpr size_t kBlockBytes = sizeof(block_q4_0);
+enum class Kind { kQ4_0, kQ8_0 };
+
+template <Kind K>
+constexpr size_t kBlockBytes = K == Kind::kQ4_0 ? sizeof(block_q4_0) : sizeof(block_q8_0);
+// q4_0 stores w + 8: its blocks need -8 * sum x added; q8_0 is signed already.
+template <Kind K>
+constexpr int kOffset = K == Kind::kQ4_0 ? 8 : 0;
 
 // Prepared activations: nb blocks of 32 int8 (zeros past nb, rounded up to groups of 8), then
 // per group 8 int32 offsets (-8 * sum of each block's activations), then per group 8 float
@@ -34,6 +41,7 @@ struct Layout {
 
 size_t x_bytes(int64_t n) { return Layout(n).bytes(); }
 
+template <Kind K>
 void prepare_x(int64_t n, const void* vxq, void* vxp) {
   const Layout L(n);
   const auto* xq = static_cast<const block_q8_0*>(vxq);
@@ -45,7 +53,7 @@ void prepare_x(int64_t n, const void* vxq, void* vxp) {
       std::memcpy(qs + b * 32, xq[b].qs, 32);
       int32_t sum = 0;
       for (int i = 0; i < 32; ++i) sum += xq[b].qs[i];
-      off[b] = -8 * sum;
+      off[b] = -kOffset<K> * sum;
       dx[b] = _cvtsh_ss(xq[b].d);
     } else {
       std::memset(qs + b * 32, 0, 32);
@@ -55,12 +63,20 @@ void prepare_x(int64_t n, const void* vxq, void* vxp) {
   }
 }
 
-// sum q * x over one block as 8 int32 lanes (4 elements each).
+// The block's stored values times x, as 8 int32 lanes (4 elements each).
+template <Kind K>
 inline __m256i block_dot(const uint8_t* blk, const uint8_t* x) {
-  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
-  const __m128i m4 = _mm_set1_epi8(0x0F);
-  const __m256i u = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), m4), _mm_and_si128(v, m4));
-  const __m256i p16 = _mm256_maddubs_epi16(u, _mm256_load_si256(reinterpret_cast<const __m256i*>(x)));
+  const __m256i xv = _mm256_load_si256(reinterpret_cast<const __m256i*>(x));
+  __m256i p16;
+  if constexpr (K == Kind::kQ4_0) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
+    const __m128i m4 = _mm_set1_epi8(0x0F);
+    const __m256i u = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), m4), _mm_and_si128(v, m4));
+    p16 = _mm256_maddubs_epi16(u, xv);
+  } else {
+    const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
+    p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(xv, w));
+  }
   return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
 }
 
@@ -72,24 +88,34 @@ inline __m256i sum8(const __m256i (&p)[8]) {
   return _mm256_add_epi32(_mm256_permute2x128_si256(b0, b1, 0x20), _mm256_permute2x128_si256(b0, b1, 0x31));
 }
 
-// One group of 8 blocks of one row (8 * 18 bytes at g).
+// The fp16 scale of block j of a group.
+template <Kind K>
+inline uint16_t scale_bits(const uint8_t* g, int j) {
+  uint16_t h;
+  std::memcpy(&h, g + j * kBlockBytes<K>, 2);
+  return h;
+}
+
+// One group of 8 blocks of one row (8 * kBlockBytes bytes at g).
+template <Kind K>
 inline __m256 group_row(const uint8_t* g, const uint8_t* x, __m256i off, __m256 dx, __m256 acc) {
   __m256i p[8];
-  for (int j = 0; j < 8; ++j) p[j] = block_dot(g + j * kBlockBytes, x + j * 32);
+#pragma GCC unroll 8
+  for (int j = 0; j < 8; ++j) p[j] = block_dot<K>(g + j * kBlockBytes<K>, x + j * 32);
   __m128i h = _mm_setzero_si128();
-  h = _mm_insert_epi16(h, reinterpret_cast<const block_q4_0*>(g)[0].d, 0);
-  h = _mm_insert_epi16(h, reinterpret_cast<const block_q4_0*>(g)[1].d, 1);
-  h = _mm_insert_epi16(h, reinterpret_cast<const block_q4_0*>(g)[2].d, 2);
-  h = _mm_insert_epi16(h, reinterpret_cast<const block_q4_0*>(g)[3].d, 3);
-  h = _mm_insert_epi16(h, reinterpret_cast<const block_q4_0*>(g)[4].d, 4);
-  h = _mm_insert_epi16(h, reinterpret_cast<const block_q4_0*>(g)[5].d, 5);
-  h = _mm_insert_epi16(h, reinterpret_cast<const block_q4_0*>(g)[6].d, 6);
-  h = _mm_insert_epi16(h, reinterpret_cast<const block_q4_0*>(g)[7].d, 7);
+  h = _mm_insert_epi16(h, scale_bits<K>(g, 0), 0);
+  h = _mm_insert_epi16(h, scale_bits<K>(g, 1), 1);
+  h = _mm_insert_epi16(h, scale_bits<K>(g, 2), 2);
+  h = _mm_insert_epi16(h, scale_bits<K>(g, 3), 3);
+  h = _mm_insert_epi16(h, scale_bits<K>(g, 4), 4);
+  h = _mm_insert_epi16(h, scale_bits<K>(g, 5), 5);
+  h = _mm_insert_epi16(h, scale_bits<K>(g, 6), 6);
+  h = _mm_insert_epi16(h, scale_bits<K>(g, 7), 7);
   const __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(h), dx);
   return _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(sum8(p), off)), d, acc);
 }
 
-template <int R>
+template <Kind K, int R>
 void rows_tile(const Layout& L, const uint8_t* w, size_t ws, const uint8_t* xp, float* y) {
   const uint8_t* xs = xp;
   const auto* off = reinterpret_cast<const __m256i*>(xp + L.n_groups * 256);
@@ -103,14 +129,14 @@ void rows_tile(const Layout& L, const uint8_t* w, size_t ws, const uint8_t* xp, 
     const __m256 d = _mm256_load_ps(dx + 8 * g);
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
-      const uint8_t* gp = w + r * ws + g * 8 * kBlockBytes;
+      const uint8_t* gp = w + r * ws + g * 8 * kBlockBytes<K>;
       // The same group of the next R rows, into L2 (see matvec_avx512.cpp).
       const char* ahead = reinterpret_cast<const char*>(gp + R * ws);
       _mm_prefetch(ahead, _MM_HINT_T1);
       _mm_prefetch(ahead + 64, _MM_HINT_T1);
-      _mm_prefetch(ahead + 128, _MM_HINT_T1);
-      _mm_prefetch(ahead + 8 * kBlockBytes - 1, _MM_HINT_T1);
-      acc[r] = group_row(gp, xs + g * 256, o, d, acc[r]);
+      for (size_t o = 128; o < 8 * kBlockBytes<K>; o += 64) _mm_prefetch(ahead + o, _MM_HINT_T1);
+      _mm_prefetch(ahead + 8 * kBlockBytes<K> - 1, _MM_HINT_T1);
+      acc[r] = group_row<K>(gp, xs + g * 256, o, d, acc[r]);
     }
   }
   if (full < L.n_groups) {
@@ -118,30 +144,37 @@ void rows_tile(const Layout& L, const uint8_t* w, size_t ws, const uint8_t* xp, 
     const __m256i o = _mm256_load_si256(off + full);
     const __m256 d = _mm256_load_ps(dx + 8 * full);
     for (int r = 0; r < R; ++r) {
-      alignas(32) uint8_t tail[8 * kBlockBytes] = {};
-      std::memcpy(tail, w + r * ws + full * 8 * kBlockBytes, static_cast<size_t>(L.nb - 8 * full) * kBlockBytes);
-      acc[r] = group_row(tail, xs + full * 256, o, d, acc[r]);
+      alignas(32) uint8_t tail[8 * kBlockBytes<K>] = {};
+      std::memcpy(tail, w + r * ws + full * 8 * kBlockBytes<K>, static_cast<size_t>(L.nb - 8 * full) * kBlockBytes<K>);
+      acc[r] = group_row<K>(tail, xs + full * 256, o, d, acc[r]);
     }
   }
   for (int r = 0; r < R; ++r) y[r] = avx2::hsum(acc[r]);
 }
 
+template <Kind K>
 void matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, float* y) {
   const Layout L(n);
   const auto* w = static_cast<const uint8_t*>(vw);
   const auto* xp = static_cast<const uint8_t*>(vxp);
   int r = 0;
-  for (; r + 4 <= nr; r += 4) rows_tile<4>(L, w + r * ws, ws, xp, y + r);
-  for (; r < nr; ++r) rows_tile<1>(L, w + r * ws, ws, xp, y + r);
+  for (; r + 4 <= nr; r += 4) rows_tile<K, 4>(L, w + r * ws, ws, xp, y + r);
+  for (; r < nr; ++r) rows_tile<K, 1>(L, w + r * ws, ws, xp, y + r);
+}
+
+template <Kind K>
+void install(KernelTable& t, TensorType type) {
+  WeightKernels& k = t.weights[static_cast<uint32_t>(type)];
+  k.matvec_x_bytes = x_bytes;
+  k.matvec_prepare = prepare_x<K>;
+  k.matvec_rows = matvec_rows<K>;
 }
 
 }  // namespace
 
 void install_avx2_matvec(KernelTable& t) {
-  WeightKernels& k = t.weights[static_cast<uint32_t>(TensorType::kQ4_0)];
-  k.matvec_x_bytes = x_bytes;
-  k.matvec_prepare = prepare_x;
-  k.matvec_rows = matvec_rows;
+  install<Kind::kQ4_0>(t, TensorType::kQ4_0);
+  install<Kind::kQ8_0>(t, TensorType::kQ8_0);
 }
 
 }  // namespace plumb::kernels
