@@ -23,6 +23,17 @@ namespace plumb::kernels {
 
 namespace {
 
+// Decoding (one token): prefetch the same super-block of the row R rows ahead (the next tile)
+// into L2; rows of a few KB are too short for the hardware prefetcher to ramp up.
+template <typename Block, int R, int C>
+inline void prefetch_next_tile(const uint8_t* w, size_t ws, int r, int64_t i) {
+  if constexpr (C == 1) {
+    const char* p = reinterpret_cast<const char*>(w + (r + R) * ws + i * sizeof(Block));
+    for (size_t o = 0; o < sizeof(Block); o += 64) _mm_prefetch(p + o, _MM_HINT_T1);
+    _mm_prefetch(p + sizeof(Block) - 1, _MM_HINT_T1);
+  }
+}
+
 constexpr int kTileRows = 4;
 constexpr int kTileCols = 2;
 
@@ -49,6 +60,7 @@ struct QkAsymTile {
     for (int64_t i = 0; i < n / kQK_K; ++i) {
       for (int r = 0; r < R; ++r) {
         const Block* wb = reinterpret_cast<const Block*>(w + r * ws) + i;
+        prefetch_next_tile<Block, R, C>(w, ws, r, i);
         uint8_t sm[16];
         avx2::unpack_k4_scales(wb->scales, sm);
         __m256i sumi[C];
@@ -98,6 +110,7 @@ struct Q6KTile {
     for (int64_t i = 0; i < n / kQK_K; ++i) {
       for (int r = 0; r < R; ++r) {
         const block_q6_K* wb = reinterpret_cast<const block_q6_K*>(w + r * ws) + i;
+        prefetch_next_tile<block_q6_K, R, C>(w, ws, r, i);
         const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wb->scales)));
         __m256i sumi[C];
         for (int c = 0; c < C; ++c) {

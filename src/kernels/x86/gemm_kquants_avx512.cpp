@@ -26,6 +26,17 @@ namespace {
 constexpr int kTileRows = 4;
 constexpr int kTileCols = 4;
 
+// Decoding (one token): prefetch the same super-block of the row R rows ahead (the next tile)
+// into L2; rows of a few KB are too short for the hardware prefetcher to ramp up.
+template <typename Block, int R, int C>
+inline void prefetch_next_tile(const uint8_t* w, size_t ws, int r, int64_t i) {
+  if constexpr (C == 1) {
+    const char* p = reinterpret_cast<const char*>(w + (r + R) * ws + i * sizeof(Block));
+    for (size_t o = 0; o < sizeof(Block); o += 64) _mm_prefetch(p + o, _MM_HINT_T1);
+    _mm_prefetch(p + sizeof(Block) - 1, _MM_HINT_T1);
+  }
+}
+
 inline __m512i scale_index(int base, int group) {
   alignas(64) int16_t idx[32];
   for (int l = 0; l < 32; ++l) idx[l] = static_cast<int16_t>(base + l / group);
@@ -54,6 +65,7 @@ struct QkAsymTile {
       }
       for (int r = 0; r < R; ++r) {
         const Block* wb = reinterpret_cast<const Block*>(w + r * ws) + i;
+        prefetch_next_tile<Block, R, C>(w, ws, r, i);
         uint8_t sm[16];
         avx2::unpack_k4_scales(wb->scales, sm);
         const __m512i sc16 =
@@ -112,6 +124,7 @@ struct Q6KTile {
     for (int64_t i = 0; i < n / kQK_K; ++i) {
       for (int r = 0; r < R; ++r) {
         const block_q6_K* wb = reinterpret_cast<const block_q6_K*>(w + r * ws) + i;
+        prefetch_next_tile<block_q6_K, R, C>(w, ws, r, i);
         const __m256i sc16y = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wb->scales)));
         const __m512i sc16 = _mm512_castsi256_si512(sc16y);
         __m512i q[4], scl[4];
