@@ -349,6 +349,12 @@ struct FloatTile {
       __m512 xv[C];
       for (int c = 0; c < C; ++c) xv[c] = _mm512_loadu_ps(reinterpret_cast<const float*>(x + c * xs) + i);
       for (int r = 0; r < R; ++r) {
+        if constexpr (C == 1) {
+          // Decoding: the same columns of the next tile's rows, into L2 (rows of a few KB are
+          // too short for the hardware prefetcher to ramp up).
+          constexpr int kElemBytes = kKind == 0 ? 4 : 2;
+          _mm_prefetch(reinterpret_cast<const char*>(w + (r + R) * ws + i * kElemBytes), _MM_HINT_T1);
+        }
         const __m512 wv = load_full(w + r * ws, i);
         for (int c = 0; c < C; ++c) acc[r][c] = _mm512_fmadd_ps(wv, xv[c], acc[r][c]);
       }
