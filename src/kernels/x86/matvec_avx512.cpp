@@ -1,5 +1,6 @@
-// AVX-512 (VNNI) single-token matvec for q4_0 and q8_0 weights: the decode path, where every
-// weight byte is read once per token and the kernel must keep up with memory.
+// AVX-512 (VNNI) single-token matvec for q4_0, q8_0 and f16 weights: the decode path, where
+// every weight byte is read once per token and the kernel must keep up with memory.  (With
+// AVX512_VBMI, q4_0 is replaced by matvec_q4_0_avx512vbmi.cpp.)
 //
 // What the GEMM tiles redo for every group of rows is done once per call here (prepare_x):
 // the activations are laid out in the weights' lane order, their per-lane offset term is
