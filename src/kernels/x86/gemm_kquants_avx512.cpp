@@ -16,6 +16,7 @@
 
 #include "kernels/dispatch.h"
 #include "kernels/x86/gemm_driver.h"
+#include "kernels/x86/prefetch.h"
 #include "kernels/kquants.h"
 #include "kernels/x86/simd_math_avx2.h"
 
@@ -30,11 +31,7 @@ constexpr int kTileCols = 4;
 // into L2; rows of a few KB are too short for the hardware prefetcher to ramp up.
 template <typename Block, int R, int C>
 inline void prefetch_next_tile(const uint8_t* w, size_t ws, int r, int64_t i) {
-  if constexpr (C == 1) {
-    const char* p = reinterpret_cast<const char*>(w + (r + R) * ws + i * sizeof(Block));
-    for (size_t o = 0; o < sizeof(Block); o += 64) _mm_prefetch(p + o, _MM_HINT_T1);
-    _mm_prefetch(p + sizeof(Block) - 1, _MM_HINT_T1);
-  }
+  if constexpr (C == 1) prefetch_l2(w + (r + R) * ws + i * sizeof(Block), sizeof(Block));
 }
 
 inline __m512i scale_index(int base, int group) {

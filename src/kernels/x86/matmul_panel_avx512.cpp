@@ -22,6 +22,7 @@
 
 #include "gguf/quantize.h"
 #include "kernels/dispatch.h"
+#include "kernels/x86/simd_math_avx2.h"
 
 namespace plumb::kernels {
 
@@ -55,10 +56,7 @@ void prepare(int64_t n, int64_t n_tokens, const void* vxq, size_t xs, void* vxp)
     const auto* xb = reinterpret_cast<const block_q8_0*>(static_cast<const uint8_t*>(vxq) + t * xs);
     for (int64_t b = 0; b < nb; ++b) {
       const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[b].qs));
-      const __m256i s4 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, q);
-      const __m128i s2 = _mm_add_epi32(_mm256_castsi256_si128(s4), _mm256_extracti128_si256(s4, 1));
-      const int32_t sum = _mm_cvtsi128_si32(_mm_add_epi32(s2, _mm_shuffle_epi32(s2, 0x4E))) +
-                          _mm_extract_epi32(_mm_add_epi32(s2, _mm_shuffle_epi32(s2, 0x4E)), 1);
+      const int32_t sum = avx2::hsum_i32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, q));
       const int32_t off = -kOffset<K> * sum;
       const float dx = _cvtsh_ss(xb[b].d);
       uint8_t* e = out + (t * nb + b) * 8;

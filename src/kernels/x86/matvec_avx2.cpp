@@ -13,6 +13,7 @@
 
 #include "gguf/quantize.h"
 #include "kernels/dispatch.h"
+#include "kernels/x86/prefetch.h"
 #include "kernels/x86/simd_math_avx2.h"
 
 namespace plumb::kernels {
@@ -130,12 +131,7 @@ void rows_tile(const Layout& L, const uint8_t* w, size_t ws, const uint8_t* xp, 
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
       const uint8_t* gp = w + r * ws + g * 8 * kBlockBytes<K>;
-      // The same group of the next R rows, into L2 (see matvec_avx512.cpp).
-      const char* ahead = reinterpret_cast<const char*>(gp + R * ws);
-      _mm_prefetch(ahead, _MM_HINT_T1);
-      _mm_prefetch(ahead + 64, _MM_HINT_T1);
-      for (size_t o = 128; o < 8 * kBlockBytes<K>; o += 64) _mm_prefetch(ahead + o, _MM_HINT_T1);
-      _mm_prefetch(ahead + 8 * kBlockBytes<K> - 1, _MM_HINT_T1);
+      prefetch_l2(gp + R * ws, 8 * kBlockBytes<K>);  // the same group of the next tile's rows
       acc[r] = group_row<K>(gp, xs + g * 256, o, d, acc[r]);
     }
   }

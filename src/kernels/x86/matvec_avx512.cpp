@@ -22,6 +22,7 @@
 
 #include "gguf/quantize.h"
 #include "kernels/dispatch.h"
+#include "kernels/x86/prefetch.h"
 
 namespace plumb::kernels {
 
@@ -153,11 +154,7 @@ void rows_tile(const Layout& L, const uint8_t* w, size_t ws, const uint8_t* xp, 
     #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       const uint8_t* row = w + r * ws + g * 8 * kB;
-      // The same group of the next R rows, into L2: rows of a few KB are too short for the
-      // hardware prefetcher to ramp up (a prefetch past the matrix is harmless).
-      const char* ahead = reinterpret_cast<const char*>(row + R * ws);
-      for (size_t o = 0; o < 8 * kB; o += 64) _mm_prefetch(ahead + o, _MM_HINT_T1);
-      _mm_prefetch(ahead + 8 * kB - 1, _MM_HINT_T1);
+      prefetch_l2(row + R * ws, 8 * kB);  // the same group of the next tile's rows
       d[r] = _mm512_castps256_ps512(_mm256_mul_ps(_mm256_cvtph_ps(T::scales8(row)), dxg));
     }
     #pragma GCC unroll 8

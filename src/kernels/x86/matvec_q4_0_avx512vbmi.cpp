@@ -23,6 +23,7 @@
 
 #include "gguf/quantize.h"
 #include "kernels/dispatch.h"
+#include "kernels/x86/prefetch.h"
 
 namespace plumb::kernels {
 
@@ -123,13 +124,7 @@ void rows_tile(const Layout& L, const Constants& k, const uint8_t* w, size_t ws,
     #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       const uint8_t* gp = w + r * ws + g * kGroupBytes;
-      // The same group of the next R rows, into L2: rows of a few KB are too short for the
-      // hardware prefetcher to ramp up (a prefetch past the matrix is harmless).
-      const char* ahead = reinterpret_cast<const char*>(gp + R * ws);
-      _mm_prefetch(ahead, _MM_HINT_T1);
-      _mm_prefetch(ahead + 64, _MM_HINT_T1);
-      _mm_prefetch(ahead + 128, _MM_HINT_T1);
-      _mm_prefetch(ahead + kGroupBytes - 1, _MM_HINT_T1);
+      prefetch_l2(gp + R * ws, kGroupBytes);  // the same group of the next tile's rows
       group_row(k, gp, dxg, units + 6 * g, acc[r]);
     }
   }

@@ -1,0 +1,24 @@
+// kernels/x86/prefetch.h — asks for a byte range in L2 ahead of a decode kernel's reads.
+//
+// Header-only and file-local (unnamed namespace), like gemm_driver.h, so each per-ISA file
+// compiles its own copy with its own flags.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstddef>
+
+namespace plumb::kernels {
+namespace {
+
+// Every cache line of [p, p + n) into L2 (prefetcht1).  Decode kernels ask for the next tile's
+// rows this way: rows of a few KB are too short for the hardware prefetcher to ramp up.  A
+// prefetch never faults, so a range past the end of a matrix is harmless.  REQUIRES: n > 0.
+inline void prefetch_l2(const void* p, size_t n) {
+  const char* c = static_cast<const char*>(p);
+  for (size_t o = 0; o < n; o += 64) _mm_prefetch(c + o, _MM_HINT_T1);
+  _mm_prefetch(c + n - 1, _MM_HINT_T1);
+}
+
+}  // namespace
+}  // namespace plumb::kernels
