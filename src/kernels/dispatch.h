@@ -93,6 +93,8 @@ void install_avx2_kernels(KernelTable& table);
 void install_avx2_gemm(KernelTable& table);
 void install_avx2_kquant_gemm(KernelTable& table);
 void install_avx2_matvec(KernelTable& table);
+void install_avx2_kquant_matvec(KernelTable& table);
+void install_avx2_matmul_panels(KernelTable& table);
 void install_avx512_kernels(KernelTable& table);
 void install_avx512_gemm(KernelTable& table);
 void install_avx512_kquant_gemm(KernelTable& table);
@@ -101,6 +103,8 @@ void install_avx512_kquant_gemm(KernelTable& table);
 void install_avx512_matvec(KernelTable& table, bool use_vbmi);
 // The q4_0 matvec of matvec_q4_0_avx512vbmi.cpp (compiled with -mavx512vbmi).
 void install_avx512vbmi_matvec(KernelTable& table);
+void install_avx512_kquant_matvec(KernelTable& table);
 void install_avx512_matmul_panels(KernelTable& table);
+void install_avx512_kquant_panels(KernelTable& table);
 
 }  // namespace plumb::kernels

@@ -23,13 +23,17 @@ KernelTable build_table(Isa isa) {
     install_avx2_gemm(t);
     install_avx2_kquant_gemm(t);
     install_avx2_matvec(t);
+    install_avx2_kquant_matvec(t);
+    install_avx2_matmul_panels(t);
   }
   if (isa == Isa::kAvx512) {
     install_avx512_kernels(t);
     install_avx512_gemm(t);
     install_avx512_kquant_gemm(t);
     install_avx512_matvec(t, cpu_features().avx512vbmi);
+    install_avx512_kquant_matvec(t);
     install_avx512_matmul_panels(t);
+    install_avx512_kquant_panels(t);
   }
   return t;
 }

@@ -1,0 +1,9 @@
+// AVX-512 (VNNI) prompt-processing panels for q4_K, q5_K and q6_K weights.
+// (Being written; installs nothing yet.)
+#include "kernels/dispatch.h"
+
+namespace plumb::kernels {
+
+void install_avx512_kquant_panels(KernelTable&) {}
+
+}  // namespace plumb::kernels
