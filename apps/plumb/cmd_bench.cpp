@@ -47,15 +47,25 @@ Stat stats(const std::vector<double>& v) {
   return s;
 }
 
+// The weight type for the table: the K-quant mixes by their llama.cpp file-type name (a
+// Q4_K_M file is mostly q4_K but reads a fifth of its bytes as q6_K), else the dominant type.
+std::string type_label(const Model& model) {
+  switch (model.file().get_int("general.file_type").value_or(-1)) {
+    case 14: return "Q4_K_S";
+    case 15: return "Q4_K_M";
+    case 16: return "Q5_K_S";
+    case 17: return "Q5_K_M";
+    default: return std::string(tensor_type_name(model.main_type()));
+  }
+}
+
 // "1b:q4_0" -> a cached synthetic file, written on first use.
 Result<std::string> synthetic_model(const std::string& spec_text) {
   const size_t colon = spec_text.find(':');
   const std::string preset = spec_text.substr(0, colon);
   const std::string type_name = colon == std::string::npos ? "f16" : spec_text.substr(colon + 1);
   PLUMB_ASSIGN_OR_RETURN(gguf::SynthSpec spec, gguf::synth_preset(preset));
-  auto type = tensor_type_from_name(type_name);
-  if (!type) return Status::InvalidArgument("--synthetic: unknown weight type '" + type_name + "' (e.g. f16, q8_0, q4_0)");
-  spec.type = *type;
+  if (Status s = gguf::set_synth_type(spec, type_name); !s.ok()) return s.with_context("--synthetic");
   std::error_code ec;
   const auto dir = std::filesystem::temp_directory_path(ec) / "plumb-synth";
   std::filesystem::create_directories(dir, ec);
@@ -162,7 +172,7 @@ int run(BenchOptions& o) {
   const double machine_gbs = bws.mean;
   const double machine_best = bw.empty() ? 0.0 : *std::max_element(bw.begin(), bw.end());
   const double fraction = machine_gbs > 0 ? decode_gbs / machine_gbs : 0;
-  const std::string type(tensor_type_name((*model)->main_type()));
+  const std::string type = type_label(**model);
   const std::string name = !o.synthetic.empty() ? "synthetic " + o.synthetic : std::filesystem::path(path).filename().string();
   const double size_gib = static_cast<double>((*model)->file().file_size()) / (1024.0 * 1024 * 1024);
   const double params_b = static_cast<double>((*model)->n_params()) / 1e9;
@@ -189,10 +199,10 @@ int run(BenchOptions& o) {
     std::cout << j.dump(2) << "\n";
     return kExitOk;
   }
-  std::printf("| %-28s | %9s | %7s | %-5s | %7s | %-6s | %10s | %20s |\n", "model", "size", "params", "type", "threads",
+  std::printf("| %-28s | %9s | %7s | %-6s | %7s | %-6s | %10s | %20s |\n", "model", "size", "params", "type", "threads",
               "isa", "test", "t/s");
   std::printf("| %s | %s | %s | %s | %s | %s | %s | %s |\n", std::string(28, '-').c_str(), std::string(9, '-').c_str(),
-              std::string(7, '-').c_str(), std::string(5, '-').c_str(), std::string(7, '-').c_str(),
+              std::string(7, '-').c_str(), std::string(6, '-').c_str(), std::string(7, '-').c_str(),
               std::string(6, '-').c_str(), std::string(10, '-').c_str(), std::string(20, '-').c_str());
   char size_s[32], params_s[32];
   if (size_gib >= 1) std::snprintf(size_s, sizeof size_s, "%.2f GiB", size_gib);
@@ -200,7 +210,7 @@ int run(BenchOptions& o) {
   if (params_b >= 1) std::snprintf(params_s, sizeof params_s, "%.2f B", params_b);
   else std::snprintf(params_s, sizeof params_s, "%.2f M", params_b * 1000);
   auto row = [&](const std::string& test, const Stat& s) {
-    std::printf("| %-28s | %9s | %7s | %-5s | %7d | %-6s | %10s | %11.2f ± %6.2f |\n", name.c_str(), size_s, params_s,
+    std::printf("| %-28s | %9s | %7s | %-6s | %7d | %-6s | %10s | %11.2f ± %6.2f |\n", name.c_str(), size_s, params_s,
                 type.c_str(), c.n_threads(), kernels::active_isa(), test.c_str(), s.mean, s.sd);
   };
   if (!pp.empty()) row("pp" + std::to_string(o.n_prompt), pps);
@@ -222,7 +232,8 @@ const CommandRegistration kRegistration(
       auto o = std::make_shared<BenchOptions>();
       sub.add_option("-m,--model", o->model, "model file (GGUF)");
       sub.add_option("--synthetic", o->synthetic,
-                     "a synthetic model PRESET:TYPE (presets tiny, small, 1b; types f32, f16, bf16, q8_0, q4_0), "
+                     "a synthetic model PRESET:TYPE (presets tiny, small, 1b; types f32, f16, bf16, q8_0, q4_0, and for "
+                     "small and 1b also q4_K, q5_K, q6_K and the llama.cpp mixes q4_K_M, q5_K_M), "
                      "written once to $TMPDIR/plumb-synth/ and reused");
       sub.add_option("-p,--n-prompt", o->n_prompt, "prompt tokens processed in one batch (pp test); 0 = skip")
           ->capture_default_str();
@@ -240,6 +251,7 @@ const CommandRegistration kRegistration(
           "two are sampled side by side and their means compared).\n\n"
           "Examples:\n"
           "  plumb bench --synthetic 1b:q4_0 -p 512 -n 128 -t 2 -r 3\n"
+          "  plumb bench --synthetic 1b:q4_K_M -p 512 -n 128 -t 2 -r 3\n"
           "  plumb bench -m model.gguf -p 512 -n 128\n"
           "  plumb bench --synthetic small:q8_0 -p 64 -n 32 -r 1 --json");
       return [o] { return run(*o); };

@@ -27,13 +27,11 @@ int run_synth(const SynthOptions& o) {
     print_error("synth", spec.status().message());
     return kExitUsage;
   }
-  const auto type = tensor_type_from_name(o.type);
-  if (!type) {
-    print_error("synth", "unknown --type '" + o.type + "', expected f32, f16, bf16, q8_0 or q4_0");
+  if (Status st = gguf::set_synth_type(*spec, o.type); !st.ok()) {
+    print_error("synth", "--type: " + st.message());
     return kExitUsage;
   }
   spec->arch = o.arch;
-  spec->type = *type;
   spec->tied_output = o.tied;
   spec->seed = o.seed;
   spec->vocab_path = o.vocab;
@@ -68,7 +66,7 @@ int run_synth(const SynthOptions& o) {
   for (const auto& t : (*f)->tensors()) params += static_cast<uint64_t>(t.n_elements());
   const int64_t n_vocab = (*f)->get_int(o.arch + ".vocab_size").value_or(0);
   std::printf("wrote %s: %s %s, %s, %d layers, n_embd %d, n_vocab %" PRId64 "%s, %.2f M params, %.1f MiB in %.2f s\n",
-              o.out.c_str(), o.arch.c_str(), o.preset.c_str(), std::string(tensor_type_name(*type)).c_str(), spec->n_layer,
+              o.out.c_str(), o.arch.c_str(), o.preset.c_str(), o.type.c_str(), spec->n_layer,
               spec->n_embd, n_vocab, o.tied ? ", tied output" : "", static_cast<double>(params) / 1e6,
               static_cast<double>((*f)->file_size()) / (1 << 20), secs);
   return kExitOk;
@@ -85,8 +83,11 @@ const CommandRegistration kRegistration(
                                             "1b (Llama-3.2-1B shape: n_embd 2048, 16 layers, vocab 128256)")
           ->check(CLI::IsMember({"tiny", "small", "1b"}))
           ->capture_default_str();
-      sub.add_option("--type", o->type, "Type of token_embd, output and the weight matrices (norms stay f32)")
-          ->check(CLI::IsMember({"f32", "f16", "bf16", "q8_0", "q4_0"}, CLI::ignore_case))
+      sub.add_option("--type", o->type,
+                     "Type of token_embd, output and the weight matrices (norms stay f32); q4_K_M and q5_K_M write "
+                     "the mix of llama.cpp's file types of those names (output, and attn_v / ffn_down of some "
+                     "layers, in q6_K). K-quant types need n_embd a multiple of 256 (the small and 1b presets)")
+          ->check(CLI::IsMember(gguf::synth_type_names(), CLI::ignore_case))
           ->capture_default_str();
       sub.add_option("--vocab", o->vocab, "Copy the tokenizer (every tokenizer.* key) from this GGUF file instead of "
                                           "generating a small SentencePiece-style vocabulary");
@@ -97,7 +98,8 @@ const CommandRegistration kRegistration(
           "Examples:\n"
           "  plumb synth --preset tiny --seed 1 -o tiny.gguf\n"
           "  plumb synth --arch qwen2 --preset small --type q8_0 --seed 2 -o small-qwen2.gguf\n"
-          "  plumb synth --preset 1b --type q4_0 --tied --vocab llama3-vocab.gguf --seed 3 -o 1b.gguf\n");
+          "  plumb synth --preset 1b --type q4_0 --tied --vocab llama3-vocab.gguf --seed 3 -o 1b.gguf\n"
+          "  plumb synth --preset 1b --type q4_K_M --seed 1 -o 1b-q4_K_M.gguf\n");
       return [o] { return run_synth(*o); };
     });
 

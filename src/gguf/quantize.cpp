@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/half.h"
+#include "gguf/kquants.h"
 
 namespace plumb::gguf {
 
@@ -120,6 +121,9 @@ bool can_convert(TensorType type) {
     case TensorType::kBF16:
     case TensorType::kQ8_0:
     case TensorType::kQ4_0:
+    case TensorType::kQ4_K:
+    case TensorType::kQ5_K:
+    case TensorType::kQ6_K:
       return true;
     default:
       return false;
@@ -131,7 +135,7 @@ namespace {
 Status check_convertible(TensorType type, int64_t n, const char* what) {
   if (!can_convert(type))
     return Status::Unsupported(std::string(what) + ": tensor type " + std::string(tensor_type_name(type)) +
-                               " is not supported (expected f32, f16, bf16, q8_0 or q4_0)");
+                               " is not supported (expected f32, f16, bf16, q8_0, q4_0, q4_K, q5_K or q6_K)");
   const auto traits = tensor_type_traits(type);
   if (n < 0 || n % traits->block_size != 0)
     return Status::InvalidArgument(std::string(what) + ": " + std::to_string(n) + " elements is not a multiple of " +
@@ -149,6 +153,9 @@ Status quantize_row(TensorType type, const float* x, void* y, int64_t n) {
     case TensorType::kBF16: quantize_row_bf16(x, y, n); break;
     case TensorType::kQ8_0: quantize_row_q8_0(x, y, n); break;
     case TensorType::kQ4_0: quantize_row_q4_0(x, y, n); break;
+    case TensorType::kQ4_K: quantize_row_q4_K_ref(x, y, n); break;
+    case TensorType::kQ5_K: quantize_row_q5_K_ref(x, y, n); break;
+    case TensorType::kQ6_K: quantize_row_q6_K_ref(x, y, n); break;
     default: break;
   }
   return Status::Ok();
@@ -162,6 +169,9 @@ Status dequantize_row(TensorType type, const void* x, float* y, int64_t n) {
     case TensorType::kBF16: dequantize_row_bf16(x, y, n); break;
     case TensorType::kQ8_0: dequantize_row_q8_0(x, y, n); break;
     case TensorType::kQ4_0: dequantize_row_q4_0(x, y, n); break;
+    case TensorType::kQ4_K: dequantize_row_q4_K(x, y, n); break;
+    case TensorType::kQ5_K: dequantize_row_q5_K(x, y, n); break;
+    case TensorType::kQ6_K: dequantize_row_q6_K(x, y, n); break;
     default: break;
   }
   return Status::Ok();

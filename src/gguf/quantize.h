@@ -40,7 +40,8 @@ void dequantize_row_f16(const void* x, float* y, int64_t n);
 void quantize_row_bf16(const float* x, void* y, int64_t n);
 void dequantize_row_bf16(const void* x, float* y, int64_t n);
 
-// True for the types quantize_row/dequantize_row handle: F32, F16, BF16, Q8_0, Q4_0.
+// True for the types quantize_row/dequantize_row handle: F32, F16, BF16, Q8_0, Q4_0 and the
+// K-quants Q4_K, Q5_K, Q6_K (gguf/kquants.h).
 bool can_convert(TensorType type);
 // Converts n floats to `type` (a run of blocks).  Unsupported for other types,
 // InvalidArgument when n is not a multiple of the block size.

@@ -74,7 +74,10 @@ Status check_spec(const SynthSpec& s) {
   if (s.n_head % s.n_head_kv != 0)
     return bad("n_head " + std::to_string(s.n_head) + " is not a multiple of n_head_kv " + std::to_string(s.n_head_kv));
   if (!can_convert(s.type))
-    return bad("cannot write weights of type " + std::string(tensor_type_name(s.type)) + " (expected f32, f16, bf16, q8_0 or q4_0)");
+    return bad("cannot write weights of type " + std::string(tensor_type_name(s.type)) +
+               " (expected f32, f16, bf16, q8_0, q4_0, q4_K, q5_K or q6_K)");
+  if (s.k_mix && s.type != TensorType::kQ4_K && s.type != TensorType::kQ5_K)
+    return bad("a K-quant mix needs type q4_K or q5_K, not " + std::string(tensor_type_name(s.type)));
   const uint32_t block = tensor_type_traits(s.type)->block_size;
   if (s.n_embd % block != 0 || s.n_ff % block != 0)
     return bad("n_embd " + std::to_string(s.n_embd) + " and n_ff " + std::to_string(s.n_ff) + " must be multiples of " +
@@ -83,25 +86,33 @@ Status check_spec(const SynthSpec& s) {
   return Status::Ok();
 }
 
+// llama.cpp's use_more_bits: which layers a Q4_K_M / Q5_K_M file gives q6_K attn_v and ffn_down.
+bool more_bits_layer(int layer, int n_layer) {
+  return layer < n_layer / 8 || layer >= 7 * n_layer / 8 || (layer - n_layer / 8) % 3 == 2;
+}
+
 std::vector<Planned> plan_tensors(const SynthSpec& s, int64_t n_vocab) {
   const int64_t head_dim = s.n_embd / s.n_head;
   const int64_t n_embd_kv = head_dim * s.n_head_kv;
   const bool bias = s.qkv_bias || s.arch == "qwen2";
   std::vector<Planned> out;
-  auto add = [&](std::string name, std::vector<int64_t> shape, Init init) {
+  // more_bits: a tensor the K-quant mix stores as q6_K.
+  auto add = [&](std::string name, std::vector<int64_t> shape, Init init, bool more_bits = false) {
     TensorInfo t;
     t.name = std::move(name);
     t.shape = std::move(shape);
     t.type = init == Init::kWeight ? s.type : TensorType::kF32;  // norms and biases stay F32, as in real files
+    if (init == Init::kWeight && s.k_mix && more_bits) t.type = TensorType::kQ6_K;
     out.push_back({std::move(t), init});
   };
-  add("token_embd.weight", {s.n_embd, n_vocab}, Init::kWeight);
+  add("token_embd.weight", {s.n_embd, n_vocab}, Init::kWeight, /*more_bits=*/s.tied_output);
   for (int l = 0; l < s.n_layer; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
+    const bool more_bits = more_bits_layer(l, s.n_layer);
     add(p + "attn_norm.weight", {s.n_embd}, Init::kNorm);
     add(p + "attn_q.weight", {s.n_embd, s.n_embd}, Init::kWeight);
     add(p + "attn_k.weight", {s.n_embd, n_embd_kv}, Init::kWeight);
-    add(p + "attn_v.weight", {s.n_embd, n_embd_kv}, Init::kWeight);
+    add(p + "attn_v.weight", {s.n_embd, n_embd_kv}, Init::kWeight, more_bits);
     if (bias) {
       add(p + "attn_q.bias", {s.n_embd}, Init::kBias);
       add(p + "attn_k.bias", {n_embd_kv}, Init::kBias);
@@ -111,10 +122,10 @@ std::vector<Planned> plan_tensors(const SynthSpec& s, int64_t n_vocab) {
     add(p + "ffn_norm.weight", {s.n_embd}, Init::kNorm);
     add(p + "ffn_gate.weight", {s.n_embd, s.n_ff}, Init::kWeight);
     add(p + "ffn_up.weight", {s.n_embd, s.n_ff}, Init::kWeight);
-    add(p + "ffn_down.weight", {s.n_ff, s.n_embd}, Init::kWeight);
+    add(p + "ffn_down.weight", {s.n_ff, s.n_embd}, Init::kWeight, more_bits);
   }
   add("output_norm.weight", {s.n_embd}, Init::kNorm);
-  if (!s.tied_output) add("output.weight", {s.n_embd, n_vocab}, Init::kWeight);
+  if (!s.tied_output) add("output.weight", {s.n_embd, n_vocab}, Init::kWeight, /*more_bits=*/true);
   return out;
 }
 
@@ -169,15 +180,38 @@ Result<SynthSpec> synth_preset(std::string_view name) {
 }
 
 Result<uint32_t> file_type_of(TensorType type) {
-  // llama.cpp's llama_ftype values.
+  // llama.cpp's llama_ftype values; a K-quant type maps to the "mostly" file type named after it
+  // (Q4_K_S, Q5_K_S, Q6_K), the K-quant mixes to Q4_K_M / Q5_K_M in synth_write.
   switch (type) {
     case TensorType::kF32: return 0u;
     case TensorType::kF16: return 1u;
     case TensorType::kQ4_0: return 2u;
     case TensorType::kQ8_0: return 7u;
+    case TensorType::kQ4_K: return 14u;
+    case TensorType::kQ5_K: return 16u;
+    case TensorType::kQ6_K: return 18u;
     case TensorType::kBF16: return 32u;
     default: return Status::Unsupported("no llama file type for " + std::string(tensor_type_name(type)));
   }
+}
+
+const std::vector<std::string>& synth_type_names() {
+  static const std::vector<std::string> kNames = {"f32",  "f16",  "bf16", "q8_0",   "q4_0",
+                                                  "q4_K", "q5_K", "q6_K", "q4_K_M", "q5_K_M"};
+  return kNames;
+}
+
+Status set_synth_type(SynthSpec& spec, std::string_view name) {
+  const bool mix = name == "q4_K_M" || name == "q5_K_M";
+  const auto type = tensor_type_from_name(mix ? name.substr(0, 4) : name);
+  if (!type || !can_convert(*type)) {
+    std::string list;
+    for (const auto& n : synth_type_names()) list += (list.empty() ? "" : ", ") + n;
+    return Status::InvalidArgument("unknown weight type '" + std::string(name) + "', expected one of " + list);
+  }
+  spec.type = *type;
+  spec.k_mix = mix;
+  return Status::Ok();
 }
 
 Status synth_write(const SynthSpec& s, const std::string& path, const SynthProgress& progress) {
@@ -187,10 +221,10 @@ Status synth_write(const SynthSpec& s, const std::string& path, const SynthProgr
   kv.push_back({"general.architecture", Value::string(a)});
   kv.push_back({"general.name", Value::string(s.name)});
   kv.push_back({"general.alignment", Value::u32(static_cast<uint32_t>(kDefaultAlignment))});
-  PLUMB_ASSIGN_OR_RETURN(const uint32_t file_type, file_type_of(s.type));
+  PLUMB_ASSIGN_OR_RETURN(uint32_t file_type, file_type_of(s.type));
+  if (s.k_mix) file_type = s.type == TensorType::kQ4_K ? 15u : 17u;  // MOSTLY_Q4_K_M, MOSTLY_Q5_K_M
   kv.push_back({"general.file_type", Value::u32(file_type)});
-  if (s.type == TensorType::kQ8_0 || s.type == TensorType::kQ4_0)
-    kv.push_back({"general.quantization_version", Value::u32(2)});
+  if (tensor_type_traits(s.type)->block_size > 1) kv.push_back({"general.quantization_version", Value::u32(2)});
   std::vector<KeyValue> tok;
   int64_t n_vocab = 0;
   PLUMB_RETURN_IF_ERROR(tokenizer_metadata(s, tok, &n_vocab));

@@ -35,6 +35,11 @@ struct SynthSpec {
   bool tied_output = false;  // no output.weight: the model reuses token_embd
   bool qkv_bias = false;     // blk.N.attn_q/k/v.bias (F32), as qwen2 has
   TensorType type = TensorType::kF32;  // token_embd, output and the matrices; norms/biases stay F32
+  // With type q4_K or q5_K: the mix llama.cpp's quantize writes for its Q4_K_M / Q5_K_M file
+  // types, so benchmarks see the tensor types real downloads have.  output.weight (or a tied
+  // token_embd) is q6_K, and so are attn_v and ffn_down in the layers llama.cpp gives "more
+  // bits": the first and last eighth of the layers and every third layer between them.
+  bool k_mix = false;
   uint64_t seed = 0;
   std::string vocab_path;  // when set, copy every tokenizer.* key from this GGUF file
 };
@@ -47,6 +52,12 @@ const std::vector<std::string>& synth_preset_names();
 
 // The llama.cpp file type (general.file_type) of a model whose matrices are `type`.
 Result<uint32_t> file_type_of(TensorType type);
+
+// Sets spec.type and spec.k_mix from a weight-type name as `plumb synth --type` takes it: a
+// tensor type (f32, f16, bf16, q8_0, q4_0, q4_K, q5_K, q6_K) or a mix (q4_K_M, q5_K_M).
+Status set_synth_type(SynthSpec& spec, std::string_view name);
+// Those names, for help texts.
+const std::vector<std::string>& synth_type_names();
 
 // Called after each chunk written, with bytes written so far and the file's total size.
 // Returning false cancels (synth_write then returns Cancelled and leaves no file).

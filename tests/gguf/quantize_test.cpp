@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include "gguf/kquants.h"
 #include "gguf/quantize.h"
 
 namespace plumb::gguf {
@@ -135,10 +136,39 @@ TEST(Quantize, GenericDispatchAndErrors) {
   for (int i = 0; i < 64; ++i) EXPECT_NEAR(y[i], x[i], 1.0f / 8 * 1.01f) << i;  // one step of d = amax/8
   EXPECT_EQ(quantize_row(TensorType::kQ8_0, x.data(), a.data(), 40).message(),
             "quantize: 40 elements is not a multiple of q8_0's block size 32");
-  EXPECT_EQ(dequantize_row(TensorType::kQ6_K, a.data(), y.data(), 256).message(),
-            "dequantize: tensor type q6_K is not supported (expected f32, f16, bf16, q8_0 or q4_0)");
+  EXPECT_EQ(dequantize_row(TensorType::kQ4_1, a.data(), y.data(), 64).message(),
+            "dequantize: tensor type q4_1 is not supported (expected f32, f16, bf16, q8_0, q4_0, q4_K, q5_K or q6_K)");
+  EXPECT_EQ(quantize_row(TensorType::kQ4_K, x.data(), a.data(), 64).message(),
+            "quantize: 64 elements is not a multiple of q4_K's block size 256");
   EXPECT_TRUE(can_convert(TensorType::kBF16));
   EXPECT_FALSE(can_convert(TensorType::kQ4_1));
+}
+
+// The K-quants go through the same entry points as their reference functions, and come back
+// within the format's resolution (a sub-block step is at most range / levels of 32 values).
+TEST(Quantize, KQuantsThroughGenericDispatch) {
+  std::vector<float> x(512);
+  for (int i = 0; i < 512; ++i) x[i] = std::sin(i * 0.37f) * (1.0f + (i % 7));
+  struct Case {
+    TensorType type;
+    void (*ref)(const float*, void*, int64_t);
+    float levels;
+  };
+  for (const Case& c : {Case{TensorType::kQ4_K, quantize_row_q4_K_ref, 15.0f}, Case{TensorType::kQ5_K, quantize_row_q5_K_ref, 31.0f},
+                        Case{TensorType::kQ6_K, quantize_row_q6_K_ref, 63.0f}}) {
+    const size_t bytes = 2 * tensor_type_traits(c.type)->type_size;
+    std::vector<uint8_t> a(bytes), b(bytes);
+    ASSERT_TRUE(quantize_row(c.type, x.data(), a.data(), 512).ok());
+    c.ref(x.data(), b.data(), 512);
+    EXPECT_EQ(a, b) << tensor_type_name(c.type);
+    std::vector<float> y(512);
+    ASSERT_TRUE(dequantize_row(c.type, a.data(), y.data(), 512).ok());
+    for (int i = 0; i < 512; ++i) {
+      // |x| <= 7 everywhere; one step of a 16- or 32-element sub-block spanning [-7, 7], plus the
+      // rounding of the 6-bit sub-block scales (up to ~1/64 of the range).
+      EXPECT_NEAR(y[i], x[i], 14.0f / c.levels + 14.0f / 64.0f) << tensor_type_name(c.type) << " " << i;
+    }
+  }
 }
 
 }  // namespace

@@ -179,8 +179,8 @@ TEST(GgufWriter, RejectsBadTensors) {
             "tensor 'a': row length 40 is not a multiple of q8_0's block size 32");
   EXPECT_EQ(w.add_tensor_f32("a", {4, 4}, TensorType::kF32, x).message(), "tensor 'a': shape holds 16 elements, data has 40");
   std::vector<float> y(256);
-  EXPECT_EQ(w.add_tensor_f32("a", {256}, TensorType::kQ4_K, y).message(),
-            "tensor 'a': cannot convert F32 to q4_K (supported: f32, f16, bf16, q8_0, q4_0)");
+  EXPECT_EQ(w.add_tensor_f32("a", {256}, TensorType::kQ4_1, y).message(),
+            "tensor 'a': cannot convert F32 to q4_1 (supported: f32, f16, bf16, q8_0, q4_0, q4_K, q5_K, q6_K)");
   ASSERT_TRUE(w.add_tensor_f32("a", {40}, TensorType::kF32, x).ok());
   EXPECT_EQ(w.add_tensor_f32("a", {40}, TensorType::kF32, x).message(), "tensor 'a' was already added");
   EXPECT_EQ(w.add_tensor_raw("b", {3}, TensorType::kF16, std::vector<uint8_t>(5)).message(),

@@ -15,6 +15,56 @@
 namespace plumb::gguf {
 namespace {
 
+// q4_K_M as llama.cpp's quantize lays it out for a 16-layer model (Llama-3.2-1B's depth):
+// output q6_K; attn_v and ffn_down q6_K in layers 0, 1, 4, 7, 10, 13, 14, 15; the rest q4_K.
+TEST(GgufSynth, KQuantMixMatchesLlamaCppLayerChoice) {
+  test::TempDir dir;
+  SynthSpec spec = *synth_preset("tiny");
+  spec.n_embd = 256, spec.n_ff = 256, spec.n_layer = 16, spec.n_head = 4, spec.n_head_kv = 2;
+  ASSERT_TRUE(set_synth_type(spec, "q4_K_M").ok());
+  EXPECT_EQ(spec.type, TensorType::kQ4_K);
+  EXPECT_TRUE(spec.k_mix);
+  const std::string path = dir.file("mix.gguf");
+  ASSERT_TRUE(synth_write(spec, path).ok());
+  auto f = File::open(path);
+  ASSERT_TRUE(f.ok()) << f.status().to_string();
+  EXPECT_EQ(*(*f)->get_int("general.file_type"), 15);  // LLAMA_FTYPE_MOSTLY_Q4_K_M
+  const std::set<int> more_bits = {0, 1, 4, 7, 10, 13, 14, 15};
+  auto type_of = [&](const std::string& name) { return (*f)->find_tensor(name)->type; };
+  EXPECT_EQ(type_of("output.weight"), TensorType::kQ6_K);
+  EXPECT_EQ(type_of("token_embd.weight"), TensorType::kQ4_K);
+  EXPECT_EQ(type_of("output_norm.weight"), TensorType::kF32);
+  for (int l = 0; l < 16; ++l) {
+    const std::string p = "blk." + std::to_string(l) + ".";
+    const TensorType wide = more_bits.count(l) ? TensorType::kQ6_K : TensorType::kQ4_K;
+    EXPECT_EQ(type_of(p + "attn_v.weight"), wide) << l;
+    EXPECT_EQ(type_of(p + "ffn_down.weight"), wide) << l;
+    for (const char* n : {"attn_q.weight", "attn_k.weight", "attn_output.weight", "ffn_gate.weight", "ffn_up.weight"})
+      EXPECT_EQ(type_of(p + n), TensorType::kQ4_K) << p << n;
+  }
+  // Stored rows decode to the generator's scale (weights ~ N(0, 0.02^2)), not garbage.
+  const TensorInfo* down = (*f)->find_tensor("blk.0.ffn_down.weight");
+  std::vector<float> row(256);
+  ASSERT_TRUE(dequantize_row(down->type, (*f)->tensor_data(*down).data(), row.data(), 256).ok());
+  double ss = 0.0;
+  for (float v : row) ss += double{v} * v;
+  EXPECT_NEAR(std::sqrt(ss / 256), 0.02, 0.005);
+
+  // A tied model stores token_embd as the output, and the mix needs a K-quant base type.
+  spec.tied_output = true;
+  ASSERT_TRUE(synth_write(spec, dir.file("tied.gguf")).ok());
+  EXPECT_EQ((*File::open(dir.file("tied.gguf")))->find_tensor("token_embd.weight")->type, TensorType::kQ6_K);
+  EXPECT_EQ(set_synth_type(spec, "q4_k_m").message(),
+            "unknown weight type 'q4_k_m', expected one of f32, f16, bf16, q8_0, q4_0, q4_K, q5_K, q6_K, q4_K_M, q5_K_M");
+  spec.type = TensorType::kQ8_0;
+  EXPECT_EQ(synth_write(spec, dir.file("bad.gguf")).message(), "synth: a K-quant mix needs type q4_K or q5_K, not q8_0");
+  spec.k_mix = false;
+  ASSERT_TRUE(set_synth_type(spec, "q6_K").ok());
+  spec.n_embd = 64;
+  EXPECT_EQ(synth_write(spec, dir.file("bad.gguf")).message(),
+            "synth: n_embd 64 and n_ff 256 must be multiples of q6_K's block size 256");
+}
+
 TEST(GgufSynth, TinyRoundTripHasLlamaLayout) {
   test::TempDir dir;
   auto spec = synth_preset("tiny");

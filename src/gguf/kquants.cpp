@@ -1,4 +1,4 @@
-#include "kernels/kquants.h"
+#include "gguf/kquants.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,7 +6,7 @@
 
 #include "core/half.h"
 
-namespace plumb::kernels {
+namespace plumb::gguf {
 
 void get_scale_min_k4(int j, const uint8_t* q, uint8_t* sc, uint8_t* m) {
   if (j < 4) {
@@ -258,4 +258,4 @@ void dequantize_row_q8_K(const void* vx, float* y, int64_t n) {
   }
 }
 
-}  // namespace plumb::kernels
+}  // namespace plumb::gguf
