@@ -1,9 +1,11 @@
 // plumb chat: an interactive conversation using the model's chat template.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <iostream>
+#include <span>
 
 #include "command.h"
 #include "engine_cli.h"
@@ -27,8 +29,75 @@ struct ChatOptions {
   std::string memory;  // long-term memory database; "" = none
   int recall = 3;
   bool show_prompt = false;
+  bool context_shift = false;
   SamplingCli sampling;
 };
+
+size_t common_prefix(std::span<const TokenId> a, std::span<const TokenId> b) {
+  size_t n = 0;
+  while (n < a.size() && n < b.size() && a[n] == b[n]) ++n;
+  return n;
+}
+
+// The conversation's tokens as evaluated so far, and how they sit in the KV cache: all of them
+// until a context shift; after shifts the cache holds tokens[0, keep) followed by
+// tokens[keep + dropped, end) — the shifts dropped one contiguous run after the kept prefix.
+struct CachedConversation {
+  std::vector<TokenId> tokens;
+  int32_t keep = 0;
+  int32_t dropped = 0;
+};
+
+// Prepares the cache for the conversation `all` (re-rendered this turn): reuses the longest
+// prefix already cached, and with `shift` makes room by dropping tokens after the first `keep`
+// (the older half, as generation does, or more when the new tokens need it).  Returns the tokens
+// to evaluate; `conv` then describes the cache as it will be once they are.
+Result<std::vector<TokenId>> fit_turn(Context& ctx, CachedConversation& conv, const std::vector<TokenId>& all,
+                                      int32_t keep, bool shift) {
+  size_t common = common_prefix(conv.tokens, all);
+  if (common == all.size()) --common;  // at least one token must be evaluated to get logits
+  size_t cache_pos = common;
+  int32_t dropped = conv.dropped;
+  if (dropped > 0) {
+    if (common >= static_cast<size_t>(conv.keep) + static_cast<size_t>(dropped)) {
+      cache_pos = common - static_cast<size_t>(dropped);
+      keep = conv.keep;  // the cache's layout: one kept prefix, one dropped run after it
+    } else {
+      // The conversation changed before the dropped run ended (/reset): only the kept prefix
+      // of the cache is still the conversation's.
+      common = cache_pos = std::min(common, static_cast<size_t>(conv.keep));
+      dropped = 0;
+    }
+  }
+  const int32_t n_ctx = ctx.n_ctx();
+  keep = std::min(keep, n_ctx / 2);
+  const int64_t n_new = static_cast<int64_t>(all.size() - common);
+  const int64_t total = static_cast<int64_t>(cache_pos) + n_new;  // what the cache would hold
+  int64_t discard = 0;
+  if (total >= n_ctx && shift) {
+    discard = std::max<int64_t>(total - n_ctx + 1, (total - keep) / 2);
+    discard = std::min<int64_t>(discard, total - keep - 1);
+  }
+  // Room for at least one reply token is needed (as before shifts existed).
+  if (total - discard >= n_ctx)
+    return Status::OutOfRange("the conversation (" + std::to_string(all.size()) +
+                              " tokens) no longer fits in the context (" + std::to_string(n_ctx) + "); " +
+                              (shift ? "raise -c" : "/reset, raise -c or pass --context-shift"));
+  ctx.truncate(static_cast<int32_t>(cache_pos));
+  std::vector<TokenId> fresh(all.begin() + static_cast<std::ptrdiff_t>(common), all.end());
+  if (discard > 0) {
+    // The dropped run starts at `keep`: first what the cache holds after it, then (when the new
+    // tokens alone do not fit) the oldest of the new tokens.
+    const int64_t from_cache = std::clamp<int64_t>(static_cast<int64_t>(cache_pos) - keep, 0, discard);
+    if (from_cache > 0) PLUMB_RETURN_IF_ERROR(ctx.shift(keep, static_cast<int32_t>(from_cache)));
+    const int64_t at = std::max<int64_t>(0, keep - static_cast<int64_t>(cache_pos));
+    fresh.erase(fresh.begin() + at, fresh.begin() + at + (discard - from_cache));
+  }
+  conv.tokens = all;
+  conv.keep = keep;
+  conv.dropped = dropped + static_cast<int32_t>(discard);
+  return fresh;
+}
 
 int run(ChatOptions& o) {
   auto model = load_model_with_progress(o.model);
@@ -83,7 +152,13 @@ int run(ChatOptions& o) {
 
   std::vector<ChatMessage> history;
   if (!o.system.empty()) history.push_back({"system", o.system});
-  std::vector<TokenId> in_context;  // the tokens whose keys/values the KV cache holds
+  CachedConversation conv;
+  // A context shift keeps the system message (and BOS): the tokens the conversation shares with
+  // the system message rendered alone.
+  std::vector<ChatMessage> system_only(history.begin(), history.end());
+  const auto system_tokens = tk.tokenize(render_chat(*tmpl, system_only, /*add_assistant=*/false),
+                                         {.add_special = true, .parse_special = true});
+  go.context_shift = o.context_shift;
   const bool tty = isatty(STDIN_FILENO);
   if (tty)
     std::fprintf(stderr, "plumb chat: %s template; Ctrl-D to quit, /reset to clear the history\n",
@@ -115,19 +190,16 @@ int run(ChatOptions& o) {
     if (o.show_prompt) std::fprintf(stderr, "--- prompt ---\n%s\n--- end of prompt ---\n", text.c_str());
     const auto all = tk.tokenize(text, {.add_special = true, .parse_special = true});
     // Reuse the longest common prefix already in the KV cache; evaluate only the rest.
-    size_t keep = 0;
-    while (keep < in_context.size() && keep < all.size() && in_context[keep] == all[keep]) ++keep;
-    if (keep == all.size()) --keep;  // at least one token must be evaluated to get logits
-    (*ctx)->truncate(static_cast<int32_t>(keep));
-    in_context.assign(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(keep));
-    std::vector<TokenId> fresh(all.begin() + static_cast<std::ptrdiff_t>(keep), all.end());
-    if (static_cast<int64_t>(all.size()) >= (*ctx)->n_ctx()) {
-      print_error("chat", "the conversation (" + std::to_string(all.size()) + " tokens) no longer fits in the context (" +
-                              std::to_string((*ctx)->n_ctx()) + "); /reset or raise -c");
+    const int32_t keep = static_cast<int32_t>(common_prefix(system_tokens, all));
+    const int32_t dropped_before = conv.dropped;
+    auto fresh = fit_turn(**ctx, conv, all, keep, o.context_shift);
+    if (!fresh.ok()) {
+      print_error("chat", fresh.status().message());
       history.pop_back();
       continue;
     }
-    auto res = generate(**ctx, &tk, *chain, fresh, go, [](std::string_view piece) {
+    go.n_keep = conv.keep;  // generation's own shifts extend the same dropped run
+    auto res = generate(**ctx, &tk, *chain, *fresh, go, [](std::string_view piece) {
       std::fwrite(piece.data(), 1, piece.size(), stdout);
       std::fflush(stdout);
       return true;
@@ -138,9 +210,9 @@ int run(ChatOptions& o) {
       print_error("chat", res.status().message());
       return kExitError;
     }
-    in_context.insert(in_context.end(), fresh.begin(), fresh.end());
     // Every generated token but the last has been evaluated.
-    if (!res->tokens.empty()) in_context.insert(in_context.end(), res->tokens.begin(), res->tokens.end() - 1);
+    if (!res->tokens.empty()) conv.tokens.insert(conv.tokens.end(), res->tokens.begin(), res->tokens.end() - 1);
+    conv.dropped += res->n_discarded;
     history.push_back({"assistant", res->text});
     if (memory) {
       if (auto st = memory->add_turn(session, "assistant", res->text); !st.ok()) {
@@ -151,6 +223,9 @@ int run(ChatOptions& o) {
     const auto& t = res->timings;
     std::fprintf(stderr, "[%d tok, %.1f tok/s, %.2f ms/token; prompt %d tok at %.1f tok/s]\n", t.n_generated,
                  t.generate_tok_s(), t.ms_per_token(), t.n_prompt, t.prompt_tok_s());
+    if (conv.dropped != dropped_before && conv.dropped > 0)
+      std::fprintf(stderr, "[context shift: the model no longer sees %d earlier tokens of the conversation]\n",
+                   conv.dropped);
   }
   return kExitOk;
 }
@@ -175,16 +250,22 @@ const CommandRegistration kRegistration(
           ->capture_default_str()
           ->check(CLI::Range(0, 50));
       sub.add_flag("--show-prompt", o->show_prompt, "print each rendered prompt to stderr before the reply");
+      sub.add_flag("--context-shift", o->context_shift,
+                   "when the conversation outgrows the context (-c), drop its oldest part from the KV cache "
+                   "(the system message stays) and go on instead of refusing; the model forgets what was "
+                   "dropped (each shift drops about half of what follows the system message, like llama.cpp)");
       o->sampling.add(sub);
       sub.footer(
           "Reads one user message per line from stdin and streams the reply; the history is kept (and its KV cache\n"
-          "reused) until /reset or end of input.  Timings per reply go to stderr.\n"
+          "reused) until /reset or end of input.  Timings per reply go to stderr.  A conversation longer than the\n"
+          "context is refused unless --context-shift lets the model forget its oldest tokens.\n"
           "Exit status: 0 ok, 1 model error or unrecognised template, 2 bad command line, 3 no such file.\n\n"
           "Examples:\n"
           "  plumb chat -m qwen2.5-0.5b-instruct-q8_0.gguf\n"
           "  plumb chat -m model.gguf --chat-template chatml --system \"You are terse.\" --temp 0.7\n"
           "  echo \"What is 2+2?\" | plumb chat -m model.gguf --temp 0\n"
-          "  plumb chat -m model.gguf --memory ~/.plumb-memory.db   # remembers earlier sessions");
+          "  plumb chat -m model.gguf --memory ~/.plumb-memory.db   # remembers earlier sessions\n"
+          "  plumb chat -m model.gguf -c 2048 --context-shift        # long chats: forgets the oldest part");
       return [o] { return run(*o); };
     });
 

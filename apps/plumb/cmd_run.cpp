@@ -31,6 +31,8 @@ struct RunOptions {
   bool json = false;
   bool no_display_prompt = false;
   bool ignore_eos = false;
+  bool context_shift = false;
+  int32_t keep = -1;
   SamplingCli sampling;
   WatermarkCliOptions wm;
 };
@@ -127,6 +129,12 @@ int run(RunOptions& o) {
   go.n_predict = o.n_predict;
   go.stop = o.stop;
   go.stop_at_eog = !o.ignore_eos;
+  go.context_shift = o.context_shift;
+  if (o.keep >= 0) {
+    // llama.cpp's --keep N counts prompt tokens after the BOS, which is always kept.
+    const bool bos = tk != nullptr && tk->bos() != kNoToken && prompt.front() == tk->bos();
+    go.n_keep = o.keep + (bos ? 1 : 0);
+  }
 
   const bool stream = !o.json;
   if (stream && !o.no_display_prompt && tk != nullptr) {
@@ -164,6 +172,8 @@ int run(RunOptions& o) {
     j["text"] = res->text;
     j["stop_reason"] = std::string(stop_reason_name(res->stop_reason));
     j["seed"] = sp.seed;
+    j["context_shifts"] = res->n_shifts;
+    j["discarded_tokens"] = res->n_discarded;
     if (o.wm.enabled()) {
       j["watermark"] = {{"gamma", o.wm.gamma}, {"delta", o.wm.delta}, {"scheme", o.wm.scheme}};
     }
@@ -173,8 +183,12 @@ int run(RunOptions& o) {
                     {"ms_per_token", t.ms_per_token()}, {"threads", (*ctx)->n_threads()}};
     std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   }
+  if (res->n_shifts > 0)
+    std::fprintf(stderr, "\nplumb run: context shifted %d times; the model forgot %d earlier tokens\n", res->n_shifts,
+                 res->n_discarded);
   if (res->stop_reason == StopReason::kContextFull)
-    std::fprintf(stderr, "\nplumb run: stopped: the context is full (%d tokens); raise -c (the model allows %lld)\n",
+    std::fprintf(stderr, "\nplumb run: stopped: the context is full (%d tokens); raise -c (the model allows %lld) or pass "
+                 "--context-shift\n",
                  (*ctx)->n_ctx(), static_cast<long long>(hp.n_ctx_train));
   std::fprintf(stderr,
                "\nplumb run: prompt %d tok in %.1f ms (%.1f tok/s) | generated %d tok in %.1f ms (%.1f tok/s, %.2f "
@@ -192,24 +206,40 @@ const CommandRegistration kRegistration(
       sub.add_option("-p,--prompt", o->prompt, "prompt text (BOS is added as the vocabulary says)");
       sub.add_option("-f,--file", o->prompt_file, "read the prompt from a file");
       sub.add_option("--prompt-ids", o->prompt_ids, "the prompt as token ids, e.g. \"1 300 301\" (no BOS added)");
-      sub.add_option("-n,--n-predict", o->n_predict, "tokens to generate at most; -1 = until EOS or the context is full")
+      sub.add_option("-n,--n-predict", o->n_predict,
+                     "tokens to generate at most; -1 = until EOS or the context is full (with --context-shift: "
+                     "until EOS)")
           ->capture_default_str();
       sub.add_option("-t,--threads", o->threads, "threads (default: all cores)");
       sub.add_option("-c,--ctx-size", o->ctx, "context size in tokens (default: the model's, at most 4096)");
       sub.add_option("-b,--batch-size", o->batch, "prompt tokens per forward pass")->capture_default_str();
       sub.add_option("--stop", o->stop, "stop when this text appears (repeatable); it is not printed");
       sub.add_flag("--ignore-eos", o->ignore_eos, "keep generating past end-of-generation tokens");
+      auto* shift = sub.add_flag("--context-shift", o->context_shift,
+                   "when the context is full, drop the older half of the tokens after the kept ones (--keep) and "
+                   "go on instead of stopping; the model forgets the dropped tokens, and each shift costs a pass "
+                   "over the KV cache (no re-evaluation)");
+      sub.add_option("--keep", o->keep,
+                     "--context-shift: prompt tokens never dropped, besides the BOS; -1 = the whole prompt. At "
+                     "most half the context is kept")
+          ->capture_default_str()
+          ->check(CLI::Range(-1, INT32_MAX))
+          ->needs(shift);
       sub.add_flag("--no-display-prompt", o->no_display_prompt, "print only the generated text");
       sub.add_flag("--json", o->json, "print one JSON object: ids, logprobs, text, stop reason, timings");
       o->sampling.add(sub);
       add_watermark_options(sub, o->wm, /*generation=*/true);
       sub.footer(
           "Prints the prompt, then the generated text as it is produced; a timing summary goes to stderr.\n"
+          "Context shift: the prompt must fit in -c; without --context-shift generation stops when the context is\n"
+          "full.  With it, the first --keep prompt tokens stay and the older half of the rest is dropped each\n"
+          "time the context fills, so text goes on (llama.cpp's behaviour) but no longer sees what was dropped.\n"
           "Exit status: 0 ok, 1 model or generation error, 2 bad command line or prompt too long, 3 no such file.\n\n"
           "Examples:\n"
           "  plumb run -m model.gguf -p \"Once upon a time\" -n 100 --temp 0\n"
           "  plumb run -m model.gguf -p \"Write a haiku\" --temp 0.8 --top-k 40 --top-p 0.95 --seed 1\n"
           "  plumb run -m model.gguf --prompt-ids \"1 403 407\" -n 20 --temp 0 --json\n"
+          "  plumb run -m model.gguf -f story.txt -c 2048 -n 8000 --context-shift --keep 32   # past the context\n"
           "  plumb run -m model.gguf -p \"Hello\" --watermark 123456789 --wm-gamma 0.25 --wm-delta 2.0");
       return [o] { return run(*o); };
     });

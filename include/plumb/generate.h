@@ -26,6 +26,16 @@ struct GenerateOptions {
   std::vector<std::string> stop;      // stop strings (not included in the text)
   std::vector<TokenId> stop_tokens;   // extra ids that end generation (e.g. a chat template's end-of-turn)
   bool stop_at_eog = true;            // stop at the tokenizer's EOS/EOT/EOM
+  // Context shift (off by default; then a full context ends generation with kContextFull).
+  // When the context is full, keep its first n_keep positions, drop the older half of the
+  // rest (Context::shift) and go on: generation can run past n_ctx, at the price that the
+  // model no longer sees the dropped tokens.  With n_predict < 0 and no EOS it never ends.
+  bool context_shift = false;
+  // Positions at the start of the context a shift never drops.  -1 (default): everything the
+  // context holds once the prompt is evaluated (the whole prompt, like llama.cpp's --keep -1);
+  // N >= 0: the first N positions (callers add 1 for a BOS, as llama.cpp's --keep N does).
+  // Either way at most n_ctx / 2, so that each shift frees at least a quarter of the context.
+  int32_t n_keep = -1;
 };
 
 struct GenerateTimings {
@@ -44,6 +54,8 @@ struct GenerateResult {
   std::string text;              // decoded text of the generated tokens, cut at a stop string
   StopReason stop_reason = StopReason::kTokenLimit;
   GenerateTimings timings;
+  int32_t n_shifts = 0;          // context shifts done (GenerateOptions::context_shift)
+  int32_t n_discarded = 0;       // positions they dropped, all just after the kept n_keep ones
 };
 
 // Called with each piece of complete UTF-8 text as it becomes final; return false to stop
@@ -53,7 +65,8 @@ using TextCallback = std::function<bool(std::string_view)>;
 // Evaluates `prompt` after what the context already holds, then samples up to n_predict tokens.
 // The sampler's accept() sees every prompt token, then every generated token, in order.
 // `tok` may be null (no text, no EOS detection then).  Fails when the prompt does not fit in
-// the context; running out of context while generating ends with StopReason kContextFull.
+// the context; running out of context while generating ends with StopReason kContextFull,
+// or shifts the context when opts.context_shift is set.
 Result<GenerateResult> generate(Context& ctx, const Tokenizer* tok, SamplerStage& sampler,
                                 std::span<const TokenId> prompt, const GenerateOptions& opts,
                                 const TextCallback& on_text = nullptr);

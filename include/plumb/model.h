@@ -120,6 +120,15 @@ class Context {
   int32_t n_threads() const;
   // Forgets positions >= n (n = 0 empties the cache).
   void truncate(int32_t n);
+  // Context shift: drops the cached positions [n_keep, n_keep + n_discard), moves the later
+  // ones down by n_discard, and re-rotates their keys by -n_discard positions with the
+  // model's RoPE, so each moved key is the key its token has at the new position (RoPE scores
+  // depend only on relative positions); the model forgets the dropped tokens.  (Beyond the
+  // first layer, moved keys and values still carry what their tokens attended to before, as
+  // in llama.cpp.)  n_past() shrinks by n_discard; logits() is unchanged.
+  // Fails with kInvalidArgument unless 0 <= n_keep, 0 <= n_discard and
+  // n_keep + n_discard <= n_past() (nothing is changed then).  n_discard = 0 does nothing.
+  Status shift(int32_t n_keep, int32_t n_discard);
   const Model& model() const;
 
   struct Impl;

@@ -132,6 +132,34 @@ int32_t Context::n_threads() const { return impl_->n_threads; }
 const Model& Context::model() const { return *impl_->model; }
 void Context::truncate(int32_t n) { impl_->n_past = std::clamp(n, 0, impl_->n_past); }
 
+Status Context::shift(int32_t n_keep, int32_t n_discard) {
+  Impl& c = *impl_;
+  if (n_keep < 0 || n_discard < 0 || static_cast<int64_t>(n_keep) + n_discard > c.n_past)
+    return Status::InvalidArgument("context shift: keeping " + std::to_string(n_keep) + " and discarding " +
+                                   std::to_string(n_discard) + " positions needs 0 <= keep, 0 <= discard and "
+                                   "keep + discard <= the " + std::to_string(c.n_past) +
+                                   " positions the context holds");
+  if (n_discard == 0) return Status::Ok();
+  const int64_t hd = c.hp.head_dim;
+  const int32_t n_moved = c.n_past - n_keep - n_discard;
+  // The forward pass's own tables and rotation, for one "position" of -n_discard: rotating a
+  // key cached at p by theta(-d) gives theta(p - d), since every angle is linear in the
+  // position (freq base, linear scaling and rope_freqs factors included).
+  c.rope_tables(-n_discard, 1);
+  for (int64_t l = 0; l < c.hp.n_layer; ++l)
+    for (int64_t h = 0; h < c.hp.n_head_kv; ++h) {
+      float* k_dst = c.kc(l, h, n_keep);
+      float* v_dst = c.vc(l, h, n_keep);
+      const size_t bytes = static_cast<size_t>(n_moved) * static_cast<size_t>(hd) * sizeof(float);
+      std::memmove(k_dst, c.kc(l, h, n_keep + n_discard), bytes);
+      std::memmove(v_dst, c.vc(l, h, n_keep + n_discard), bytes);
+      // One head's positions are contiguous, head_dim apart: rope() sees them as n_moved heads.
+      c.rope(k_dst, n_moved, 0);
+    }
+  c.n_past -= n_discard;
+  return Status::Ok();
+}
+
 Status Context::eval(std::span<const int32_t> tokens, bool all_logits) {
   Impl& c = *impl_;
   if (tokens.empty()) return Status::InvalidArgument("eval: no tokens");

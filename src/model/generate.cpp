@@ -83,11 +83,15 @@ Result<GenerateResult> generate(Context& ctx, const Tokenizer* tok, SamplerStage
                                 const TextCallback& on_text) {
   GenerateResult res;
   if (prompt.empty()) return Status::InvalidArgument("the prompt is empty (no tokens to start from)");
+  if (opts.n_keep < -1)
+    return Status::InvalidArgument("n_keep is " + std::to_string(opts.n_keep) +
+                                   "; expected -1 (the whole prompt) or a count of positions >= 0");
   const auto t0 = Clock::now();
   PLUMB_RETURN_IF_ERROR(ctx.eval(prompt));
   res.timings.n_prompt = static_cast<int32_t>(prompt.size());
   res.timings.prompt_ms = ms_since(t0);
   for (TokenId t : prompt) sampler.accept(t);
+  const int32_t n_keep = std::min(opts.n_keep < 0 ? ctx.n_past() : opts.n_keep, ctx.n_ctx() / 2);
 
   std::optional<StreamingDetokenizer> detok;
   if (tok != nullptr) {
@@ -142,9 +146,16 @@ Result<GenerateResult> generate(Context& ctx, const Tokenizer* tok, SamplerStage
     }
     if (limit >= 0 && static_cast<int32_t>(res.tokens.size()) >= limit) break;
     if (ctx.n_past() >= ctx.n_ctx()) {
-      res.stop_reason = StopReason::kContextFull;
-      stopped = true;
-      break;
+      if (!opts.context_shift) {
+        res.stop_reason = StopReason::kContextFull;
+        stopped = true;
+        break;
+      }
+      // As llama.cpp: drop half of what follows the kept positions (at least one position).
+      const int32_t n_discard = std::max(1, (ctx.n_past() - n_keep) / 2);
+      PLUMB_RETURN_IF_ERROR(ctx.shift(n_keep, n_discard));
+      ++res.n_shifts;
+      res.n_discarded += n_discard;
     }
     const TokenId one[1] = {id};
     PLUMB_RETURN_IF_ERROR(ctx.eval(one));

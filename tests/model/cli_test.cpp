@@ -72,6 +72,54 @@ TEST_F(EngineCli, ChatNeedsATemplateAndKeepsHistory) {
   EXPECT_EQ(r.exit_code, 2) << r.err;
 }
 
+TEST_F(EngineCli, RunContextShiftGoesPastTheContext) {
+  const std::string base = "run -m '" + model_ + "' -p 'hello world' -c 64 -n 200 --temp 0 --ignore-eos --json -t 1";
+  auto r = test::run_plumb(base + " --context-shift");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["ids"].size(), 200u);
+  EXPECT_EQ(j["stop_reason"], "limit");
+  EXPECT_GE(j["context_shifts"].get<int>(), 4);  // 200 tokens through a 64-token context
+  EXPECT_NE(r.err.find("the model forgot"), std::string::npos) << r.err;
+  // Off by default: stops when the context is full, and says how to go on.
+  auto off = test::run_plumb(base);
+  ASSERT_EQ(off.exit_code, 0) << off.err;
+  auto jo = nlohmann::json::parse(off.out);
+  EXPECT_EQ(jo["stop_reason"], "context_full");
+  EXPECT_LT(jo["ids"].size(), 64u);
+  EXPECT_EQ(jo["context_shifts"], 0);
+  EXPECT_NE(off.err.find("--context-shift"), std::string::npos) << off.err;
+  // Until the first shift the two runs are the same.
+  for (size_t i = 0; i < jo["ids"].size(); ++i) EXPECT_EQ(jo["ids"][i], j["ids"][i]) << i;
+  // --keep 0 keeps only the BOS, so each shift drops (64 - 1) / 2 = 31 tokens.
+  auto k0 = test::run_plumb(base + " --context-shift --keep 0");
+  ASSERT_EQ(k0.exit_code, 0) << k0.err;
+  auto jk = nlohmann::json::parse(k0.out);
+  EXPECT_EQ(jk["ids"].size(), 200u);
+  EXPECT_EQ(jk["discarded_tokens"].get<int>(), 31 * jk["context_shifts"].get<int>());
+  // --keep needs --context-shift.
+  EXPECT_EQ(test::run_plumb(base + " --keep 4").exit_code, 2);
+  auto help = test::run_plumb("run --help");
+  EXPECT_NE(help.out.find("--context-shift"), std::string::npos);
+  EXPECT_NE(help.out.find("forgets"), std::string::npos);
+}
+
+TEST_F(EngineCli, ChatContextShiftKeepsTalking) {
+  std::string lines;
+  for (int i = 0; i < 8; ++i) lines += "tell me more about the world number " + std::to_string(i) + "\n";
+  const std::string base = "chat -m '" + model_ + "' --chat-template chatml -n 12 --temp 0 -c 96 -t 1 --system 'be brief'";
+  auto off = test::run_plumb(base, lines);
+  EXPECT_EQ(off.exit_code, 0) << off.err;
+  EXPECT_NE(off.err.find("no longer fits"), std::string::npos) << off.err;
+  auto on = test::run_plumb(base + " --context-shift", lines);
+  EXPECT_EQ(on.exit_code, 0) << on.err;
+  EXPECT_EQ(on.err.find("no longer fits"), std::string::npos) << on.err;
+  EXPECT_NE(on.err.find("[context shift:"), std::string::npos) << on.err;
+  size_t replies = 0;
+  for (size_t at = on.err.find("ms/token"); at != std::string::npos; at = on.err.find("ms/token", at + 1)) ++replies;
+  EXPECT_EQ(replies, 8u) << on.err;
+}
+
 TEST_F(EngineCli, BenchJson) {
   auto r = test::run_plumb("bench -m '" + model_ + "' -p 16 -n 4 -r 2 -t 1 --no-bandwidth --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
