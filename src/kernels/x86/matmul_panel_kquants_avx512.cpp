@@ -32,6 +32,7 @@
 
 #include "kernels/dispatch.h"
 #include "kernels/kquants.h"
+#include "kernels/x86/prefetch.h"
 #include "kernels/x86/simd_math_avx2.h"
 
 namespace plumb::kernels {
@@ -44,6 +45,8 @@ enum class Kind { kQ4K, kQ5K, kQ6K };
 
 template <Kind K>
 struct Layout {
+  using Block = std::conditional_t<K == Kind::kQ4K, block_q4_K,
+                                   std::conditional_t<K == Kind::kQ5K, block_q5_K, block_q6_K>>;
   static constexpr bool kAsym = K != Kind::kQ6K;      // d * sc * q - dmin * m
   static constexpr int kSubBlocks = kAsym ? 8 : 16;  // per super-block
   static constexpr int kSubVecs = 64 / kSubBlocks;    // weight vectors per sub-block
@@ -103,7 +106,7 @@ template <Kind K>
 void unpack_row(const uint8_t* row, int64_t i, uint8_t* u, RowMeta& meta) {
   const __m256i m4 = _mm256_set1_epi8(0x0F);
   if constexpr (Layout<K>::kAsym) {
-    using Block = std::conditional_t<K == Kind::kQ5K, block_q5_K, block_q4_K>;
+    using Block = typename Layout<K>::Block;
     const Block* b = reinterpret_cast<const Block*>(row) + i;
     // qs[32c + l]: low nibble element 64c + l (sub-block 2c), high nibble 64c + 32 + l.
     __m256i qh;
@@ -184,7 +187,13 @@ template <Kind K>
 void repack(int64_t nsb, const uint8_t* w, size_t ws, int nr, uint8_t* buf) {
   using L = Layout<K>;
   alignas(64) uint8_t u[kPanelRows][kQK_K];
+  // Sixteen short row streams are too many for the hardware prefetcher: without this, repacking
+  // waits on every row's first load (a quarter of the panel's time at 128 tokens).
+  constexpr size_t kDist = 2;
+  for (int r = 0; r < nr; ++r) prefetch_l2(w + r * ws, kDist * sizeof(typename L::Block));
   for (int64_t i = 0; i < nsb; ++i) {
+    if (i + static_cast<int64_t>(kDist) < nsb)
+      for (int r = 0; r < nr; ++r) prefetch_l2(w + r * ws + (i + kDist) * sizeof(typename L::Block), sizeof(typename L::Block));
     uint8_t* blk = buf + i * L::kBlockBytes;
     auto* sc = reinterpret_cast<int32_t*>(blk + L::kScales);
     auto* mins = reinterpret_cast<uint32_t*>(blk + L::kMins);
@@ -239,6 +248,8 @@ void token_tile(int64_t nsb, const uint8_t* buf, const uint8_t* xq, size_t xs, c
     const uint8_t* xpi = xp + i * L::kPrepBytes;
     const size_t xps = static_cast<size_t>(nsb) * L::kPrepBytes;  // prepare() token stride
     __m512i isum[NT];
+#pragma GCC unroll 8
+    for (int t = 0; t < NT; ++t) isum[t] = _mm512_setzero_si512();
     if constexpr (L::kAsym) {
       for (int j = 0; j < 8; ++j) {
         __m512i wv[8];
@@ -251,8 +262,7 @@ void token_tile(int64_t nsb, const uint8_t* buf, const uint8_t* xq, size_t xs, c
           __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv[0], bcast32(qs));
 #pragma GCC unroll 8
           for (int g = 1; g < 8; ++g) s = _mm512_dpbusd_epi32(s, wv[g], bcast32(qs + 4 * g));
-          s = _mm512_mullo_epi32(s, sc);
-          isum[t] = j == 0 ? s : _mm512_add_epi32(isum[t], s);
+          isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(s, sc));
         }
       }
       __m512i mp[4];
@@ -289,8 +299,7 @@ void token_tile(int64_t nsb, const uint8_t* buf, const uint8_t* xq, size_t xs, c
             s0 = _mm512_dpbusd_epi32(s0, wv[g], bcast32(qs + 4 * g));
             s1 = _mm512_dpbusd_epi32(s1, wv[4 + g], bcast32(qs + 16 + 4 * g));
           }
-          const __m512i p = _mm512_add_epi32(_mm512_mullo_epi32(s0, sc0), _mm512_mullo_epi32(s1, sc1));
-          isum[t] = j == 0 ? p : _mm512_add_epi32(isum[t], p);
+          isum[t] = _mm512_add_epi32(isum[t], _mm512_add_epi32(_mm512_mullo_epi32(s0, sc0), _mm512_mullo_epi32(s1, sc1)));
         }
       }
       const __m512 d = _mm512_load_ps(blk + L::kD);
@@ -314,8 +323,19 @@ void panel(int64_t n, const void* w, size_t ws, int nr, const void* vxq, size_t 
   const auto* xp = static_cast<const uint8_t*>(vxp);
   const size_t xps = static_cast<size_t>(nsb) * Layout<K>::kPrepBytes;
   const auto rows = static_cast<__mmask16>((1u << nr) - 1);
+  // While the tokens stream past this panel, the rows of the next two panels (with one or two
+  // threads, the next one this thread takes) are brought into L2 a slice per token tile, so the
+  // next repack does not wait on memory.  Past the end of the matrix this reads nothing.
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const size_t row_bytes = static_cast<size_t>(nsb) * sizeof(typename Layout<K>::Block);
+  const int64_t n_tiles = n_tokens / 8;
+  constexpr int64_t kAhead = 2 * kPanelRows;
   int64_t t = 0;
-  for (; t + 8 <= n_tokens; t += 8) token_tile<K, 8>(nsb, buf, xq + t * xs, xs, xp + t * xps, y + t * ldy, ldy, rows);
+  for (int64_t k = 0; t + 8 <= n_tokens; t += 8, ++k) {
+    for (int64_t r = k * kAhead / n_tiles; r < (k + 1) * kAhead / n_tiles; ++r)
+      prefetch_l2(wb + (kPanelRows + r) * ws, row_bytes);
+    token_tile<K, 8>(nsb, buf, xq + t * xs, xs, xp + t * xps, y + t * ldy, ldy, rows);
+  }
   for (; t + 4 <= n_tokens; t += 4) token_tile<K, 4>(nsb, buf, xq + t * xs, xs, xp + t * xps, y + t * ldy, ldy, rows);
   for (; t < n_tokens; ++t) token_tile<K, 1>(nsb, buf, xq + t * xs, xs, xp + t * xps, y + t * ldy, ldy, rows);
 }
