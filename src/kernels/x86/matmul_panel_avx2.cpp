@@ -97,6 +97,20 @@ inline void transpose8x8_epi32(__m256i (&v)[8]) {
   }
 }
 
+// h with 16-bit lane r set to d (r is a constant once the caller's loop is unrolled).
+inline __m128i insert_u16(__m128i h, int r, uint16_t d) {
+  switch (r) {
+    case 0: return _mm_insert_epi16(h, d, 0);
+    case 1: return _mm_insert_epi16(h, d, 1);
+    case 2: return _mm_insert_epi16(h, d, 2);
+    case 3: return _mm_insert_epi16(h, d, 3);
+    case 4: return _mm_insert_epi16(h, d, 4);
+    case 5: return _mm_insert_epi16(h, d, 5);
+    case 6: return _mm_insert_epi16(h, d, 6);
+    default: return _mm_insert_epi16(h, d, 7);
+  }
+}
+
 // The half panel starting at row `w` with `rows` (1..8) real rows; the rest are zeros with zero
 // scales, so they compute to 0 and are never stored.
 template <Kind K>
@@ -104,29 +118,31 @@ void repack_half(int64_t nb, const uint8_t* w, size_t ws, int rows, uint8_t* hb)
   const __m128i m4 = _mm_set1_epi8(0x0F);
   for (int64_t b = 0; b < nb; ++b) {
     __m256i v[8];
-    alignas(32) float sc[8];
+    __m128i h = _mm_setzero_si128();  // the fp16 row scales, converted together
+#pragma GCC unroll 8
     for (int r = 0; r < kHalfRows; ++r) {
       if (r >= rows) {
         v[r] = _mm256_setzero_si256();
-        sc[r] = 0.0f;
         continue;
       }
       const uint8_t* row = w + r * ws;
+      uint16_t d;
       if constexpr (K == Kind::kQ4_0) {
         const auto* q = reinterpret_cast<const block_q4_0*>(row) + b;
         const __m128i p = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q->qs));
         v[r] = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(p, 4), m4), _mm_and_si128(p, m4));
-        sc[r] = _cvtsh_ss(q->d);
+        d = q->d;
       } else {
         const auto* q = reinterpret_cast<const block_q8_0*>(row) + b;
         v[r] = avx2::load_i8x32(q->qs);
-        sc[r] = _cvtsh_ss(q->d);
+        d = q->d;
       }
+      h = insert_u16(h, r, d);
     }
     transpose8x8_epi32(v);
     uint8_t* blk = hb + b * kHalfBlockBytes;
     for (int j = 0; j < 8; ++j) _mm256_store_si256(reinterpret_cast<__m256i*>(blk + 32 * j), v[j]);
-    _mm256_store_ps(reinterpret_cast<float*>(blk + 256), _mm256_load_ps(sc));
+    _mm256_store_ps(reinterpret_cast<float*>(blk + 256), _mm256_cvtph_ps(h));
   }
 }
 
