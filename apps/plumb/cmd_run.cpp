@@ -61,6 +61,10 @@ int run(RunOptions& o) {
     print_error("run", "give exactly one of -p PROMPT, -f FILE or --prompt-ids \"1 2 3\"");
     return kExitUsage;
   }
+  if (o.keep < -1) {
+    print_error("run", "--keep " + std::to_string(o.keep) + ": expected -1 (the whole prompt) or a token count >= 0");
+    return kExitUsage;
+  }
   if (!o.prompt_file.empty()) {
     std::ifstream in(o.prompt_file, std::ios::binary);
     if (!in) {
@@ -223,7 +227,6 @@ const CommandRegistration kRegistration(
                      "--context-shift: prompt tokens never dropped, besides the BOS; -1 = the whole prompt. At "
                      "most half the context is kept")
           ->capture_default_str()
-          ->check(CLI::Range(-1, INT32_MAX))
           ->needs(shift);
       sub.add_flag("--no-display-prompt", o->no_display_prompt, "print only the generated text");
       sub.add_flag("--json", o->json, "print one JSON object: ids, logprobs, text, stop reason, timings");
@@ -232,8 +235,9 @@ const CommandRegistration kRegistration(
       sub.footer(
           "Prints the prompt, then the generated text as it is produced; a timing summary goes to stderr.\n"
           "Context shift: the prompt must fit in -c; without --context-shift generation stops when the context is\n"
-          "full.  With it, the first --keep prompt tokens stay and the older half of the rest is dropped each\n"
-          "time the context fills, so text goes on (llama.cpp's behaviour) but no longer sees what was dropped.\n"
+          "full.  With it, the prompt (or BOS + its first --keep tokens; at most half the context) stays and the\n"
+          "older half of the rest is dropped each time the context fills, so text goes on (llama.cpp's\n"
+          "behaviour) but the model no longer sees what was dropped.\n"
           "Exit status: 0 ok, 1 model or generation error, 2 bad command line or prompt too long, 3 no such file.\n\n"
           "Examples:\n"
           "  plumb run -m model.gguf -p \"Once upon a time\" -n 100 --temp 0\n"

@@ -99,6 +99,7 @@ TEST_F(EngineCli, RunContextShiftGoesPastTheContext) {
   EXPECT_EQ(jk["discarded_tokens"].get<int>(), 31 * jk["context_shifts"].get<int>());
   // --keep needs --context-shift.
   EXPECT_EQ(test::run_plumb(base + " --keep 4").exit_code, 2);
+  EXPECT_EQ(test::run_plumb(base + " --context-shift --keep -2").exit_code, 2);
   auto help = test::run_plumb("run --help");
   EXPECT_NE(help.out.find("--context-shift"), std::string::npos);
   EXPECT_NE(help.out.find("forgets"), std::string::npos);
