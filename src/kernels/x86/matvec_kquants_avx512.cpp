@@ -1,22 +1,27 @@
-// AVX-512 (VNNI) single-token matvec for q4_K, q5_K and q6_K weights: the decode path, where
-// every weight byte is read once per token and the kernel has to keep up with memory.
+// AVX-512 (VNNI) single-token matvec for q4_K and q5_K weights: the decode path, where every
+// weight byte is read once per token and the kernel has to keep up with memory.
 //
-// Super-blocks are handled in groups of four.  Per super-block and row, the weight bytes are
-// split into four 64-lane vectors of small unsigned values (nibbles; q5_K adds the fifth bit
-// with a byte-masked add, q6_K merges the two high bits with one shift, AND and ternlog), and
-// the activations were laid out once per call (prepare) in exactly those lanes.  Four VPDPBUSD
-// give per-lane sums of four products; these fit in 16 bits, so two VPACKSSDW fold the four
-// vectors into two of words, and two VPDPWSSD apply the sub-block scales (one word permute
-// each).  The sub-block scales of the whole group come out of one 64-byte vector: four 16-byte
-// loads, two byte shuffles and a few masks decode the 6-bit packed scales and mins of four
-// super-blocks at once.  The four per-super-block integer sums are transposed into one vector
-// (lane 4c + k: a part of super-block k), converted once and scaled by one FMA with the four
-// d * dx; the mins term (q4_K/q5_K) lands in the same lanes with one VPMADDWD against
-// prepared sub-block sums of the activations, and q6_K's "-32" with one more VPDPWSSD.
+// Super-blocks are handled in groups of four.  Per super-block and row, the 128 bytes of qs
+// split into four 64-lane vectors of nibbles (q5_K adds the fifth bit with a byte-masked add),
+// and the activations were laid out once per call (prepare) in exactly those lanes.  Four
+// VPDPBUSD give per-lane sums of four products; these fit in 16 bits, so two VPACKSSDW fold the
+// four vectors into two of words, and two VPDPWSSD apply the sub-block scales (one word permute
+// each).  The scales and mins of the whole group come out of one 64-byte vector: four 16-byte
+// loads, two byte shuffles and a few masks decode the 6-bit packed values of four super-blocks
+// at once.  The four per-super-block integer sums are transposed into one vector (lane 4c + k:
+// a part of super-block k), converted once and scaled by one FMA with the four d * dx; the mins
+// term lands in the same lanes with one VPMADDWD against prepared sub-block sums of the
+// activations, and one more FMA with the four dmin * dx.
 //
 // Rows are computed one after another (the matrix is read as one stream), prefetching a fixed
 // distance ahead into L2.  Every row's arithmetic depends only on n, so results do not depend
 // on how rows are split between threads.
+//
+// q6_K has no decode kernel here on purpose: the same scheme (two high bits merged with a shift,
+// AND and ternlog; "-32" via one more VPDPWSSD against the bsums; commit cfb8d14) computed at
+// 32-35 GB/s from L2 against 27-29 for the one-token gemm tile, but from DRAM it was no faster
+// on a quiet machine and 8-25% slower while the other core loaded memory (the gemm tile's four
+// interleaved rows hold up better there), so q6_K keeps the gemm tile.
 //
 // Only intrinsics and file-local functions here (see dispatch.h for why).
 #if defined(__GNUC__) && !defined(__clang__)
@@ -257,116 +262,6 @@ void asym_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, fl
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// q6_K
-//
-// ql[64h + l] holds the low 4 bits of element 128h + l (low nibble) and 128h + 64 + l (high
-// nibble); qh[32h + l] bits 2t, 2t + 1 are the high bits of element 128h + 32t + l.  So
-// vector v (64 lanes) = low (v even) or high (v odd) nibbles of ql[64 * (v / 2) ..], holding
-// elements 64v + [0, 64) in order, and its high bits come from qh[32 * (v / 2) ..] repeated
-// in both 256-bit halves, shifted per half.  The activations keep their natural order.
-//
-// Prepared activations, per group of four super-blocks (kQ6GroupBytes, zeros past the end):
-//   [0, 1024)     per super-block k its 256 activations;
-//   [1024, 1152)  per super-block k, 16 int16: minus the 16 bsums (for the "-32" term);
-//   [1152, 1168)  4 floats: the activation scales.
-constexpr size_t kQ6GroupBytes = 1216;
-
-size_t q6_x_bytes(int64_t n) { return static_cast<size_t>(n_groups(n)) * kQ6GroupBytes; }
-
-void q6_prepare(int64_t n, const void* vxq, void* vxp) {
-  const int64_t nb = n / kQK_K;
-  const auto* xq = static_cast<const block_q8_K*>(vxq);
-  auto* out = static_cast<uint8_t*>(vxp);
-  std::memset(out, 0, q6_x_bytes(n));
-  for (int64_t i = 0; i < nb; ++i) {
-    uint8_t* g = out + (i / kGroup) * kQ6GroupBytes;
-    const int k = static_cast<int>(i % kGroup);
-    std::memcpy(g + 256 * k, xq[i].qs, 256);
-    auto* nbs = reinterpret_cast<int16_t*>(g + 1024 + 32 * k);
-    for (int j = 0; j < 16; ++j) nbs[j] = static_cast<int16_t>(-xq[i].bsums[j]);
-    reinterpret_cast<float*>(g + 1152)[k] = xq[i].d;
-  }
-}
-
-// Even vectors: bits 0-1 (first 256-bit half) / 2-3 (second) to bits 4-5; odd: bits 4-5 / 6-7.
-constexpr Table kQ6ShiftEven = words32([](int i) { return i < 16 ? 4 : 2; });
-constexpr Table kQ6ShiftOdd = words32([](int i) { return i < 16 ? 0 : 2; });
-// VPACKSSDW of vectors (2t, 2t + 1): per 128-bit lane c, words 0-3 are sub-block 8t + c,
-// words 4-7 sub-block 8t + 4 + c.
-constexpr Table q6_scale_index(int t) {
-  return words32([=](int i) { return 8 * t + i / 8 + ((i % 8) < 4 ? 0 : 4); });
-}
-constexpr Table kQ6ScaleIndex[2] = {q6_scale_index(0), q6_scale_index(1)};
-// d of super-block k: bytes 14-15 of the 16 loaded from offset 194, i.e. word 8k + 7.
-constexpr Table kQ6DIndex = words32([](int i) { return i < 4 ? 8 * i + 7 : 0; });
-
-struct Q6Consts {
-  __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
-  __m512i shl_lo = load(kQ6ShiftEven), shr_hi = load(kQ6ShiftOdd);
-  __m512i idx_s[2] = {load(kQ6ScaleIndex[0]), load(kQ6ScaleIndex[1])};
-  __m512i idx_d = load(kQ6DIndex);
-};
-
-template <bool kFull>
-inline __m512 q6_group(const Q6Consts& C, const uint8_t* w, const uint8_t* xg, __m512 acc, int cnt) {
-  constexpr size_t kB = sizeof(block_q6_K);
-  const __m512i dv = load4x16<kFull>(w + 194, kB, cnt);
-  const __m128 f4 = _mm_mul_ps(_mm_cvtph_ps(_mm512_castsi512_si128(_mm512_permutexvar_epi16(C.idx_d, dv))),
-                               _mm_load_ps(reinterpret_cast<const float*>(xg + 1152)));
-  const __m512 fd = _mm512_broadcast_f32x4(f4);
-  __m512i isum[kGroup];
-  #pragma GCC unroll 4
-  for (int k = 0; k < kGroup; ++k) {
-    if (!kFull && k >= cnt) {
-      isum[k] = _mm512_setzero_si512();
-      continue;
-    }
-    const uint8_t* blk = w + k * kB;
-    prefetch_ahead<kB>(blk);
-    const auto* x = reinterpret_cast<const __m512i*>(xg + 256 * k);
-    __m512i p[4];
-    #pragma GCC unroll 2
-    for (int h = 0; h < 2; ++h) {
-      const __m512i ql = _mm512_loadu_si512(blk + 64 * h);
-      const __m512i qh =
-          _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128 + 32 * h)));
-      const __m512i hi_e = _mm512_and_si512(_mm512_sllv_epi16(qh, C.shl_lo), C.m30);
-      const __m512i hi_o = _mm512_and_si512(_mm512_srlv_epi16(qh, C.shr_hi), C.m30);
-      const __m512i ve = _mm512_ternarylogic_epi32(ql, C.m4, hi_e, 0xEA);  // (a & b) | c
-      const __m512i vo = _mm512_ternarylogic_epi32(_mm512_srli_epi16(ql, 4), C.m4, hi_o, 0xEA);
-      p[2 * h] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), ve, _mm512_load_si512(x + 2 * h));
-      p[2 * h + 1] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), vo, _mm512_load_si512(x + 2 * h + 1));
-    }
-    const __m256i sc = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 192)));
-    const __m512i scz = _mm512_zextsi256_si512(sc);
-    __m512i s = _mm512_dpwssd_epi32(_mm512_setzero_si512(), _mm512_packs_epi32(p[0], p[1]),
-                                    _mm512_permutexvar_epi16(C.idx_s[0], scz));
-    s = _mm512_dpwssd_epi32(s, _mm512_packs_epi32(p[2], p[3]), _mm512_permutexvar_epi16(C.idx_s[1], scz));
-    // Stored q is value + 32: add 32 * scale * (minus the bsums).
-    isum[k] = _mm512_dpwssd_epi32(s, _mm512_zextsi256_si512(_mm256_slli_epi16(sc, 5)),
-                                  _mm512_zextsi256_si512(_mm256_load_si256(reinterpret_cast<const __m256i*>(xg + 1024 + 32 * k))));
-  }
-  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(transpose_sum4(isum[0], isum[1], isum[2], isum[3])), fd, acc);
-}
-
-void q6_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, float* y) {
-  constexpr size_t kB = sizeof(block_q6_K);
-  const Q6Consts C;
-  const int64_t nb = n / kQK_K;
-  const int64_t full = nb / kGroup;
-  const int rem = static_cast<int>(nb % kGroup);
-  const auto* xp = static_cast<const uint8_t*>(vxp);
-  for (int r = 0; r < nr; ++r) {
-    const uint8_t* row = static_cast<const uint8_t*>(vw) + r * ws;
-    __m512 acc = _mm512_setzero_ps();
-    for (int64_t g = 0; g < full; ++g)
-      acc = q6_group<true>(C, row + g * kGroup * kB, xp + g * kQ6GroupBytes, acc, kGroup);
-    if (rem != 0) acc = q6_group<false>(C, row + full * kGroup * kB, xp + full * kQ6GroupBytes, acc, rem);
-    y[r] = _mm512_reduce_add_ps(acc);
-  }
-}
-
 void install(KernelTable& t, TensorType type, MatvecBytesFn bytes, MatvecPrepareFn prepare, MatvecRowsFn rows) {
   WeightKernels& k = t.weights[static_cast<uint32_t>(type)];
   k.matvec_x_bytes = bytes;
@@ -379,7 +274,6 @@ void install(KernelTable& t, TensorType type, MatvecBytesFn bytes, MatvecPrepare
 void install_avx512_kquant_matvec(KernelTable& t) {
   install(t, TensorType::kQ4_K, asym_x_bytes, asym_prepare, asym_rows<false>);
   install(t, TensorType::kQ5_K, asym_x_bytes, asym_prepare, asym_rows<true>);
-  install(t, TensorType::kQ6_K, q6_x_bytes, q6_prepare, q6_rows);
 }
 
 }  // namespace plumb::kernels
