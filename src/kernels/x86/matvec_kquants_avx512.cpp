@@ -17,7 +17,8 @@
 // and ternlog; "-32" via one more VPDPWSSD against the bsums; see commit cfb8d14) computed at
 // 32-35 GB/s from L2 against 27-29 for the one-token gemm tile, but streamed from DRAM no
 // faster in that version (rows one after another), and 8-25% slower while the other core
-// loaded memory, so q6_K keeps the gemm tile.
+// loaded memory, so q6_K keeps the gemm tile (and install drops the AVX2 q6_K rows kernel,
+// which the tile also beats).
 //
 // Only intrinsics and file-local functions here (see dispatch.h for why).
 #if defined(__GNUC__) && !defined(__clang__)
@@ -244,6 +245,12 @@ void install(KernelTable& t, TensorType type, MatvecBytesFn bytes, MatvecPrepare
 void install_avx512_kquant_matvec(KernelTable& t) {
   install(t, TensorType::kQ4_K, x_bytes, prepare, rows<false>);
   install(t, TensorType::kQ5_K, x_bytes, prepare, rows<true>);
+  // q6_K decodes through the AVX-512 gemm tile, not the AVX2 rows kernel the level below
+  // installed: the tile streams 2048x8192 at ~18 GB/s per core against ~15 for the AVX2 rows.
+  WeightKernels& q6 = t.weights[static_cast<int>(TensorType::kQ6_K)];
+  q6.matvec_x_bytes = nullptr;
+  q6.matvec_prepare = nullptr;
+  q6.matvec_rows = nullptr;
 }
 
 }  // namespace plumb::kernels
