@@ -106,5 +106,11 @@ void install_avx512vbmi_matvec(KernelTable& table);
 void install_avx512_kquant_matvec(KernelTable& table);
 void install_avx512_matmul_panels(KernelTable& table);
 void install_avx512_kquant_panels(KernelTable& table);
+// Q4_1, Q5_0 and Q5_1 (ggml's older 32-element formats, still used by llama.cpp's K-quant mixes
+// for tensors whose rows are not a multiple of 256).
+void install_avx2_legacy_quants(KernelTable& table);
+void install_avx512_legacy_quants(KernelTable& table);
+// AVX2 prompt-processing panels for Q4_K, Q5_K and Q6_K.
+void install_avx2_kquant_panels(KernelTable& table);
 
 }  // namespace plumb::kernels

@@ -25,6 +25,8 @@ KernelTable build_table(Isa isa) {
     install_avx2_matvec(t);
     install_avx2_kquant_matvec(t);
     install_avx2_matmul_panels(t);
+    install_avx2_kquant_panels(t);
+    install_avx2_legacy_quants(t);
   }
   if (isa == Isa::kAvx512) {
     install_avx512_kernels(t);
@@ -34,6 +36,7 @@ KernelTable build_table(Isa isa) {
     install_avx512_kquant_matvec(t);
     install_avx512_matmul_panels(t);
     install_avx512_kquant_panels(t);
+    install_avx512_legacy_quants(t);
   }
   return t;
 }
