@@ -86,7 +86,9 @@ const CommandRegistration kRegistration(
       sub.add_option("--type", o->type,
                      "Type of token_embd, output and the weight matrices (norms stay f32); q4_K_M and q5_K_M write "
                      "the mix of llama.cpp's file types of those names (output, and attn_v / ffn_down of some "
-                     "layers, in q6_K). K-quant types need n_embd a multiple of 256 (the small and 1b presets)")
+                     "layers, in q6_K; like llama.cpp, tensors whose rows are not a multiple of 256 fall back to "
+                     "q5_0 / q5_1 / q8_0). Plain K-quant types need n_embd and n_ff multiples of 256 (the small "
+                     "and 1b presets); q4_1, q5_0 and q5_1 are ggml's older 32-element formats")
           ->check(CLI::IsMember(gguf::synth_type_names(), CLI::ignore_case))
           ->capture_default_str();
       sub.add_option("--vocab", o->vocab, "Copy the tokenizer (every tokenizer.* key) from this GGUF file instead of "
@@ -99,7 +101,8 @@ const CommandRegistration kRegistration(
           "  plumb synth --preset tiny --seed 1 -o tiny.gguf\n"
           "  plumb synth --arch qwen2 --preset small --type q8_0 --seed 2 -o small-qwen2.gguf\n"
           "  plumb synth --preset 1b --type q4_0 --tied --vocab llama3-vocab.gguf --seed 3 -o 1b.gguf\n"
-          "  plumb synth --preset 1b --type q4_K_M --seed 1 -o 1b-q4_K_M.gguf\n");
+          "  plumb synth --preset 1b --type q4_K_M --seed 1 -o 1b-q4_K_M.gguf\n"
+          "  plumb synth --preset small --type q5_0 --seed 4 -o small-q5_0.gguf\n");
       return [o] { return run_synth(*o); };
     });
 

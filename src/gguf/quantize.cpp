@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <string>
 
 #include "core/half.h"
@@ -80,6 +81,144 @@ void dequantize_row_q4_0(const void* vx, float* y, int64_t n) {
   }
 }
 
+namespace {
+
+// Smallest and largest value of a block of 32 (the minimum-offset formats q4_1 / q5_1).
+void block_min_max(const float* x, float* min, float* max) {
+  *min = std::numeric_limits<float>::max();
+  *max = -std::numeric_limits<float>::max();
+  for (int j = 0; j < 32; ++j) {
+    *min = std::min(*min, x[j]);
+    *max = std::max(*max, x[j]);
+  }
+}
+
+// The value of largest magnitude, with its sign (the first one on ties, as ggml).
+float block_signed_absmax(const float* x) {
+  float amax = 0.0f;
+  float max = 0.0f;
+  for (int j = 0; j < 32; ++j) {
+    if (amax < std::fabs(x[j])) {
+      amax = std::fabs(x[j]);
+      max = x[j];
+    }
+  }
+  return max;
+}
+
+// Bit 4 of each of the 32 quants q[0..31], as the little-endian qh field of q5_0 / q5_1 holds it.
+void pack_high_bits(const uint8_t (&q)[32], uint8_t* qs, uint8_t* qh) {
+  uint32_t h = 0;
+  for (int j = 0; j < 16; ++j) {
+    qs[j] = static_cast<uint8_t>((q[j] & 0x0F) | ((q[j + 16] & 0x0F) << 4));
+    h |= static_cast<uint32_t>((q[j] >> 4) & 1) << j;
+    h |= static_cast<uint32_t>((q[j + 16] >> 4) & 1) << (j + 16);
+  }
+  for (int k = 0; k < 4; ++k) qh[k] = static_cast<uint8_t>(h >> (8 * k));
+}
+
+// The 5-bit quant of element j (0..31) from a block's qs and qh fields.
+int quant5(const uint8_t* qs, const uint8_t* qh, int j) {
+  const uint32_t h = qh[0] | (uint32_t{qh[1]} << 8) | (uint32_t{qh[2]} << 16) | (uint32_t{qh[3]} << 24);
+  const int nibble = j < 16 ? (qs[j] & 0x0F) : (qs[j - 16] >> 4);
+  return nibble | static_cast<int>(((h >> j) & 1) << 4);
+}
+
+}  // namespace
+
+void quantize_row_q4_1(const float* x, void* vy, int64_t n) {
+  auto* y = static_cast<uint8_t*>(vy);
+  for (int64_t i = 0; i < n / kQK4_1; ++i) {
+    const float* xb = x + i * kQK4_1;
+    float min, max;
+    block_min_max(xb, &min, &max);
+    const float d = (max - min) / 15.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    block_q4_1 b;
+    b.d = fp32_to_fp16(d);
+    b.m = fp32_to_fp16(min);
+    for (int j = 0; j < kQK4_1 / 2; ++j) {
+      // As ggml: offsets from the unrounded min, rounded half up by truncation after + 0.5.
+      const int lo = std::min(15, static_cast<int>(static_cast<int8_t>((xb[j] - min) * id + 0.5f)));
+      const int hi = std::min(15, static_cast<int>(static_cast<int8_t>((xb[j + kQK4_1 / 2] - min) * id + 0.5f)));
+      b.qs[j] = static_cast<uint8_t>(lo | (hi << 4));
+    }
+    std::memcpy(y + i * sizeof(block_q4_1), &b, sizeof b);
+  }
+}
+
+void dequantize_row_q4_1(const void* vx, float* y, int64_t n) {
+  const auto* x = static_cast<const uint8_t*>(vx);
+  for (int64_t i = 0; i < n / kQK4_1; ++i) {
+    block_q4_1 b;
+    std::memcpy(&b, x + i * sizeof(block_q4_1), sizeof b);
+    const float d = fp16_to_fp32(b.d);
+    const float m = fp16_to_fp32(b.m);
+    for (int j = 0; j < kQK4_1 / 2; ++j) {
+      y[i * kQK4_1 + j] = static_cast<float>(b.qs[j] & 0x0F) * d + m;
+      y[i * kQK4_1 + j + kQK4_1 / 2] = static_cast<float>(b.qs[j] >> 4) * d + m;
+    }
+  }
+}
+
+void quantize_row_q5_0(const float* x, void* vy, int64_t n) {
+  auto* y = static_cast<uint8_t*>(vy);
+  for (int64_t i = 0; i < n / kQK5_0; ++i) {
+    const float* xb = x + i * kQK5_0;
+    // The signed value of largest magnitude maps to -16, so the full range [-16, 15] is used.
+    const float d = block_signed_absmax(xb) / -16.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    uint8_t q[32];
+    for (int j = 0; j < kQK5_0; ++j)
+      q[j] = static_cast<uint8_t>(std::min(31, static_cast<int>(static_cast<int8_t>(xb[j] * id + 16.5f))));
+    block_q5_0 b;
+    b.d = fp32_to_fp16(d);
+    pack_high_bits(q, b.qs, b.qh);
+    std::memcpy(y + i * sizeof(block_q5_0), &b, sizeof b);
+  }
+}
+
+void dequantize_row_q5_0(const void* vx, float* y, int64_t n) {
+  const auto* x = static_cast<const uint8_t*>(vx);
+  for (int64_t i = 0; i < n / kQK5_0; ++i) {
+    block_q5_0 b;
+    std::memcpy(&b, x + i * sizeof(block_q5_0), sizeof b);
+    const float d = fp16_to_fp32(b.d);
+    for (int j = 0; j < kQK5_0; ++j) y[i * kQK5_0 + j] = static_cast<float>(quant5(b.qs, b.qh, j) - 16) * d;
+  }
+}
+
+void quantize_row_q5_1(const float* x, void* vy, int64_t n) {
+  auto* y = static_cast<uint8_t*>(vy);
+  for (int64_t i = 0; i < n / kQK5_1; ++i) {
+    const float* xb = x + i * kQK5_1;
+    float min, max;
+    block_min_max(xb, &min, &max);
+    const float d = (max - min) / 31.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    uint8_t q[32];
+    // ggml does not clamp here ((max - min) * id stays below 31.5); the clamp only guards the 5 bits.
+    for (int j = 0; j < kQK5_1; ++j)
+      q[j] = static_cast<uint8_t>(std::min(31, static_cast<int>(static_cast<uint8_t>((xb[j] - min) * id + 0.5f))));
+    block_q5_1 b;
+    b.d = fp32_to_fp16(d);
+    b.m = fp32_to_fp16(min);
+    pack_high_bits(q, b.qs, b.qh);
+    std::memcpy(y + i * sizeof(block_q5_1), &b, sizeof b);
+  }
+}
+
+void dequantize_row_q5_1(const void* vx, float* y, int64_t n) {
+  const auto* x = static_cast<const uint8_t*>(vx);
+  for (int64_t i = 0; i < n / kQK5_1; ++i) {
+    block_q5_1 b;
+    std::memcpy(&b, x + i * sizeof(block_q5_1), sizeof b);
+    const float d = fp16_to_fp32(b.d);
+    const float m = fp16_to_fp32(b.m);
+    for (int j = 0; j < kQK5_1; ++j) y[i * kQK5_1 + j] = static_cast<float>(quant5(b.qs, b.qh, j)) * d + m;
+  }
+}
+
 void quantize_row_f16(const float* x, void* vy, int64_t n) {
   auto* y = static_cast<uint8_t*>(vy);
   for (int64_t i = 0; i < n; ++i) {
@@ -121,6 +260,9 @@ bool can_convert(TensorType type) {
     case TensorType::kBF16:
     case TensorType::kQ8_0:
     case TensorType::kQ4_0:
+    case TensorType::kQ4_1:
+    case TensorType::kQ5_0:
+    case TensorType::kQ5_1:
     case TensorType::kQ4_K:
     case TensorType::kQ5_K:
     case TensorType::kQ6_K:
@@ -135,7 +277,7 @@ namespace {
 Status check_convertible(TensorType type, int64_t n, const char* what) {
   if (!can_convert(type))
     return Status::Unsupported(std::string(what) + ": tensor type " + std::string(tensor_type_name(type)) +
-                               " is not supported (expected f32, f16, bf16, q8_0, q4_0, q4_K, q5_K or q6_K)");
+                               " is not supported (expected f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_K, q5_K or q6_K)");
   const auto traits = tensor_type_traits(type);
   if (n < 0 || n % traits->block_size != 0)
     return Status::InvalidArgument(std::string(what) + ": " + std::to_string(n) + " elements is not a multiple of " +
@@ -153,6 +295,9 @@ Status quantize_row(TensorType type, const float* x, void* y, int64_t n) {
     case TensorType::kBF16: quantize_row_bf16(x, y, n); break;
     case TensorType::kQ8_0: quantize_row_q8_0(x, y, n); break;
     case TensorType::kQ4_0: quantize_row_q4_0(x, y, n); break;
+    case TensorType::kQ4_1: quantize_row_q4_1(x, y, n); break;
+    case TensorType::kQ5_0: quantize_row_q5_0(x, y, n); break;
+    case TensorType::kQ5_1: quantize_row_q5_1(x, y, n); break;
     case TensorType::kQ4_K: quantize_row_q4_K_ref(x, y, n); break;
     case TensorType::kQ5_K: quantize_row_q5_K_ref(x, y, n); break;
     case TensorType::kQ6_K: quantize_row_q6_K_ref(x, y, n); break;
@@ -169,6 +314,9 @@ Status dequantize_row(TensorType type, const void* x, float* y, int64_t n) {
     case TensorType::kBF16: dequantize_row_bf16(x, y, n); break;
     case TensorType::kQ8_0: dequantize_row_q8_0(x, y, n); break;
     case TensorType::kQ4_0: dequantize_row_q4_0(x, y, n); break;
+    case TensorType::kQ4_1: dequantize_row_q4_1(x, y, n); break;
+    case TensorType::kQ5_0: dequantize_row_q5_0(x, y, n); break;
+    case TensorType::kQ5_1: dequantize_row_q5_1(x, y, n); break;
     case TensorType::kQ4_K: dequantize_row_q4_K(x, y, n); break;
     case TensorType::kQ5_K: dequantize_row_q5_K(x, y, n); break;
     case TensorType::kQ6_K: dequantize_row_q6_K(x, y, n); break;

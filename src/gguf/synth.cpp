@@ -75,11 +75,12 @@ Status check_spec(const SynthSpec& s) {
     return bad("n_head " + std::to_string(s.n_head) + " is not a multiple of n_head_kv " + std::to_string(s.n_head_kv));
   if (!can_convert(s.type))
     return bad("cannot write weights of type " + std::string(tensor_type_name(s.type)) +
-               " (expected f32, f16, bf16, q8_0, q4_0, q4_K, q5_K or q6_K)");
+               " (expected f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_K, q5_K or q6_K)");
   if (s.k_mix && s.type != TensorType::kQ4_K && s.type != TensorType::kQ5_K)
     return bad("a K-quant mix needs type q4_K or q5_K, not " + std::string(tensor_type_name(s.type)));
   const uint32_t block = tensor_type_traits(s.type)->block_size;
-  if (s.n_embd % block != 0 || s.n_ff % block != 0)
+  // A mix stores rows that its K-quants cannot hold in a fallback type instead (mix_type).
+  if (!s.k_mix && (s.n_embd % block != 0 || s.n_ff % block != 0))
     return bad("n_embd " + std::to_string(s.n_embd) + " and n_ff " + std::to_string(s.n_ff) + " must be multiples of " +
                std::string(tensor_type_name(s.type)) + "'s block size " + std::to_string(block));
   if (s.vocab_path.empty() && s.n_vocab < 260) return bad("n_vocab must be at least 260 for the generated vocabulary");
@@ -89,6 +90,18 @@ Status check_spec(const SynthSpec& s) {
 // llama.cpp's use_more_bits: which layers a Q4_K_M / Q5_K_M file gives q6_K attn_v and ffn_down.
 bool more_bits_layer(int layer, int n_layer) {
   return layer < n_layer / 8 || layer >= 7 * n_layer / 8 || (layer - n_layer / 8) % 3 == 2;
+}
+
+// The type a Q4_K_M / Q5_K_M file gives a weight whose rows have ne0 elements, as llama.cpp's
+// llama_tensor_get_type decides it: rows that are not a multiple of 256 cannot be K-quants, so
+// q4_K becomes q5_0, q5_K becomes q5_1 and q6_K (and the output tensor) q8_0.  Rows that are not
+// even a multiple of 32 become f16 (llama.cpp does so for q5_0 / q5_1 and refuses a q8_0 one).
+TensorType mix_type(TensorType k_type, int64_t ne0) {
+  if (ne0 % 256 == 0) return k_type;
+  TensorType t = TensorType::kQ8_0;
+  if (k_type == TensorType::kQ4_K) t = TensorType::kQ5_0;
+  if (k_type == TensorType::kQ5_K) t = TensorType::kQ5_1;
+  return ne0 % 32 == 0 ? t : TensorType::kF16;
 }
 
 std::vector<Planned> plan_tensors(const SynthSpec& s, int64_t n_vocab) {
@@ -102,7 +115,7 @@ std::vector<Planned> plan_tensors(const SynthSpec& s, int64_t n_vocab) {
     t.name = std::move(name);
     t.shape = std::move(shape);
     t.type = init == Init::kWeight ? s.type : TensorType::kF32;  // norms and biases stay F32, as in real files
-    if (init == Init::kWeight && s.k_mix && more_bits) t.type = TensorType::kQ6_K;
+    if (init == Init::kWeight && s.k_mix) t.type = mix_type(more_bits ? TensorType::kQ6_K : s.type, t.shape[0]);
     out.push_back({std::move(t), init});
   };
   add("token_embd.weight", {s.n_embd, n_vocab}, Init::kWeight, /*more_bits=*/s.tied_output);
@@ -186,6 +199,9 @@ Result<uint32_t> file_type_of(TensorType type) {
     case TensorType::kF32: return 0u;
     case TensorType::kF16: return 1u;
     case TensorType::kQ4_0: return 2u;
+    case TensorType::kQ4_1: return 3u;
+    case TensorType::kQ5_0: return 8u;
+    case TensorType::kQ5_1: return 9u;
     case TensorType::kQ8_0: return 7u;
     case TensorType::kQ4_K: return 14u;
     case TensorType::kQ5_K: return 16u;
@@ -196,8 +212,8 @@ Result<uint32_t> file_type_of(TensorType type) {
 }
 
 const std::vector<std::string>& synth_type_names() {
-  static const std::vector<std::string> kNames = {"f32",  "f16",  "bf16", "q8_0",   "q4_0",
-                                                  "q4_K", "q5_K", "q6_K", "q4_K_M", "q5_K_M"};
+  static const std::vector<std::string> kNames = {"f32",  "f16",  "bf16", "q8_0", "q4_0",   "q4_1",  "q5_0",
+                                                  "q5_1", "q4_K", "q5_K", "q6_K", "q4_K_M", "q5_K_M"};
   return kNames;
 }
 

@@ -38,7 +38,9 @@ struct SynthSpec {
   // With type q4_K or q5_K: the mix llama.cpp's quantize writes for its Q4_K_M / Q5_K_M file
   // types, so benchmarks see the tensor types real downloads have.  output.weight (or a tied
   // token_embd) is q6_K, and so are attn_v and ffn_down in the layers llama.cpp gives "more
-  // bits": the first and last eighth of the layers and every third layer between them.
+  // bits": the first and last eighth of the layers and every third layer between them.  As in
+  // llama.cpp, a tensor whose rows are not a multiple of 256 falls back to q5_0 (for q4_K), q5_1
+  // (q5_K) or q8_0 (q6_K and the output), and to f16 when its rows are not a multiple of 32.
   bool k_mix = false;
   uint64_t seed = 0;
   std::string vocab_path;  // when set, copy every tokenizer.* key from this GGUF file
@@ -54,7 +56,8 @@ const std::vector<std::string>& synth_preset_names();
 Result<uint32_t> file_type_of(TensorType type);
 
 // Sets spec.type and spec.k_mix from a weight-type name as `plumb synth --type` takes it: a
-// tensor type (f32, f16, bf16, q8_0, q4_0, q4_K, q5_K, q6_K) or a mix (q4_K_M, q5_K_M).
+// tensor type (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_K, q5_K, q6_K) or a mix (q4_K_M,
+// q5_K_M).
 Status set_synth_type(SynthSpec& spec, std::string_view name);
 // Those names, for help texts.
 const std::vector<std::string>& synth_type_names();

@@ -47,7 +47,7 @@ Status Writer::add_tensor_f32(std::string name, std::vector<int64_t> shape, Tens
   PLUMB_RETURN_IF_ERROR(impl_->check_new(name, shape, type, &n_bytes));
   if (!can_convert(type))
     return Status::Unsupported("tensor " + quote(name) + ": cannot convert F32 to " + std::string(tensor_type_name(type)) +
-                               " (supported: f32, f16, bf16, q8_0, q4_0, q4_K, q5_K, q6_K)");
+                               " (supported: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_K, q5_K, q6_K)");
   TensorInfo t;
   t.name = std::move(name);
   t.shape = std::move(shape);

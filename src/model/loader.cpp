@@ -36,8 +36,8 @@ Result<Matrix> TensorLoader::matrix(const std::string& name, int64_t n_cols, int
   if (!kernels::supports(t->type))
     return Status::Unsupported(file_.path() + ": tensor '" + name + "' has type " +
                                std::string(tensor_type_name(t->type)) +
-                               ", which the engine cannot compute with (supported: f32, f16, bf16, q8_0, q4_0 and the "
-                               "K-quants the kernels provide)");
+                               ", which the engine cannot compute with (supported: f32, f16, bf16, q8_0, q4_0, q4_1, "
+                               "q5_0, q5_1 and the K-quants the kernels provide)");
   Matrix m;
   m.data = file_.tensor_data(*t).data();
   m.type = t->type;

@@ -1,4 +1,5 @@
-// Reference quantizers against hand-computed blocks (ggml's Q8_0 / Q4_0 definitions).
+// Reference quantizers against hand-computed blocks (ggml's Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1
+// definitions).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -100,6 +101,188 @@ TEST(Quantize, Q4_0PositiveMaxFlipsTheScale) {
   EXPECT_EQ(b.qs[2], 0x88);
 }
 
+TEST(Quantize, Q4_1MinAndRange) {
+  // min -1, max 2 -> d = 3/15 = 0.2 (fp16 0x3266 = 1638/8192), m = -1 (0xBC00), id = 5;
+  // q = min(15, (int8)((x - min) * 5 + 0.5)): round half up by truncation.
+  std::vector<float> x(32, 0.0f);  // 1 * 5 + 0.5 -> 5
+  x[0] = -1.0f;    // 0
+  x[1] = 2.0f;     // 15.5 -> 15
+  x[3] = 0.5f;     // 7.5 + 0.5 -> 8
+  x[4] = 0.29f;    // 6.45 + 0.5 -> 6
+  x[16] = 1.0f;    // 10.5 -> 10
+  x[17] = -0.95f;  // 0.25 + 0.5 -> 0
+  block_q4_1 b;
+  quantize_row_q4_1(x.data(), &b, 32);
+  std::vector<int> q(32, 5);
+  q[0] = 0, q[1] = 15, q[3] = 8, q[4] = 6, q[16] = 10, q[17] = 0;
+  std::vector<uint8_t> expect = {0x66, 0x32, 0x00, 0xBC};
+  for (int j = 0; j < 16; ++j) expect.push_back(static_cast<uint8_t>(q[j] | (q[j + 16] << 4)));
+  EXPECT_EQ(bytes_of(&b, 20), expect);
+
+  std::vector<float> y(32);
+  dequantize_row_q4_1(&b, y.data(), 32);
+  EXPECT_EQ(y[0], -1.0f);                          // 0 * d + m
+  EXPECT_EQ(y[1], 15 * 1638 / 8192.0f - 1.0f);     // 1.999267578125
+  EXPECT_EQ(y[16], 10 * 1638 / 8192.0f - 1.0f);
+  EXPECT_EQ(y[2], 5 * 1638 / 8192.0f - 1.0f);
+}
+
+TEST(Quantize, Q4_1HandBuiltBlockDequantizes) {
+  // d = 1 (0x3C00), m = -2 (0xC000); qs[0] = 0x3A: element 0 is the low nibble 10, element 16
+  // the high nibble 3.
+  const uint8_t block[20] = {0x00, 0x3C, 0x00, 0xC0, 0x3A, 0x00, 0x00, 0x00, 0x00, 0x00,
+                             0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xF1};
+  std::vector<float> y(32);
+  ASSERT_TRUE(dequantize_row(TensorType::kQ4_1, block, y.data(), 32).ok());
+  EXPECT_EQ(y[0], 8.0f);    // 10 - 2
+  EXPECT_EQ(y[16], 1.0f);   // 3 - 2
+  EXPECT_EQ(y[1], -2.0f);   // 0 - 2
+  EXPECT_EQ(y[15], -1.0f);  // qs[15] = 0xF1: low nibble 1
+  EXPECT_EQ(y[31], 13.0f);  // high nibble 15
+}
+
+TEST(Quantize, Q5_0NegativeMaxAndHighBits) {
+  // The largest magnitude is -4 -> d = -4 / -16 = 0.25 (0x3400), id = 4;
+  // q = min(31, (int8)(4x + 16.5)); bit 4 of q goes to bit j of qh (little-endian uint32).
+  std::vector<float> x(32, 0.0f);  // 16.5 -> 16: nibble 0, high bit set
+  x[0] = -4.0f;    // 0.5 -> 0
+  x[1] = 3.75f;    // 31.5 -> 31
+  x[2] = 0.3f;     // 17.7 -> 17
+  x[3] = -0.3f;    // 15.3 -> 15
+  x[16] = 3.9f;    // 32.1 -> clamped 31
+  x[17] = -1.0f;   // 12.5 -> 12
+  block_q5_0 b;
+  quantize_row_q5_0(x.data(), &b, 32);
+  // High bits: every element but 0 (q 0), 3 (q 15) and 17 (q 12): 0xFFFDFFF6.
+  std::vector<uint8_t> expect = {0x00, 0x34, 0xF6, 0xFF, 0xFD, 0xFF, 0xF0, 0xCF, 0x01, 0x0F};
+  for (int j = 4; j < 16; ++j) expect.push_back(0x00);
+  EXPECT_EQ(bytes_of(&b, 22), expect);
+
+  std::vector<float> y(32);
+  dequantize_row_q5_0(&b, y.data(), 32);
+  EXPECT_EQ(y[0], -4.0f);    // (0 - 16) / 4
+  EXPECT_EQ(y[1], 3.75f);    // (31 - 16) / 4
+  EXPECT_EQ(y[2], 0.25f);
+  EXPECT_EQ(y[3], -0.25f);
+  EXPECT_EQ(y[16], 3.75f);
+  EXPECT_EQ(y[17], -1.0f);
+  EXPECT_EQ(y[30], 0.0f);
+}
+
+TEST(Quantize, Q5_0HandBuiltBlockDequantizes) {
+  // d = 0.5 (0x3800); qh bytes 01 02 01 80 = uint32 0x80010201: bits 0, 9, 16 and 31.
+  uint8_t block[22] = {0x00, 0x38, 0x01, 0x02, 0x01, 0x80};
+  block[6] = 0x21;   // element 0: nibble 1, element 16: nibble 2
+  block[21] = 0xF0;  // element 15: nibble 0, element 31: nibble 15
+  std::vector<float> y(32);
+  ASSERT_TRUE(dequantize_row(TensorType::kQ5_0, block, y.data(), 32).ok());
+  EXPECT_EQ(y[0], 0.5f);    // (1 | 16) - 16 = 1
+  EXPECT_EQ(y[16], 1.0f);   // (2 | 16) - 16 = 2
+  EXPECT_EQ(y[9], 0.0f);    // (0 | 16) - 16
+  EXPECT_EQ(y[8], -8.0f);   // 0 - 16
+  EXPECT_EQ(y[15], -8.0f);
+  EXPECT_EQ(y[31], 7.5f);   // (15 | 16) - 16 = 15
+  EXPECT_EQ(y[17], -8.0f);
+}
+
+TEST(Quantize, Q5_1MinAndRange) {
+  // min 0.5, max 4.375 -> d = 3.875 / 31 = 0.125 (0x3000), m = 0.5 (0x3800), id = 8;
+  // q = (uint8)((x - min) * 8 + 0.5).
+  std::vector<float> x(32, 1.0f);  // 4.5 -> 4
+  x[0] = 0.5f;     // 0
+  x[1] = 4.375f;   // 31.5 -> 31
+  x[2] = 2.5f;     // 16.5 -> 16
+  x[3] = 0.56f;    // 0.98 -> 0
+  x[4] = 0.57f;    // 1.06 -> 1
+  x[16] = 3.0f;    // 20.5 -> 20
+  x[17] = 4.3f;    // 30.9 -> 30
+  block_q5_1 b;
+  quantize_row_q5_1(x.data(), &b, 32);
+  // High bits of elements 1, 2, 16 and 17: 0x00030006.
+  std::vector<uint8_t> expect = {0x00, 0x30, 0x00, 0x38, 0x06, 0x00, 0x03, 0x00, 0x40, 0xEF, 0x40, 0x40, 0x41};
+  for (int j = 5; j < 16; ++j) expect.push_back(0x44);
+  EXPECT_EQ(bytes_of(&b, 24), expect);
+
+  std::vector<float> y(32);
+  dequantize_row_q5_1(&b, y.data(), 32);
+  EXPECT_EQ(y[0], 0.5f);
+  EXPECT_EQ(y[1], 4.375f);  // 31 / 8 + 0.5
+  EXPECT_EQ(y[2], 2.5f);
+  EXPECT_EQ(y[16], 3.0f);
+  EXPECT_EQ(y[17], 4.25f);  // 30 / 8 + 0.5
+  EXPECT_EQ(y[5], 1.0f);
+}
+
+TEST(Quantize, Q5_1HandBuiltBlockDequantizes) {
+  // d = 1 (0x3C00), m = 0.5 (0x3800); qh = 0x80000000: only element 31 has bit 4.
+  uint8_t block[24] = {0x00, 0x3C, 0x00, 0x38, 0x00, 0x00, 0x00, 0x80};
+  block[23] = 0xF7;  // element 15: 7, element 31: 15 | 16
+  std::vector<float> y(32);
+  ASSERT_TRUE(dequantize_row(TensorType::kQ5_1, block, y.data(), 32).ok());
+  EXPECT_EQ(y[0], 0.5f);
+  EXPECT_EQ(y[15], 7.5f);
+  EXPECT_EQ(y[31], 31.5f);
+  EXPECT_EQ(y[30], 0.5f);
+}
+
+// dequantize(quantize(x)) for the 32-element formats on data with a large common offset (where
+// q4_1 / q5_1's minimum matters) and on signed data, within each format's resolution: half a
+// step (a full step where q5_0 clamps the positive end at 15 instead of 16), plus the fp16
+// rounding of d (relative 2^-11, times up to 31 steps) and of m.
+TEST(Quantize, LegacyFormatsRoundTripWithinResolution) {
+  std::vector<float> x(1024);
+  for (int i = 0; i < 1024; ++i) {
+    const float wave = std::sin(i * 0.37f) * (1.0f + (i % 7));
+    x[i] = i < 512 ? wave : 20.0f + 0.3f * wave;  // second half: all positive, offset 20
+  }
+  struct Case {
+    TensorType type;
+    int levels;   // q in [0, levels]
+    bool signed_max;  // q5_0: d = amax / 16, no minimum
+  };
+  for (const Case& c : {Case{TensorType::kQ4_1, 15, false}, Case{TensorType::kQ5_0, 31, true},
+                        Case{TensorType::kQ5_1, 31, false}}) {
+    std::vector<uint8_t> q(32 * tensor_type_traits(c.type)->type_size);
+    ASSERT_TRUE(quantize_row(c.type, x.data(), q.data(), 1024).ok());
+    std::vector<float> y(1024);
+    ASSERT_TRUE(dequantize_row(c.type, q.data(), y.data(), 1024).ok());
+    for (int b = 0; b < 32; ++b) {
+      float lo = x[32 * b], hi = x[32 * b], amax = 0.0f;
+      for (int j = 0; j < 32; ++j) {
+        lo = std::min(lo, x[32 * b + j]);
+        hi = std::max(hi, x[32 * b + j]);
+        amax = std::max(amax, std::fabs(x[32 * b + j]));
+      }
+      const float d = c.signed_max ? amax / 16 : (hi - lo) / c.levels;
+      const float step_error = c.signed_max ? d : d / 2;
+      const float fp16_error = (c.levels * d + (c.signed_max ? 0.0f : std::fabs(lo))) / 2048;
+      const float bound = step_error * 1.001f + fp16_error;
+      for (int j = 0; j < 32; ++j)
+        ASSERT_LE(std::fabs(y[32 * b + j] - x[32 * b + j]), bound)
+            << tensor_type_name(c.type) << " block " << b << " element " << j;
+    }
+    // The generic entry point writes what the format's own quantizer writes.
+    std::vector<uint8_t> direct(q.size());
+    if (c.type == TensorType::kQ4_1) quantize_row_q4_1(x.data(), direct.data(), 1024);
+    if (c.type == TensorType::kQ5_0) quantize_row_q5_0(x.data(), direct.data(), 1024);
+    if (c.type == TensorType::kQ5_1) quantize_row_q5_1(x.data(), direct.data(), 1024);
+    EXPECT_EQ(q, direct) << tensor_type_name(c.type);
+  }
+  // An offset block in q5_0 (no minimum) is much coarser than in q5_1: the point of the minimum.
+  std::vector<uint8_t> q0(32 * 22), q1(32 * 24);
+  std::vector<float> y0(1024), y1(1024);
+  quantize_row_q5_0(x.data(), q0.data(), 1024);
+  quantize_row_q5_1(x.data(), q1.data(), 1024);
+  dequantize_row_q5_0(q0.data(), y0.data(), 1024);
+  dequantize_row_q5_1(q1.data(), y1.data(), 1024);
+  double e0 = 0, e1 = 0;
+  for (int i = 512; i < 1024; ++i) {
+    e0 += std::fabs(y0[i] - x[i]);
+    e1 += std::fabs(y1[i] - x[i]);
+  }
+  EXPECT_LT(e1 * 4, e0);
+}
+
 TEST(Quantize, HalfFormats) {
   const float x[] = {1.0f, -2.0f, 65504.0f, 1e-8f, 0.1f, 5.9604645e-8f};
   uint16_t h[6];
@@ -136,12 +319,16 @@ TEST(Quantize, GenericDispatchAndErrors) {
   for (int i = 0; i < 64; ++i) EXPECT_NEAR(y[i], x[i], 1.0f / 8 * 1.01f) << i;  // one step of d = amax/8
   EXPECT_EQ(quantize_row(TensorType::kQ8_0, x.data(), a.data(), 40).message(),
             "quantize: 40 elements is not a multiple of q8_0's block size 32");
-  EXPECT_EQ(dequantize_row(TensorType::kQ4_1, a.data(), y.data(), 64).message(),
-            "dequantize: tensor type q4_1 is not supported (expected f32, f16, bf16, q8_0, q4_0, q4_K, q5_K or q6_K)");
+  EXPECT_EQ(dequantize_row(TensorType::kQ2_K, a.data(), y.data(), 64).message(),
+            "dequantize: tensor type q2_K is not supported (expected f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, "
+            "q4_K, q5_K or q6_K)");
   EXPECT_EQ(quantize_row(TensorType::kQ4_K, x.data(), a.data(), 64).message(),
             "quantize: 64 elements is not a multiple of q4_K's block size 256");
   EXPECT_TRUE(can_convert(TensorType::kBF16));
-  EXPECT_FALSE(can_convert(TensorType::kQ4_1));
+  EXPECT_FALSE(can_convert(TensorType::kQ2_K));
+  EXPECT_TRUE(can_convert(TensorType::kQ4_1));
+  EXPECT_TRUE(can_convert(TensorType::kQ5_0));
+  EXPECT_TRUE(can_convert(TensorType::kQ5_1));
 }
 
 // The K-quants go through the same entry points as their reference functions, and come back

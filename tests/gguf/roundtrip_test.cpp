@@ -138,7 +138,8 @@ TEST(GgufRoundTrip, TensorsEveryWritableTypeToFile) {
   w.set("general.architecture", Value::string("llama"));
   w.set("general.alignment", Value::u32(64));
   const auto x = ramp(64 * 3);
-  const TensorType types[] = {TensorType::kF32, TensorType::kF16, TensorType::kBF16, TensorType::kQ8_0, TensorType::kQ4_0};
+  const TensorType types[] = {TensorType::kF32,  TensorType::kF16,  TensorType::kBF16, TensorType::kQ8_0,
+                              TensorType::kQ4_0, TensorType::kQ4_1, TensorType::kQ5_0, TensorType::kQ5_1};
   for (TensorType t : types)
     ASSERT_TRUE(w.add_tensor_f32("t." + std::string(tensor_type_name(t)), {64, 3}, t, x).ok());
   std::vector<uint8_t> raw(7 * 2);
@@ -153,7 +154,7 @@ TEST(GgufRoundTrip, TensorsEveryWritableTypeToFile) {
   const File& file = **f;
   EXPECT_EQ(file.alignment(), 64u);
   EXPECT_EQ(file.data_offset() % 64, 0u);
-  ASSERT_EQ(file.tensors().size(), 6u);
+  ASSERT_EQ(file.tensors().size(), 9u);
   for (TensorType t : types) {
     const TensorInfo* ti = file.find_tensor("t." + std::string(tensor_type_name(t)));
     ASSERT_NE(ti, nullptr);
@@ -179,8 +180,9 @@ TEST(GgufWriter, RejectsBadTensors) {
             "tensor 'a': row length 40 is not a multiple of q8_0's block size 32");
   EXPECT_EQ(w.add_tensor_f32("a", {4, 4}, TensorType::kF32, x).message(), "tensor 'a': shape holds 16 elements, data has 40");
   std::vector<float> y(256);
-  EXPECT_EQ(w.add_tensor_f32("a", {256}, TensorType::kQ4_1, y).message(),
-            "tensor 'a': cannot convert F32 to q4_1 (supported: f32, f16, bf16, q8_0, q4_0, q4_K, q5_K, q6_K)");
+  EXPECT_EQ(w.add_tensor_f32("a", {256}, TensorType::kQ2_K, y).message(),
+            "tensor 'a': cannot convert F32 to q2_K (supported: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_K, "
+            "q5_K, q6_K)");
   ASSERT_TRUE(w.add_tensor_f32("a", {40}, TensorType::kF32, x).ok());
   EXPECT_EQ(w.add_tensor_f32("a", {40}, TensorType::kF32, x).message(), "tensor 'a' was already added");
   EXPECT_EQ(w.add_tensor_raw("b", {3}, TensorType::kF16, std::vector<uint8_t>(5)).message(),

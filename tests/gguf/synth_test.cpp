@@ -55,7 +55,8 @@ TEST(GgufSynth, KQuantMixMatchesLlamaCppLayerChoice) {
   ASSERT_TRUE(synth_write(spec, dir.file("tied.gguf")).ok());
   EXPECT_EQ((*File::open(dir.file("tied.gguf")))->find_tensor("token_embd.weight")->type, TensorType::kQ6_K);
   EXPECT_EQ(set_synth_type(spec, "q4_k_m").message(),
-            "unknown weight type 'q4_k_m', expected one of f32, f16, bf16, q8_0, q4_0, q4_K, q5_K, q6_K, q4_K_M, q5_K_M");
+            "unknown weight type 'q4_k_m', expected one of f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_K, q5_K, "
+            "q6_K, q4_K_M, q5_K_M");
   spec.type = TensorType::kQ8_0;
   EXPECT_EQ(synth_write(spec, dir.file("bad.gguf")).message(), "synth: a K-quant mix needs type q4_K or q5_K, not q8_0");
   spec.k_mix = false;
@@ -63,6 +64,82 @@ TEST(GgufSynth, KQuantMixMatchesLlamaCppLayerChoice) {
   spec.n_embd = 64;
   EXPECT_EQ(synth_write(spec, dir.file("bad.gguf")).message(),
             "synth: n_embd 64 and n_ff 256 must be multiples of q6_K's block size 256");
+}
+
+// Rows that are not a multiple of 256 cannot be K-quants; llama.cpp's llama_tensor_get_type then
+// falls back: q4_K -> q5_0, q5_K -> q5_1, q6_K and the output -> q8_0, and f16 when the rows are
+// not a multiple of 32 either (Qwen2-0.5B's n_embd 896 is such a shape; 96 here).
+TEST(GgufSynth, KQuantMixFallsBackForRowsNotMultipleOf256) {
+  test::TempDir dir;
+  SynthSpec spec = *synth_preset("tiny");
+  spec.n_embd = 96, spec.n_ff = 256, spec.n_layer = 2, spec.n_head = 4, spec.n_head_kv = 2;
+  // Two layers: layer 1 (the last eighth) gets the "more bits" q6_K attn_v / ffn_down, layer 0 does not.
+  struct Mix {
+    const char* name;
+    TensorType k, fallback;
+    int file_type;
+  };
+  for (const Mix& mix : {Mix{"q4_K_M", TensorType::kQ4_K, TensorType::kQ5_0, 15},
+                         Mix{"q5_K_M", TensorType::kQ5_K, TensorType::kQ5_1, 17}}) {
+    ASSERT_TRUE(set_synth_type(spec, mix.name).ok());
+    const std::string path = dir.file(std::string(mix.name) + ".gguf");
+    ASSERT_TRUE(synth_write(spec, path).ok());
+    auto f = File::open(path);
+    ASSERT_TRUE(f.ok()) << f.status().to_string();
+    EXPECT_EQ(*(*f)->get_int("general.file_type"), mix.file_type);
+    auto type_of = [&](const std::string& name) { return (*f)->find_tensor(name)->type; };
+    EXPECT_EQ(type_of("token_embd.weight"), mix.fallback) << mix.name;
+    EXPECT_EQ(type_of("output.weight"), TensorType::kQ8_0) << mix.name;
+    for (const char* n : {"attn_q.weight", "attn_k.weight", "attn_output.weight", "ffn_gate.weight", "ffn_up.weight"}) {
+      EXPECT_EQ(type_of(std::string("blk.0.") + n), mix.fallback) << mix.name << " " << n;
+      EXPECT_EQ(type_of(std::string("blk.1.") + n), mix.fallback) << mix.name << " " << n;
+    }
+    EXPECT_EQ(type_of("blk.0.attn_v.weight"), mix.fallback) << mix.name;
+    EXPECT_EQ(type_of("blk.1.attn_v.weight"), TensorType::kQ8_0) << mix.name;  // q6_K's fallback
+    // ffn_down's rows are n_ff = 256 long: K-quants as usual.
+    EXPECT_EQ(type_of("blk.0.ffn_down.weight"), mix.k) << mix.name;
+    EXPECT_EQ(type_of("blk.1.ffn_down.weight"), TensorType::kQ6_K) << mix.name;
+    // The fallback rows decode to the generator's scale.
+    const TensorInfo* q = (*f)->find_tensor("blk.0.attn_q.weight");
+    std::vector<float> w(96 * 96);
+    ASSERT_TRUE(dequantize_row(q->type, (*f)->tensor_data(*q).data(), w.data(), 96 * 96).ok());
+    double ss = 0.0;
+    for (float v : w) ss += double{v} * v;
+    EXPECT_NEAR(std::sqrt(ss / w.size()), 0.02, 0.002) << mix.name;
+  }
+  // Rows of 80 (not a multiple of 32): f16; and a tied output falls back like output.weight.
+  spec.n_embd = 80;
+  spec.tied_output = true;
+  ASSERT_TRUE(set_synth_type(spec, "q4_K_M").ok());
+  ASSERT_TRUE(synth_write(spec, dir.file("f16.gguf")).ok());
+  auto f = File::open(dir.file("f16.gguf"));
+  ASSERT_TRUE(f.ok()) << f.status().to_string();
+  EXPECT_EQ((*f)->find_tensor("blk.0.attn_q.weight")->type, TensorType::kF16);
+  EXPECT_EQ((*f)->find_tensor("token_embd.weight")->type, TensorType::kF16);
+  EXPECT_EQ((*f)->find_tensor("blk.0.ffn_down.weight")->type, TensorType::kQ4_K);
+}
+
+// The 32-element formats as whole-model types, with llama.cpp's file types for them.
+TEST(GgufSynth, LegacyQuantTypes) {
+  test::TempDir dir;
+  SynthSpec spec = *synth_preset("tiny");
+  struct Case {
+    const char* name;
+    TensorType type;
+    int file_type;  // LLAMA_FTYPE_MOSTLY_Q4_1 / Q5_0 / Q5_1
+  };
+  for (const Case& c : {Case{"q4_1", TensorType::kQ4_1, 3}, Case{"q5_0", TensorType::kQ5_0, 8},
+                        Case{"q5_1", TensorType::kQ5_1, 9}}) {
+    ASSERT_TRUE(set_synth_type(spec, c.name).ok());
+    EXPECT_EQ(spec.type, c.type);
+    EXPECT_FALSE(spec.k_mix);
+    ASSERT_TRUE(synth_write(spec, dir.file("m.gguf")).ok());
+    auto f = File::open(dir.file("m.gguf"));
+    ASSERT_TRUE(f.ok()) << f.status().to_string();
+    EXPECT_EQ(*(*f)->get_int("general.file_type"), c.file_type) << c.name;
+    EXPECT_EQ((*f)->find_tensor("blk.1.ffn_down.weight")->type, c.type) << c.name;
+    EXPECT_EQ((*f)->find_tensor("output.weight")->type, c.type) << c.name;
+  }
 }
 
 TEST(GgufSynth, TinyRoundTripHasLlamaLayout) {

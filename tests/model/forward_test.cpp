@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "gguf/synth.h"
 #include "model/model_fixture.h"
 #include "model/reference_forward.h"
 #include "plumb/generate.h"
@@ -73,11 +74,12 @@ struct TypeCase {
 // issue's 1e-4.  The others compare with the *dequantized* weights in double, so what remains is
 // the engine's own rounding.  F16/BF16: 1e-3 (measured <= 6e-7 today because the kernels convert
 // weights to f32; the bound allows f16-rounded activations, as ggml's F16 path uses).  Q8_0,
-// Q4_0 and the K-quants quantize the activations to 8-bit blocks as ggml does: 5e-2 (measured
-// 1.5e-2 .. 2.6e-2 on these random models).
+// Q4_0, Q4_1, Q5_0, Q5_1 and the K-quants quantize the activations to 8-bit blocks as ggml does:
+// 5e-2 (measured 1.2e-2 .. 2.8e-2 on these random models).
 const TypeCase kTypes[] = {
-    {TensorType::kF32, 1e-4}, {TensorType::kF16, 1e-3},  {TensorType::kBF16, 1e-3},
-    {TensorType::kQ8_0, 5e-2}, {TensorType::kQ4_0, 5e-2},
+    {TensorType::kF32, 1e-4},  {TensorType::kF16, 1e-3},  {TensorType::kBF16, 1e-3},
+    {TensorType::kQ8_0, 5e-2}, {TensorType::kQ4_0, 5e-2}, {TensorType::kQ4_1, 5e-2},
+    {TensorType::kQ5_0, 5e-2}, {TensorType::kQ5_1, 5e-2},
 };
 
 const std::vector<int> kPrompt = {1, 5, 9, 3, 7, 42, 11, 2, 60, 13, 17, 4};
@@ -160,6 +162,50 @@ TEST(Forward, KQuantsMatchReference) {
     // Q8_K activations (as ggml): same tolerance as Q8_0/Q4_0.
     EXPECT_LE(err, 5e-2) << tensor_type_name(type);
     std::printf("  %-6s %.2e\n", std::string(tensor_type_name(type)).c_str(), err);
+  }
+}
+
+// A Q4_K_M / Q5_K_M file of a model whose n_embd (96) is not a multiple of 256, as plumb synth
+// writes it following llama.cpp: most matrices fall back to q5_0 / q5_1, the output and one
+// attn_v to q8_0, ffn_down (rows of n_ff = 256) stays q4_K / q5_K / q6_K.  Both prompt
+// processing (matmul) and decoding (matvec) against the reference.
+TEST(Forward, KQuantMixWithFallbackTypesMatchesReference) {
+  for (const char* mix : {"q4_K_M", "q5_K_M"}) {
+    gguf::SynthSpec s = *gguf::synth_preset("tiny");
+    s.arch = "qwen2";
+    s.n_embd = 96, s.n_ff = 256, s.n_layer = 2, s.n_head = 6, s.n_head_kv = 2, s.n_ctx = 64;
+    s.seed = 5;
+    ASSERT_TRUE(gguf::set_synth_type(s, mix).ok());
+    test::TempDir dir;
+    const std::string path = dir.file("mix.gguf");
+    ASSERT_TRUE(gguf::synth_write(s, path).ok());
+    auto file = gguf::File::open(path);
+    ASSERT_TRUE(file.ok());
+    const TensorType fallback = s.type == TensorType::kQ4_K ? TensorType::kQ5_0 : TensorType::kQ5_1;
+    ASSERT_EQ((*file)->find_tensor("blk.0.attn_q.weight")->type, fallback) << mix;
+    ASSERT_EQ((*file)->find_tensor("output.weight")->type, TensorType::kQ8_0) << mix;
+    ASSERT_EQ((*file)->find_tensor("blk.0.ffn_down.weight")->type, s.type) << mix;
+    auto model = Model::load(path);
+    ASSERT_TRUE(model.ok()) << model.status().to_string();
+    const auto ref = test::reference_logits(**file, kPrompt);
+    auto ctx = Context::create(**model, {.n_ctx = 32, .n_batch = 16, .n_threads = 2});
+    ASSERT_TRUE(ctx.ok());
+    std::vector<int32_t> ids(kPrompt.begin(), kPrompt.end());
+    ASSERT_TRUE((*ctx)->eval(ids, true).ok());
+    const double err = relative_error(ref, [&](size_t t) { return (*ctx)->logits_at(t); });
+    auto single = Context::create(**model, {.n_ctx = 32, .n_batch = 16, .n_threads = 2});
+    ASSERT_TRUE(single.ok());
+    std::vector<std::vector<float>> one_by_one;
+    for (int32_t id : ids) {
+      ASSERT_TRUE((*single)->eval(std::span<const int32_t>(&id, 1)).ok());
+      auto l = (*single)->logits();
+      one_by_one.emplace_back(l.begin(), l.end());
+    }
+    const double err_single = relative_error(ref, [&](size_t t) { return std::span<const float>(one_by_one[t]); });
+    // Q8_0 / Q8_K activations: the same tolerance as the single-type models.
+    EXPECT_LE(err, 5e-2) << mix;
+    EXPECT_LE(err_single, 5e-2) << mix;
+    std::printf("  %-6s batched %.2e  one-by-one %.2e\n", mix, err, err_single);
   }
 }
 

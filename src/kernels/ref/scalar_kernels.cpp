@@ -13,6 +13,9 @@ namespace plumb::kernels {
 namespace {
 
 using gguf::block_q4_0;
+using gguf::block_q4_1;
+using gguf::block_q5_0;
+using gguf::block_q5_1;
 using gguf::block_q8_0;
 
 float vec_dot_f32(int64_t n, const void* vw, const void* vx) {
@@ -62,6 +65,62 @@ float vec_dot_q4_0_q8_0(int64_t n, const void* vw, const void* vx) {
       isum += ((w[i].qs[j] >> 4) - 8) * x[i].qs[j + gguf::kQK4_0 / 2];
     }
     sum += static_cast<float>(isum) * fp16_to_fp32(w[i].d) * fp16_to_fp32(x[i].d);
+  }
+  return sum;
+}
+
+// The 5-bit quant of element j of a q5_0 / q5_1 block (bit j of the little-endian qh is bit 4).
+int quant5(const uint8_t* qs, const uint8_t* qh, int j) {
+  uint32_t h;
+  std::memcpy(&h, qh, 4);
+  const int nibble = j < 16 ? (qs[j] & 0xF) : (qs[j - 16] >> 4);
+  return nibble | static_cast<int>(((h >> j) & 1) << 4);
+}
+
+// Q4_1 / Q5_1 (x = d*q + m) against Q8_0 activations (xa = dx*a): per block
+// d*dx*sum(q*a) + m*dx*sum(a), with sum(a) the exact integer sum of the block's activations.
+float vec_dot_q4_1_q8_0(int64_t n, const void* vw, const void* vx) {
+  const auto* w = static_cast<const block_q4_1*>(vw);
+  const auto* x = static_cast<const block_q8_0*>(vx);
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n / gguf::kQK4_1; ++i) {
+    int32_t isum = 0;
+    int32_t asum = 0;
+    for (int j = 0; j < gguf::kQK4_1 / 2; ++j) {
+      isum += (w[i].qs[j] & 0xF) * x[i].qs[j] + (w[i].qs[j] >> 4) * x[i].qs[j + gguf::kQK4_1 / 2];
+      asum += x[i].qs[j] + x[i].qs[j + gguf::kQK4_1 / 2];
+    }
+    const float dx = fp16_to_fp32(x[i].d);
+    sum += static_cast<float>(isum) * fp16_to_fp32(w[i].d) * dx + static_cast<float>(asum) * fp16_to_fp32(w[i].m) * dx;
+  }
+  return sum;
+}
+
+float vec_dot_q5_0_q8_0(int64_t n, const void* vw, const void* vx) {
+  const auto* w = static_cast<const block_q5_0*>(vw);
+  const auto* x = static_cast<const block_q8_0*>(vx);
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n / gguf::kQK5_0; ++i) {
+    int32_t isum = 0;
+    for (int j = 0; j < gguf::kQK5_0; ++j) isum += (quant5(w[i].qs, w[i].qh, j) - 16) * x[i].qs[j];
+    sum += static_cast<float>(isum) * fp16_to_fp32(w[i].d) * fp16_to_fp32(x[i].d);
+  }
+  return sum;
+}
+
+float vec_dot_q5_1_q8_0(int64_t n, const void* vw, const void* vx) {
+  const auto* w = static_cast<const block_q5_1*>(vw);
+  const auto* x = static_cast<const block_q8_0*>(vx);
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n / gguf::kQK5_1; ++i) {
+    int32_t isum = 0;
+    int32_t asum = 0;
+    for (int j = 0; j < gguf::kQK5_1; ++j) {
+      isum += quant5(w[i].qs, w[i].qh, j) * x[i].qs[j];
+      asum += x[i].qs[j];
+    }
+    const float dx = fp16_to_fp32(x[i].d);
+    sum += static_cast<float>(isum) * fp16_to_fp32(w[i].d) * dx + static_cast<float>(asum) * fp16_to_fp32(w[i].m) * dx;
   }
   return sum;
 }
@@ -202,6 +261,9 @@ void install_scalar_kernels(KernelTable& t) {
   set(t, T::kBF16, T::kF32, nullptr, vec_dot_bf16, gguf::dequantize_row_bf16);
   set(t, T::kQ8_0, T::kQ8_0, gguf::quantize_row_q8_0, vec_dot_q8_0_q8_0, gguf::dequantize_row_q8_0);
   set(t, T::kQ4_0, T::kQ8_0, gguf::quantize_row_q8_0, vec_dot_q4_0_q8_0, gguf::dequantize_row_q4_0);
+  set(t, T::kQ4_1, T::kQ8_0, gguf::quantize_row_q8_0, vec_dot_q4_1_q8_0, gguf::dequantize_row_q4_1);
+  set(t, T::kQ5_0, T::kQ8_0, gguf::quantize_row_q8_0, vec_dot_q5_0_q8_0, gguf::dequantize_row_q5_0);
+  set(t, T::kQ5_1, T::kQ8_0, gguf::quantize_row_q8_0, vec_dot_q5_1_q8_0, gguf::dequantize_row_q5_1);
   set(t, T::kQ4_K, T::kQ8_K, quantize_row_q8_K_ref, vec_dot_q4_K_q8_K, dequantize_row_q4_K);
   set(t, T::kQ5_K, T::kQ8_K, quantize_row_q8_K_ref, vec_dot_q5_K_q8_K, dequantize_row_q5_K);
   set(t, T::kQ6_K, T::kQ8_K, quantize_row_q8_K_ref, vec_dot_q6_K_q8_K, dequantize_row_q6_K);
