@@ -111,36 +111,27 @@ inline __attribute__((always_inline)) void group_row(const Constants& k, const u
   }
 }
 
-template <int R>
-void rows_tile(const Layout& L, const Constants& k, const uint8_t* w, size_t ws, const uint8_t* xp, float* y) {
+// One row, read as part of the thread's linear stream of rows (see kStreamPrefetchBytes); even
+// and odd groups go to separate accumulators so the FMAs do not wait on each other.  Every row
+// takes the same path, so results do not depend on how rows are split between threads.
+void row_dot(const Layout& L, const Constants& k, const uint8_t* w, const uint8_t* xp, float* y) {
   const auto* units = reinterpret_cast<const __m512i*>(xp);
   const auto* dx = reinterpret_cast<const float*>(xp + L.n_units * 192);
-  __m512 acc[R];
-  #pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
   const int64_t full = L.nb / 8;
   for (int64_t g = 0; g < full; ++g) {
-    const __m256 dxg = _mm256_load_ps(dx + 8 * g);
-    #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-      const uint8_t* gp = w + r * ws + g * kGroupBytes;
-      prefetch_l2(gp + R * ws, kGroupBytes);  // the same group of the next tile's rows
-      group_row(k, gp, dxg, units + 6 * g, acc[r]);
-    }
+    const uint8_t* gp = w + g * kGroupBytes;
+    prefetch_l2(gp + kStreamPrefetchBytes, kGroupBytes);
+    group_row(k, gp, _mm256_load_ps(dx + 8 * g), units + 6 * g, acc[g & 1]);
   }
   if (full < L.n_groups) {
     // The last 1-7 blocks, copied into a zeroed group (zero scales; the activations past the
     // last block are zero too).
-    const __m256 dxg = _mm256_load_ps(dx + 8 * full);
-    #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-      alignas(64) uint8_t tail[192] = {};
-      std::memcpy(tail, w + r * ws + full * kGroupBytes, static_cast<size_t>(L.nb - 8 * full) * kBlockBytes);
-      group_row(k, tail, dxg, units + 6 * full, acc[r]);
-    }
+    alignas(64) uint8_t tail[192] = {};
+    std::memcpy(tail, w + full * kGroupBytes, static_cast<size_t>(L.nb - 8 * full) * kBlockBytes);
+    group_row(k, tail, _mm256_load_ps(dx + 8 * full), units + 6 * full, acc[full & 1]);
   }
-  #pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) y[r] = _mm512_reduce_add_ps(acc[r]);
+  *y = _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1]));
 }
 
 void matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, float* y) {
@@ -148,24 +139,7 @@ void matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, 
   const Constants k;
   const auto* w = static_cast<const uint8_t*>(vw);
   const auto* xp = static_cast<const uint8_t*>(vxp);
-  // Eight rows per tile: measured faster than four for short rows (2048 columns), where the
-  // per-tile set-up and the prefetch distance (one tile) matter most.
-  int r = 0;
-  for (; r + 8 <= nr; r += 8) rows_tile<8>(L, k, w + r * ws, ws, xp, y + r);
-  if (r + 4 <= nr) {
-    rows_tile<4>(L, k, w + r * ws, ws, xp, y + r);
-    r += 4;
-  }
-  switch (nr - r) {
-    case 3:
-      return rows_tile<3>(L, k, w + r * ws, ws, xp, y + r);
-    case 2:
-      return rows_tile<2>(L, k, w + r * ws, ws, xp, y + r);
-    case 1:
-      return rows_tile<1>(L, k, w + r * ws, ws, xp, y + r);
-    default:
-      return;
-  }
+  for (int r = 0; r < nr; ++r) row_dot(L, k, w + r * ws, xp, y + r);
 }
 
 }  // namespace
