@@ -47,6 +47,10 @@ constexpr int kHalfRows = 8;
 
 enum class Kind { kQ4K, kQ5K, kQ6K };
 
+// Rows are repacked and streamed kHalves * 8 at a time (see the top of the file).
+constexpr int kHalves = 2;
+constexpr int kPassRows = kHalves * kHalfRows;
+
 template <Kind K>
 struct Layout {
   using Block = std::conditional_t<K == Kind::kQ4K, block_q4_K,
@@ -56,15 +60,16 @@ struct Layout {
   static constexpr int kSubVectors = 64 / kSubBlocks;
   // Weight vectors summed in int16 before the scale multiply (see the top of the file).
   static constexpr int kGroup = K == Kind::kQ4K ? 8 : K == Kind::kQ5K ? 4 : 2;
-  // Half-panel buffer, per super-block: 64 weight vectors; kSubBlocks scale vectors; int16 pair
-  // vectors (kAsym: 4, the mins (m_2k, m_2k+1); q6_K: 8, -32 * (sc_2k, sc_2k+1)); the float d
-  // vector, then (kAsym) dmin.
-  static constexpr size_t kScales = 64 * 32;
-  static constexpr size_t kPairs = kScales + kSubBlocks * 32;
+  // Pass buffer, per super-block, each item one vector per 8-row half (half h after half h - 1):
+  // 64 weight vectors; kSubBlocks scale vectors; int16 pair vectors (kAsym: 4, the mins
+  // (m_2k, m_2k+1); q6_K: 8, -32 * (sc_2k, sc_2k+1)); the float d, then (kAsym) dmin.
+  static constexpr size_t kItem = 32 * kHalves;
+  static constexpr size_t kScales = 64 * kItem;
+  static constexpr size_t kPairs = kScales + kSubBlocks * kItem;
   static constexpr int kNumPairs = kAsym ? 4 : 8;
-  static constexpr size_t kD = kPairs + kNumPairs * 32;
-  static constexpr size_t kDmin = kD + 32;
-  static constexpr size_t kBlockBytes = kAsym ? kDmin + 32 : kD + 32;
+  static constexpr size_t kD = kPairs + kNumPairs * kItem;
+  static constexpr size_t kDmin = kD + kItem;
+  static constexpr size_t kBlockBytes = kAsym ? kDmin + kItem : kD + kItem;
   // prepare() output per token and super-block (kAsym only): 4 dwords, the int16 pairs
   // (s_2k, s_2k+1) of the sub-block activation sums.  q6_K reads the Q8_K bsums directly.
   static constexpr size_t kPrepBytes = kAsym ? 16 : 0;
@@ -78,7 +83,6 @@ size_t x_bytes(int64_t n, int64_t n_tokens) {
   return static_cast<size_t>(n / kQK_K) * static_cast<size_t>(n_tokens) * Layout<K>::kPrepBytes;
 }
 
-// One half panel at a time: both halves share the buffer.
 template <Kind K>
 size_t panel_bytes(int64_t n) {
   return static_cast<size_t>(n / kQK_K) * Layout<K>::kBlockBytes;
@@ -191,13 +195,13 @@ inline void transpose8x8_epi32(__m256i (&v)[8]) {
   }
 }
 
-// The half panel starting at row `w` with `rows` (1..8) real rows; the rest are zeros with zero
-// scales, so they compute to 0 and are never stored.
+// The kPassRows rows starting at row `w`, `rows` (1..kPassRows) of them real; the rest are zeros
+// with zero scales, so they compute to 0 and are never stored.
 template <Kind K>
-void repack_half(int64_t nsb, const uint8_t* w, size_t ws, int rows, uint8_t* buf) {
+void repack(int64_t nsb, const uint8_t* w, size_t ws, int rows, uint8_t* buf) {
   using L = Layout<K>;
-  alignas(32) uint8_t u[kHalfRows][kQK_K];
-  // Eight short row streams are too many for the hardware prefetcher (as in the AVX-512 panels).
+  alignas(32) uint8_t u[kPassRows][kQK_K];
+  // Short row streams are too many for the hardware prefetcher (as in the AVX-512 panels).
   constexpr int64_t kDist = 2;
   constexpr size_t kBlock = sizeof(typename L::Block);
   for (int r = 0; r < rows; ++r) prefetch_l2(w + r * ws, kDist * kBlock);
@@ -205,27 +209,32 @@ void repack_half(int64_t nsb, const uint8_t* w, size_t ws, int rows, uint8_t* bu
     if (i + kDist < nsb)
       for (int r = 0; r < rows; ++r) prefetch_l2(w + r * ws + (i + kDist) * kBlock, kBlock);
     uint8_t* blk = buf + i * L::kBlockBytes;
+    // Row r of the pass is lane r % 8 of half r / 8: item k holds row r at dword k * kPassRows + r.
     auto* sc = reinterpret_cast<uint32_t*>(blk + L::kScales);
     auto* pairs = reinterpret_cast<uint32_t*>(blk + L::kPairs);
     auto* d = reinterpret_cast<float*>(blk + L::kD);
     auto* dmin = reinterpret_cast<float*>(blk + L::kDmin);
-    for (int r = 0; r < kHalfRows; ++r) {
+    for (int r = 0; r < kPassRows; ++r) {
       RowMeta meta{};
       if (r < rows) {
         unpack_row<K>(w + r * ws, i, u[r], meta);
       } else {
         std::memset(u[r], 0, kQK_K);
       }
-      for (int j = 0; j < L::kSubBlocks; ++j) sc[j * kHalfRows + r] = pair16(meta.sc[j], meta.sc[j]);
-      for (int k = 0; k < L::kNumPairs; ++k) pairs[k * kHalfRows + r] = meta.pairs[k];
+      for (int j = 0; j < L::kSubBlocks; ++j) sc[j * kPassRows + r] = pair16(meta.sc[j], meta.sc[j]);
+      for (int k = 0; k < L::kNumPairs; ++k) pairs[k * kPassRows + r] = meta.pairs[k];
       d[r] = meta.d;
       if constexpr (L::kAsym) dmin[r] = meta.dmin;
     }
-    for (int c = 0; c < 8; ++c) {
-      __m256i v[8];
-      for (int r = 0; r < kHalfRows; ++r) v[r] = _mm256_load_si256(reinterpret_cast<const __m256i*>(u[r] + 32 * c));
-      transpose8x8_epi32(v);
-      for (int j = 0; j < 8; ++j) _mm256_store_si256(reinterpret_cast<__m256i*>(blk + (8 * c + j) * 32), v[j]);
+    for (int h = 0; h < kHalves; ++h) {
+      for (int c = 0; c < 8; ++c) {
+        __m256i v[8];
+        for (int r = 0; r < kHalfRows; ++r)
+          v[r] = _mm256_load_si256(reinterpret_cast<const __m256i*>(u[kHalfRows * h + r] + 32 * c));
+        transpose8x8_epi32(v);
+        for (int j = 0; j < 8; ++j)
+          _mm256_store_si256(reinterpret_cast<__m256i*>(blk + (8 * c + j) * L::kItem + 32 * h), v[j]);
+      }
     }
   }
 }
@@ -244,88 +253,114 @@ inline float load_f32(const uint8_t* p) {
 
 inline __m256i load256(const uint8_t* p) { return _mm256_load_si256(reinterpret_cast<const __m256i*>(p)); }
 
+// v, opaque to the optimizer: GCC otherwise reassociates the int16 sums of a token into trees
+// that keep every product live at once and spill most of them.
+inline __m256i opaque(__m256i v) {
+  __asm__("" : "+x"(v));
+  return v;
+}
+
 constexpr size_t kQsOffset = offsetof(block_q8_K, qs);
 constexpr size_t kBsumsOffset = offsetof(block_q8_K, bsums);
 
-// NT tokens (rows xs bytes apart in xq; their prepared terms xps bytes apart at xp) against one
-// half panel.
+// NT tokens (rows xs bytes apart in xq; their prepared terms xps bytes apart at xp) against the
+// repacked rows of one pass, `rows` of them real.
 template <Kind K, int NT>
 void token_tile(int64_t nsb, const uint8_t* buf, const uint8_t* xq, size_t xs, const uint8_t* xp, float* y,
                 int64_t ldy, int rows) {
   using L = Layout<K>;
+  constexpr int H = kHalves;
   const size_t xps = static_cast<size_t>(nsb) * L::kPrepBytes;
-  __m256 acc[NT];
+  __m256 acc[H][NT];
 #pragma GCC unroll 8
-  for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+  for (int h = 0; h < H; ++h)
+#pragma GCC unroll 8
+    for (int t = 0; t < NT; ++t) acc[h][t] = _mm256_setzero_ps();
   for (int64_t i = 0; i < nsb; ++i) {
     const uint8_t* blk = buf + i * L::kBlockBytes;
     const uint8_t* xqi = xq + i * sizeof(block_q8_K);
-    __m256i isum[NT];
+    __m256i isum[H][NT];
     if constexpr (L::kAsym) {
 #pragma GCC unroll 8
-      for (int t = 0; t < NT; ++t) isum[t] = _mm256_setzero_si256();
+      for (int h = 0; h < H; ++h)
+#pragma GCC unroll 8
+        for (int t = 0; t < NT; ++t) isum[h][t] = _mm256_setzero_si256();
     } else {
       // -32 * sum_k sc_k * bsum_k: q6_K's stored q + 32.
-      __m256i pr[8];
-#pragma GCC unroll 8
-      for (int k = 0; k < 8; ++k) pr[k] = load256(blk + L::kPairs + 32 * k);
 #pragma GCC unroll 8
       for (int t = 0; t < NT; ++t) {
         const uint8_t* bs = xqi + t * xs + kBsumsOffset;
-        __m256i m = _mm256_madd_epi16(pr[0], bcast32(bs));
 #pragma GCC unroll 8
-        for (int k = 1; k < 8; ++k) m = _mm256_add_epi32(m, _mm256_madd_epi16(pr[k], bcast32(bs + 4 * k)));
-        isum[t] = m;
+        for (int h = 0; h < H; ++h) {
+          __m256i m = _mm256_madd_epi16(load256(blk + L::kPairs + 32 * h), bcast32(bs));
+#pragma GCC unroll 8
+          for (int k = 1; k < 8; ++k)
+            m = _mm256_add_epi32(m, _mm256_madd_epi16(load256(blk + L::kPairs + k * L::kItem + 32 * h), bcast32(bs + 4 * k)));
+          isum[h][t] = m;
+        }
       }
     }
     for (int j = 0; j < L::kSubBlocks; ++j) {
-      const __m256i sc = load256(blk + L::kScales + 32 * j);
 #pragma GCC unroll 8
       for (int g0 = 0; g0 < L::kSubVectors; g0 += L::kGroup) {
-        __m256i s[NT];
+        __m256i s[H][NT];
 #pragma GCC unroll 8
         for (int g = g0; g < g0 + L::kGroup; ++g) {
           const int v = L::kSubVectors * j + g;
-          const __m256i wv = load256(blk + 32 * v);
+          __m256i wv[H];
+#pragma GCC unroll 8
+          for (int h = 0; h < H; ++h) wv[h] = load256(blk + v * L::kItem + 32 * h);
 #pragma GCC unroll 8
           for (int t = 0; t < NT; ++t) {
-            const __m256i p = _mm256_maddubs_epi16(wv, bcast32(xqi + t * xs + kQsOffset + 4 * v));
-            s[t] = g == g0 ? p : _mm256_add_epi16(s[t], p);
+            const __m256i x = bcast32(xqi + t * xs + kQsOffset + 4 * v);
+#pragma GCC unroll 8
+            for (int h = 0; h < H; ++h) {
+              const __m256i p = _mm256_maddubs_epi16(wv[h], x);
+              s[h][t] = g == g0 ? p : opaque(_mm256_add_epi16(s[h][t], p));
+            }
           }
         }
 #pragma GCC unroll 8
-        for (int t = 0; t < NT; ++t) isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(s[t], sc));
+        for (int h = 0; h < H; ++h) {
+          const __m256i sc = load256(blk + L::kScales + j * L::kItem + 32 * h);
+#pragma GCC unroll 8
+          for (int t = 0; t < NT; ++t) isum[h][t] = _mm256_add_epi32(isum[h][t], _mm256_madd_epi16(s[h][t], sc));
+        }
       }
     }
-    const __m256 d = _mm256_load_ps(reinterpret_cast<const float*>(blk + L::kD));
-    if constexpr (L::kAsym) {
-      __m256i mp[4];
-#pragma GCC unroll 4
-      for (int k = 0; k < 4; ++k) mp[k] = load256(blk + L::kPairs + 32 * k);
-      const __m256 dmin = _mm256_load_ps(reinterpret_cast<const float*>(blk + L::kDmin));
 #pragma GCC unroll 8
-      for (int t = 0; t < NT; ++t) {
-        const uint8_t* e = xp + t * xps + i * L::kPrepBytes;
-        __m256i m = _mm256_madd_epi16(mp[0], bcast32(e));
+    for (int h = 0; h < H; ++h) {
+      const __m256 d = _mm256_load_ps(reinterpret_cast<const float*>(blk + L::kD + 32 * h));
+      if constexpr (L::kAsym) {
+        const __m256 dmin = _mm256_load_ps(reinterpret_cast<const float*>(blk + L::kDmin + 32 * h));
+#pragma GCC unroll 8
+        for (int t = 0; t < NT; ++t) {
+          const uint8_t* e = xp + t * xps + i * L::kPrepBytes;
+          __m256i m = _mm256_madd_epi16(load256(blk + L::kPairs + 32 * h), bcast32(e));
 #pragma GCC unroll 4
-        for (int k = 1; k < 4; ++k) m = _mm256_add_epi32(m, _mm256_madd_epi16(mp[k], bcast32(e + 4 * k)));
-        __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(isum[t]), d);
-        f = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(m), dmin, f);
-        acc[t] = _mm256_fmadd_ps(f, _mm256_set1_ps(load_f32(xqi + t * xs)), acc[t]);
+          for (int k = 1; k < 4; ++k)
+            m = _mm256_add_epi32(m, _mm256_madd_epi16(load256(blk + L::kPairs + k * L::kItem + 32 * h), bcast32(e + 4 * k)));
+          __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(isum[h][t]), d);
+          f = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(m), dmin, f);
+          acc[h][t] = _mm256_fmadd_ps(f, _mm256_set1_ps(load_f32(xqi + t * xs)), acc[h][t]);
+        }
+      } else {
+#pragma GCC unroll 8
+        for (int t = 0; t < NT; ++t)
+          acc[h][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[h][t]),
+                                      _mm256_mul_ps(d, _mm256_set1_ps(load_f32(xqi + t * xs))), acc[h][t]);
       }
-    } else {
-#pragma GCC unroll 8
-      for (int t = 0; t < NT; ++t)
-        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(d, _mm256_set1_ps(load_f32(xqi + t * xs))),
-                                 acc[t]);
     }
   }
-  if (rows == kHalfRows) {
+  for (int h = 0; h < H && h * kHalfRows < rows; ++h) {
+    const int hr = rows - h * kHalfRows;
+    if (hr >= kHalfRows) {
 #pragma GCC unroll 8
-    for (int t = 0; t < NT; ++t) _mm256_storeu_ps(y + t * ldy, acc[t]);
-  } else {
-    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(rows), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    for (int t = 0; t < NT; ++t) _mm256_maskstore_ps(y + t * ldy, mask, acc[t]);
+      for (int t = 0; t < NT; ++t) _mm256_storeu_ps(y + t * ldy + h * kHalfRows, acc[h][t]);
+    } else {
+      const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(hr), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+      for (int t = 0; t < NT; ++t) _mm256_maskstore_ps(y + t * ldy + h * kHalfRows, mask, acc[h][t]);
+    }
   }
 }
 
@@ -339,15 +374,17 @@ void panel(int64_t n, const void* vw, size_t ws, int nr, const void* vxq, size_t
   const size_t xps = static_cast<size_t>(nsb) * Layout<K>::kPrepBytes;
   auto* buf = static_cast<uint8_t*>(tmp);
   constexpr int NT = kTokenTile;
-  for (int h = 0; h * kHalfRows < nr; ++h) {
-    const int rows = nr - h * kHalfRows < kHalfRows ? nr - h * kHalfRows : kHalfRows;
-    repack_half<K>(nsb, w + h * kHalfRows * ws, ws, rows, buf);
-    float* yh = y + h * kHalfRows;
+  for (int p = 0; p * kPassRows < nr; ++p) {
+    const int rows = nr - p * kPassRows < kPassRows ? nr - p * kPassRows : kPassRows;
+    repack<K>(nsb, w + p * kPassRows * ws, ws, rows, buf);
+    float* yp = y + p * kPassRows;
     int64_t t = 0;
     for (; t + NT <= n_tokens; t += NT)
-      token_tile<K, NT>(nsb, buf, xq + t * xs, xs, xp + t * xps, yh + t * ldy, ldy, rows);
-    for (; t + 2 <= n_tokens; t += 2) token_tile<K, 2>(nsb, buf, xq + t * xs, xs, xp + t * xps, yh + t * ldy, ldy, rows);
-    for (; t < n_tokens; ++t) token_tile<K, 1>(nsb, buf, xq + t * xs, xs, xp + t * xps, yh + t * ldy, ldy, rows);
+      token_tile<K, NT>(nsb, buf, xq + t * xs, xs, xp + t * xps, yp + t * ldy, ldy, rows);
+    if constexpr (NT > 2)
+      for (; t + 2 <= n_tokens; t += 2)
+        token_tile<K, 2>(nsb, buf, xq + t * xs, xs, xp + t * xps, yp + t * ldy, ldy, rows);
+    for (; t < n_tokens; ++t) token_tile<K, 1>(nsb, buf, xq + t * xs, xs, xp + t * xps, yp + t * ldy, ldy, rows);
   }
 }
 
