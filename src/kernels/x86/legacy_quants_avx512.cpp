@@ -26,6 +26,7 @@
 #include "gguf/quantize.h"
 #include "kernels/dispatch.h"
 #include "kernels/x86/gemm_driver.h"
+#include "kernels/x86/prefetch.h"
 
 namespace plumb::kernels {
 
@@ -68,6 +69,30 @@ inline __m512i add_high_bits_x2(__m512i q, const uint8_t* qh0, const uint8_t* qh
   const uint64_t k = (h0 & 0xFFFFull) | (uint64_t{h1 & 0xFFFFu} << 16) | (uint64_t{h0 >> 16} << 32) |
                      (uint64_t{h1 >> 16} << 48);
   return _mm512_mask_add_epi8(q, _cvtu64_mask64(k), q, _mm512_set1_epi8(0x10));
+}
+
+// Reduces four int32 vectors p0..p3 to one whose lane 4L + i is the sum of p_i's four lanes in
+// 128-bit lane L, so the float work of a block pair is done once for four rows (decoding) or
+// four tokens (prompts) instead of once per row-token pair.
+inline __m512i reduce4_lanes(__m512i p0, __m512i p1, __m512i p2, __m512i p3) {
+  const __m512i t01 = _mm512_add_epi32(_mm512_unpacklo_epi32(p0, p1), _mm512_unpackhi_epi32(p0, p1));
+  const __m512i t23 = _mm512_add_epi32(_mm512_unpacklo_epi32(p2, p3), _mm512_unpackhi_epi32(p2, p3));
+  return _mm512_add_epi32(_mm512_unpacklo_epi64(t01, t23), _mm512_unpackhi_epi64(t01, t23));
+}
+
+// Lane 4L + i = fp16 h0[i] (L even, block b0) or h1[i] (L odd, block b1): four rows' or four
+// tokens' scales in the layout reduce4_lanes produces.
+inline __m512 scales4(const uint16_t (&h0)[4], const uint16_t (&h1)[4]) {
+  const __m128 a = _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(h0)));
+  const __m128 b = _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(h1)));
+  const __m256 ab = _mm256_insertf128_ps(_mm256_castps128_ps256(a), b, 1);
+  return _mm512_insertf32x8(_mm512_castps256_ps512(ab), ab, 1);
+}
+
+// Sums the four 128-bit lanes: element i of the result is row or token i's total.
+inline __m128 sum_lanes128(__m512 v) {
+  const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+  return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
 }
 
 struct Q4_1 {
@@ -128,8 +153,101 @@ struct LegacyTile {
       }
     }
   }
+  // One token and four rows (decoding): the rows' partial sums reduced across rows.
+  template <bool kTail>
+  static inline __attribute__((always_inline)) void step_rows4(int64_t b, const uint8_t* w, size_t ws,
+                                                                const uint8_t* x, __m512& acc) {
+    const int64_t b1 = kTail ? b : b + 1;
+    const auto* xb = reinterpret_cast<const block_q8_0*>(x);
+    const __m512i xe = load_2x32(xb[b].qs, xb[b1].qs);
+    const __m512i xq = _mm512_shuffle_i64x2(xe, xe, _MM_SHUFFLE(3, 1, 2, 0));
+    const __m512 dx = per_lane(_cvtsh_ss(xb[b].d), kTail ? 0.0f : _cvtsh_ss(xb[b1].d));
+    const __m512i xsum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(1), xq);
+    const __m512i start = F::kHasMin ? _mm512_setzero_si512() : _mm512_sub_epi32(_mm512_setzero_si512(),
+                                                                                  _mm512_slli_epi32(xsum, 4));
+    uint16_t d0[4], d1[4], m0[4], m1[4];
+    __m512i p[4];
+    for (int r = 0; r < 4; ++r) {
+      const Block* wb = reinterpret_cast<const Block*>(w + r * ws);
+      p[r] = _mm512_dpbusd_epi32(start, F::quants(wb[b], wb[b1]), xq);
+      d0[r] = wb[b].d;
+      d1[r] = wb[b1].d;
+      if constexpr (F::kHasMin) {
+        m0[r] = wb[b].m;
+        m1[r] = wb[b1].m;
+      }
+    }
+    const __m512i u = reduce4_lanes(p[0], p[1], p[2], p[3]);
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(u), _mm512_mul_ps(scales4(d0, d1), dx), acc);
+    if constexpr (F::kHasMin) {
+      const __m512 sx = _mm512_mul_ps(_mm512_cvtepi32_ps(reduce4_lanes(xsum, xsum, xsum, xsum)), dx);
+      acc = _mm512_fmadd_ps(sx, scales4(m0, m1), acc);
+    }
+  }
+  static void run_rows4(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, float* y) {
+    const int64_t nb = n / 32;
+    __m512 acc = _mm512_setzero_ps();
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) step_rows4<false>(b, w, ws, x, acc);
+    if (b < nb) step_rows4<true>(b, w, ws, x, acc);
+    alignas(16) float t[4];
+    _mm_store_ps(t, sum_lanes128(acc));
+    for (int r = 0; r < 4; ++r) y[r] = t[r];
+  }
+  // Four tokens and R rows (prompts): each row's partial sums reduced across the tokens.
+  template <int R, bool kTail>
+  static inline __attribute__((always_inline)) void step_tokens4(int64_t b, const uint8_t* w, size_t ws,
+                                                                  const uint8_t* x, size_t xs, __m512 (&acc)[R]) {
+    const int64_t b1 = kTail ? b : b + 1;
+    __m512i xq[4], xsum[4], start[4];
+    uint16_t h0[4], h1[4];
+    for (int c = 0; c < 4; ++c) {
+      const auto* xb = reinterpret_cast<const block_q8_0*>(x + c * xs);
+      const __m512i xe = load_2x32(xb[b].qs, xb[b1].qs);
+      xq[c] = _mm512_shuffle_i64x2(xe, xe, _MM_SHUFFLE(3, 1, 2, 0));
+      xsum[c] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(1), xq[c]);
+      start[c] = F::kHasMin ? _mm512_setzero_si512() : _mm512_sub_epi32(_mm512_setzero_si512(),
+                                                                         _mm512_slli_epi32(xsum[c], 4));
+      h0[c] = xb[b].d;
+      h1[c] = kTail ? uint16_t{0} : xb[b1].d;
+    }
+    const __m512 dx = scales4(h0, h1);
+    __m512 sx;
+    if constexpr (F::kHasMin) sx = _mm512_mul_ps(_mm512_cvtepi32_ps(reduce4_lanes(xsum[0], xsum[1], xsum[2], xsum[3])), dx);
+    for (int r = 0; r < R; ++r) {
+      const Block* wb = reinterpret_cast<const Block*>(w + r * ws);
+      const __m512i q = F::quants(wb[b], wb[b1]);
+      const __m512i u = reduce4_lanes(_mm512_dpbusd_epi32(start[0], q, xq[0]), _mm512_dpbusd_epi32(start[1], q, xq[1]),
+                                      _mm512_dpbusd_epi32(start[2], q, xq[2]), _mm512_dpbusd_epi32(start[3], q, xq[3]));
+      const __m512 dw = per_lane(_cvtsh_ss(wb[b].d), _cvtsh_ss(wb[b1].d));
+      acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(u), _mm512_mul_ps(dw, dx), acc[r]);
+      if constexpr (F::kHasMin) acc[r] = _mm512_fmadd_ps(sx, per_lane(_cvtsh_ss(wb[b].m), _cvtsh_ss(wb[b1].m)), acc[r]);
+    }
+  }
+  template <int R>
+  static void run_tokens4(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, float* y, int64_t ldy) {
+    const int64_t nb = n / 32;
+    __m512 acc[R];
+    for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) step_tokens4<R, false>(b, w, ws, x, xs, acc);
+    if (b < nb) step_tokens4<R, true>(b, w, ws, x, xs, acc);
+    for (int r = 0; r < R; ++r) {
+      alignas(16) float t[4];
+      _mm_store_ps(t, sum_lanes128(acc[r]));
+      for (int c = 0; c < 4; ++c) y[c * ldy + r] = t[c];
+    }
+  }
   template <int R, int C>
   static void run(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, float* y, int64_t ldy) {
+    if constexpr (C == 4) {
+      run_tokens4<R>(n, w, ws, x, xs, y, ldy);
+      return;
+    }
+    if constexpr (C == 1 && R == 4) {
+      run_rows4(n, w, ws, x, y);
+      return;
+    }
     const int64_t nb = n / 32;
     __m512 acc[R][C];
     for (int r = 0; r < R; ++r)
@@ -149,10 +267,167 @@ float vec_dot(int64_t n, const void* w, const void* x) {
   return y;
 }
 
+// Decoding (matvec_rows): what the tiles redo for every group of rows is done once per call
+// (matvec_prepare), and each row is one linear stream.  Prepared activations for n = 32 * nb
+// columns, pairs of blocks p = 0 .. ceil(nb / 2) - 1:
+//   x[p]   64 bytes: the pair's activations in the lane order above (zeros past nb);
+//   aux[p] 16 lanes, per lane of four activations with sum s: q5_0 int32 -16 * s (VPDPBUSD's
+//          start), q4_1 / q5_1 float dx * s (the factor of the block's m);
+//   dx[g]  8 floats per group of 8 blocks: the activation scales (zeros past nb).
+struct MatvecLayout {
+  int64_t nb, n_pairs, n_groups;
+  explicit MatvecLayout(int64_t n) : nb(n / 32), n_pairs((n / 32 + 1) / 2), n_groups((n / 32 + 7) / 8) {}
+  size_t bytes() const { return static_cast<size_t>(n_pairs) * 128 + static_cast<size_t>(n_groups) * 32; }
+};
+
+template <typename F>
+size_t matvec_x_bytes(int64_t n) {
+  return MatvecLayout(n).bytes();
+}
+
+template <typename F>
+void matvec_prepare(int64_t n, const void* vxq, void* vxp) {
+  const MatvecLayout L(n);
+  const auto* xq = static_cast<const block_q8_0*>(vxq);
+  auto* out = static_cast<uint8_t*>(vxp);
+  auto* aux = reinterpret_cast<__m512i*>(out + L.n_pairs * 64);
+  auto* dx = reinterpret_cast<float*>(out + L.n_pairs * 128);
+  for (int64_t b = 0; b < L.n_groups * 8; ++b) dx[b] = b < L.nb ? _cvtsh_ss(xq[b].d) : 0.0f;
+  static const int8_t kZeros[32] = {};
+  for (int64_t p = 0; p < L.n_pairs; ++p) {
+    const int64_t b0 = 2 * p, b1 = 2 * p + 1;  // b1 < 8 * n_groups, and dx[b1] = 0 past nb
+    const __m512i xe = load_2x32(xq[b0].qs, b1 < L.nb ? xq[b1].qs : kZeros);
+    const __m512i xv = _mm512_shuffle_i64x2(xe, xe, _MM_SHUFFLE(3, 1, 2, 0));
+    _mm512_store_si512(out + p * 64, xv);
+    const __m512i xsum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(1), xv);
+    if constexpr (F::kHasMin) {
+      aux[p] = _mm512_castps_si512(_mm512_mul_ps(_mm512_cvtepi32_ps(xsum), per_lane(dx[b0], dx[b1])));
+    } else {
+      aux[p] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(xsum, 4));
+    }
+  }
+}
+
+// Words [d0 d1 d2 d3 m0 m1 m2 m3] (fp16) of the four blocks from p: one full and one masked
+// load (the second stops at the fourth block's end, so the last row's read stays in bounds).
+template <typename Block>
+__m128i scales_of_4(const uint8_t* p) {
+  constexpr int kW = sizeof(Block) / 2;
+  constexpr int kTailWords = (4 * static_cast<int>(sizeof(Block)) - 64) / 2;
+  static_assert(kTailWords > 0 && kTailWords <= 32, "four blocks span 65..128 bytes");
+  const __m512i a = _mm512_loadu_si512(p);
+  const __m512i b = _mm512_maskz_loadu_epi16(static_cast<__mmask32>((1ull << kTailWords) - 1), p + 64);
+  const __m512i idx = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                       3 * kW + 1, 2 * kW + 1, kW + 1, 1, 3 * kW, 2 * kW, kW, 0);
+  return _mm512_castsi512_si128(_mm512_permutex2var_epi16(a, idx, b));
+}
+
+// One row: per pair one VPDPBUSD, one conversion, one scale permute and one FMA (two of each
+// last two with a min).  Every row takes the same path, so results do not depend on how rows
+// are split between threads.
+template <typename F>
+void matvec_row(const MatvecLayout& L, const __m512i (&idx)[4], const uint8_t* w, const uint8_t* xp, float* y) {
+  using Block = typename F::Block;
+  constexpr size_t kB = sizeof(Block);
+  const auto* xv = reinterpret_cast<const __m512i*>(xp);
+  const auto* aux = xv + L.n_pairs;
+  const auto* dx = reinterpret_cast<const float*>(xp + L.n_pairs * 128);
+  __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+  const int64_t full = L.nb / 8;
+  for (int64_t g = 0; g < full; ++g) {
+    const uint8_t* group = w + g * 8 * kB;
+    prefetch_l2(group + kStreamPrefetchBytes, 8 * kB);
+    const __m128i s0 = scales_of_4<Block>(group), s1 = scales_of_4<Block>(group + 4 * kB);
+    const __m512 d = _mm512_castps256_ps512(
+        _mm256_mul_ps(_mm256_cvtph_ps(_mm_unpacklo_epi64(s0, s1)), _mm256_load_ps(dx + 8 * g)));
+    __m512 m;
+    if constexpr (F::kHasMin) m = _mm512_castps256_ps512(_mm256_cvtph_ps(_mm_unpackhi_epi64(s0, s1)));
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; ++k) {
+      const int64_t p = 4 * g + k;
+      const auto* b0 = reinterpret_cast<const Block*>(w + 2 * p * kB);
+      const __m512i a = _mm512_load_si512(aux + p);
+      const __m512i s = _mm512_dpbusd_epi32(F::kHasMin ? _mm512_setzero_si512() : a, F::quants(b0[0], b0[1]),
+                                            _mm512_load_si512(xv + p));
+      acc[k & 1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_permutexvar_ps(idx[k], d), acc[k & 1]);
+      if constexpr (F::kHasMin)
+        acc[k & 1] = _mm512_fmadd_ps(_mm512_castsi512_ps(a), _mm512_permutexvar_ps(idx[k], m), acc[k & 1]);
+    }
+  }
+  if (full * 8 < L.nb) {
+    // The last 1-7 blocks: scales one by one; an odd last block pairs with itself, its second
+    // copy meeting zero activations (and a zero aux).
+    const int64_t g = full;
+    alignas(32) float ds[8] = {}, ms[8] = {};
+    for (int64_t b = 8 * g; b < L.nb; ++b) {
+      const auto* blk = reinterpret_cast<const Block*>(w + b * kB);
+      ds[b - 8 * g] = _cvtsh_ss(blk->d) * dx[b];
+      if constexpr (F::kHasMin) ms[b - 8 * g] = _cvtsh_ss(blk->m);
+    }
+    const __m512 d = _mm512_castps256_ps512(_mm256_load_ps(ds));
+    const __m512 m = _mm512_castps256_ps512(_mm256_load_ps(ms));
+    for (int k = 0; 8 * g + 2 * k < L.nb; ++k) {
+      const int64_t p = 4 * g + k;
+      const int64_t second = 2 * p + 1 < L.nb ? 1 : 0;
+      const auto* b0 = reinterpret_cast<const Block*>(w + 2 * p * kB);
+      const __m512i a = _mm512_load_si512(aux + p);
+      const __m512i s = _mm512_dpbusd_epi32(F::kHasMin ? _mm512_setzero_si512() : a, F::quants(b0[0], b0[second]),
+                                            _mm512_load_si512(xv + p));
+      acc[k & 1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_permutexvar_ps(idx[k], d), acc[k & 1]);
+      if constexpr (F::kHasMin)
+        acc[k & 1] = _mm512_fmadd_ps(_mm512_castsi512_ps(a), _mm512_permutexvar_ps(idx[k], m), acc[k & 1]);
+    }
+  }
+  *y = _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1]));
+}
+
+template <typename F>
+void matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, float* y) {
+  const MatvecLayout L(n);
+  const auto* w = static_cast<const uint8_t*>(vw);
+  const auto* xp = static_cast<const uint8_t*>(vxp);
+  // Scale lane of pair k within its group of 8 blocks: lanes 0-3 and 8-11 hold block 2k, the others 2k + 1.
+  const __m512i lane = _mm512_set_epi32(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0);
+  const __m512i idx[4] = {lane, _mm512_add_epi32(lane, _mm512_set1_epi32(2)),
+                          _mm512_add_epi32(lane, _mm512_set1_epi32(4)), _mm512_add_epi32(lane, _mm512_set1_epi32(6))};
+  for (int r = 0; r < nr; ++r) matvec_row<F>(L, idx, w + r * ws, xp, y + r);
+}
+
+// Activations to Q8_0, bit-identical to gguf::quantize_row_q8_0 (the scalar path's roundf,
+// half away from zero, and the same float operations for d and 1/d), so each level's results
+// differ from the scalar ones only in summation order.  For single-token rows of a few thousand
+// columns the scalar version (a libm roundf per element) costs as much as the matvec itself.
+void quantize_x_q8_0(const float* x, void* vy, int64_t n) {
+  auto* y = static_cast<block_q8_0*>(vy);
+  const __m512 half = _mm512_set1_ps(0.5f);
+  const __m512 one = _mm512_set1_ps(1.0f);
+  const __m512 sign = _mm512_set1_ps(-0.0f);
+  for (int64_t i = 0; i < n / 32; ++i) {
+    const __m512 v[2] = {_mm512_loadu_ps(x + 32 * i), _mm512_loadu_ps(x + 32 * i + 16)};
+    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v[0]), _mm512_abs_ps(v[1])));
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    y[i].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    for (int h = 0; h < 2; ++h) {
+      const __m512 s = _mm512_mul_ps(v[h], _mm512_set1_ps(id));
+      // roundf: truncate, then step away from zero when the dropped fraction is >= 0.5.
+      const __m512 t = _mm512_roundscale_ps(s, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+      const __mmask16 up = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(s, t)), half, _CMP_GE_OQ);
+      const __m512 r = _mm512_mask_add_ps(t, up, t, _mm512_or_ps(_mm512_and_ps(s, sign), one));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(y[i].qs + 16 * h), _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(r)));
+    }
+  }
+}
+
 template <typename F>
 void install(KernelTable& t, TensorType type) {
-  t.weights[static_cast<uint32_t>(type)].vec_dot = vec_dot<F>;
+  WeightKernels& k = t.weights[static_cast<uint32_t>(type)];
+  k.quantize_x = quantize_x_q8_0;
+  k.vec_dot = vec_dot<F>;
   set_gemm(t, type, gemm_tiles<LegacyTile<F>, kTileRows, kTileCols>);
+  k.matvec_x_bytes = matvec_x_bytes<F>;
+  k.matvec_prepare = matvec_prepare<F>;
+  k.matvec_rows = matvec_rows<F>;
 }
 
 }  // namespace
