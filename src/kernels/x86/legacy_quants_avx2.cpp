@@ -17,11 +17,13 @@
 
 #include <immintrin.h>
 
+#include <cstddef>
 #include <cstring>
 
 #include "gguf/quantize.h"
 #include "kernels/dispatch.h"
 #include "kernels/x86/gemm_driver.h"
+#include "kernels/x86/prefetch.h"
 #include "kernels/x86/simd_math_avx2.h"
 
 namespace plumb::kernels {
@@ -276,10 +278,170 @@ void panel(int64_t n, const void* vw, size_t ws, int nr, const void* vxq, size_t
   }
 }
 
+// Decoding (matvec_rows) with activations prepared once per call.  Per block the unsigned quants
+// meet the activations through VPMADDUBSW + VPMADDWD; the 8 per-block int32 vectors of a group
+// of 8 blocks are summed into one vector of 8 block totals, so the q5_0 offset term, the
+// conversion and the scale FMA happen once per 8 blocks, and the mins of q4_1 / q5_1 cost one
+// more 8-wide FMA per group.  Rows go 4 at a time and prefetch the next 4 rows into L2.
+// Prepared layout, blocks rounded up to groups of 8 (zeros past nb): 32 int8 activations per
+// block, then per group 8 int32 starts (q5_0: -16 * sum of the block's activations, else 0),
+// 8 float dx and 8 float dx * sum.
+struct MatvecLayout {
+  int64_t nb, n_groups;
+  explicit MatvecLayout(int64_t n) : nb(n / 32), n_groups((n / 32 + 7) / 8) {}
+  size_t bytes() const { return static_cast<size_t>(n_groups) * (8 * 32 + 3 * 32); }
+};
+
+size_t matvec_x_bytes(int64_t n) { return MatvecLayout(n).bytes(); }
+
+template <typename F>
+void matvec_prepare(int64_t n, const void* vxq, void* vxp) {
+  const MatvecLayout L(n);
+  const auto* xq = static_cast<const block_q8_0*>(vxq);
+  auto* qs = static_cast<uint8_t*>(vxp);
+  auto* start = reinterpret_cast<int32_t*>(qs + L.n_groups * 256);
+  auto* dx = reinterpret_cast<float*>(start + L.n_groups * 8);
+  float* sx = dx + L.n_groups * 8;
+  for (int64_t b = 0; b < L.n_groups * 8; ++b) {
+    int32_t sum = 0;
+    if (b < L.nb) {
+      std::memcpy(qs + b * 32, xq[b].qs, 32);
+      for (int i = 0; i < 32; ++i) sum += xq[b].qs[i];
+      dx[b] = _cvtsh_ss(xq[b].d);
+    } else {
+      std::memset(qs + b * 32, 0, 32);
+      dx[b] = 0.0f;
+    }
+    start[b] = F::kHasMin ? 0 : -16 * sum;
+    sx[b] = dx[b] * static_cast<float>(sum);
+  }
+}
+
+// Lane j of the result = the sum of the 8 lanes of p[j].
+inline __m256i sum8(const __m256i (&p)[8]) {
+  const __m256i a01 = _mm256_hadd_epi32(p[0], p[1]), a23 = _mm256_hadd_epi32(p[2], p[3]);
+  const __m256i a45 = _mm256_hadd_epi32(p[4], p[5]), a67 = _mm256_hadd_epi32(p[6], p[7]);
+  const __m256i b0 = _mm256_hadd_epi32(a01, a23), b1 = _mm256_hadd_epi32(a45, a67);
+  return _mm256_add_epi32(_mm256_permute2x128_si256(b0, b1, 0x20), _mm256_permute2x128_si256(b0, b1, 0x31));
+}
+
+// The fp16 field at byte `field` of each of the 8 blocks of a group, as floats.
+template <typename Block>
+inline __m256 group_halves(const uint8_t* g, size_t field) {
+  uint16_t h[8];
+  for (int j = 0; j < 8; ++j) std::memcpy(&h[j], g + j * sizeof(Block) + field, 2);
+  auto pair = [&](int j) { return static_cast<int>(h[j] | (static_cast<uint32_t>(h[j + 1]) << 16)); };
+  __m128i v = _mm_cvtsi32_si128(pair(0));
+  v = _mm_insert_epi32(v, pair(2), 1);
+  v = _mm_insert_epi32(v, pair(4), 2);
+  v = _mm_insert_epi32(v, pair(6), 3);
+  return _mm256_cvtph_ps(v);
+}
+
+// One group of 8 blocks of one row.
+template <typename F>
+inline __m256 group_row(const uint8_t* g, const uint8_t* x, __m256i start, __m256 dx, __m256 sx, __m256 acc) {
+  using Block = typename F::Block;
+  __m256i p[8];
+#pragma GCC unroll 8
+  for (int j = 0; j < 8; ++j) {
+    const Block& blk = reinterpret_cast<const Block*>(g)[j];
+    const __m256i xv = _mm256_load_si256(reinterpret_cast<const __m256i*>(x + 32 * j));
+    p[j] = _mm256_madd_epi16(_mm256_maddubs_epi16(F::quants(blk), xv), _mm256_set1_epi16(1));
+  }
+  const __m256 d = _mm256_mul_ps(group_halves<Block>(g, offsetof(Block, d)), dx);
+  acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(sum8(p), start)), d, acc);
+  if constexpr (F::kHasMin) acc = _mm256_fmadd_ps(group_halves<Block>(g, offsetof(Block, m)), sx, acc);
+  return acc;
+}
+
+template <typename F, int R>
+void matvec_tile(const MatvecLayout& L, const uint8_t* w, size_t ws, const uint8_t* xp, float* y) {
+  constexpr size_t kGroupBytes = 8 * sizeof(typename F::Block);
+  const auto* start = reinterpret_cast<const __m256i*>(xp + L.n_groups * 256);
+  const auto* dx = reinterpret_cast<const float*>(start + L.n_groups);
+  const float* sx = dx + L.n_groups * 8;
+  __m256 acc[R];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+  const int64_t full = L.nb / 8;
+  for (int64_t g = 0; g < full; ++g) {
+    const __m256i s = _mm256_load_si256(start + g);
+    const __m256 d = _mm256_load_ps(dx + 8 * g), m = _mm256_load_ps(sx + 8 * g);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* gp = w + r * ws + g * kGroupBytes;
+      prefetch_l2(gp + R * ws, kGroupBytes);  // the same group of the next tile's rows
+      acc[r] = group_row<F>(gp, xp + g * 256, s, d, m, acc[r]);
+    }
+  }
+  if (full < L.n_groups) {
+    // The last 1-7 blocks, copied into a zeroed group (zero scales, zero activations past nb).
+    const __m256i s = _mm256_load_si256(start + full);
+    const __m256 d = _mm256_load_ps(dx + 8 * full), m = _mm256_load_ps(sx + 8 * full);
+    for (int r = 0; r < R; ++r) {
+      alignas(32) uint8_t tail[kGroupBytes] = {};
+      std::memcpy(tail, w + r * ws + full * kGroupBytes, static_cast<size_t>(L.nb - 8 * full) * sizeof(typename F::Block));
+      acc[r] = group_row<F>(tail, xp + full * 256, s, d, m, acc[r]);
+    }
+  }
+  for (int r = 0; r < R; ++r) y[r] = avx2::hsum(acc[r]);
+}
+
+template <typename F>
+void matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, float* y) {
+  const MatvecLayout L(n);
+  const auto* w = static_cast<const uint8_t*>(vw);
+  const auto* xp = static_cast<const uint8_t*>(vxp);
+  int r = 0;
+  for (; r + 4 <= nr; r += 4) matvec_tile<F, 4>(L, w + r * ws, ws, xp, y + r);
+  for (; r < nr; ++r) matvec_tile<F, 1>(L, w + r * ws, ws, xp, y + r);
+}
+
+// Activations to Q8_0, bit-identical to gguf::quantize_row_q8_0 (the scalar path's roundf,
+// half away from zero, and the same float operations for d and 1/d), so each level's results
+// differ from the scalar ones only in summation order.  The scalar version calls libm's roundf
+// per element, which for a single token costs a sizeable part of a matvec.
+void quantize_x_q8_0(const float* x, void* vy, int64_t n) {
+  auto* y = static_cast<block_q8_0*>(vy);
+  const __m256 half = _mm256_set1_ps(0.5f);
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  for (int64_t i = 0; i < n / 32; ++i) {
+    __m256 v[4];
+    __m256 amax = _mm256_setzero_ps();
+    for (int k = 0; k < 4; ++k) {
+      v[k] = _mm256_loadu_ps(x + 32 * i + 8 * k);
+      amax = _mm256_max_ps(amax, avx2::abs_ps(v[k]));
+    }
+    const float d = avx2::hmax(amax) / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    y[i].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256i q[4];
+    for (int k = 0; k < 4; ++k) {
+      const __m256 s = _mm256_mul_ps(v[k], _mm256_set1_ps(id));
+      // roundf: truncate, then step away from zero when the dropped fraction is >= 0.5.
+      const __m256 t = _mm256_round_ps(s, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+      const __m256 up = _mm256_cmp_ps(avx2::abs_ps(_mm256_sub_ps(s, t)), half, _CMP_GE_OQ);
+      const __m256 r = _mm256_add_ps(t, _mm256_and_ps(up, _mm256_or_ps(_mm256_and_ps(s, sign), one)));
+      q[k] = _mm256_cvtps_epi32(r);
+    }
+    // Packs with saturation (values are within [-127, 127]) and undoes the lane interleaving.
+    const __m256i a = _mm256_packs_epi32(q[0], q[1]);
+    const __m256i b = _mm256_packs_epi32(q[2], q[3]);
+    const __m256i c = _mm256_packs_epi16(a, b);
+    avx2::store_i8x32(y[i].qs, _mm256_permutevar8x32_epi32(c, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+  }
+}
+
 template <typename F>
 void install(KernelTable& t, TensorType type) {
   WeightKernels& k = t.weights[static_cast<uint32_t>(type)];
+  k.quantize_x = quantize_x_q8_0;
   k.vec_dot = vec_dot<F>;
+  k.matvec_x_bytes = matvec_x_bytes;
+  k.matvec_prepare = matvec_prepare<F>;
+  k.matvec_rows = matvec_rows<F>;
   set_gemm(t, type, gemm_tiles<LegacyTile<F>, kTileRows, kTileCols>);
   k.matmul_x_bytes = panel_x_bytes;
   k.matmul_prepare = panel_prepare<F>;
