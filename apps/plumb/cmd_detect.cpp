@@ -12,6 +12,8 @@
 #include <thread>
 
 #include "command.h"
+#include "plumb/generate.h"
+#include "plumb/model.h"
 #include "plumb/tokenizer.h"
 #include "plumb/watermark.h"
 #include "watermark_options.h"
@@ -34,6 +36,7 @@ struct DetectArgs {
   bool winmax = false;
   std::string dedupe = "seed";
   double cache_mb = 0;  // 0: the library's default
+  double min_entropy = 0;  // > 0: count only tokens the model predicted with at least this entropy
   bool normalize = false;
   bool jsonl = false;
   std::string field = "text";
@@ -92,6 +95,21 @@ struct Scorer {
   const Tokenizer* tok = nullptr;  // null with --ids
   bool normalize = false;
   Detector detector;
+  // With --min-entropy: this worker's own context on the model, and the threshold.
+  std::shared_ptr<Context> ctx;
+  double min_entropy = 0;
+  TokenId bos = -1;
+
+  // Tokens the model predicted with less than min_entropy nats are left out of the count.
+  Result<DetectResult> score(std::span<const int32_t> ids) {
+    if (ctx == nullptr) return detector.detect(ids);
+    // A leading BOS is the prefix the model starts from, not a token to predict.
+    const bool has_bos = !ids.empty() && bos >= 0 && ids.front() == bos;
+    PLUMB_ASSIGN_OR_RETURN(std::vector<float> h, next_token_entropies(*ctx, ids.subspan(has_bos ? 1 : 0), bos));
+    std::vector<uint8_t> exclude(ids.size(), 0);
+    for (size_t i = 0; i < h.size(); ++i) exclude[i + (has_bos ? 1 : 0)] = h[i] < min_entropy ? 1 : 0;
+    return detector.detect(ids, exclude);
+  }
 
   Result<std::vector<int32_t>> tokens_of(std::string_view text) const {
     if (tok == nullptr) return parse_ids(text);
@@ -120,6 +138,7 @@ json summary_json(const DetectResult& r, const Watermark& wm, const DetectArgs& 
     j["num_scored"] = r.num_scored;
     j["num_green"] = r.num_green;
     j["green_fraction"] = r.green_fraction;
+    if (a.min_entropy > 0) j["num_excluded"] = r.num_excluded;
     if (r.winmax_z) j["winmax"] = {{"z", *r.winmax_z}, {"window", r.winmax_window}, {"calibrated", false}};
     // What the reference detector reports (each distinct n-gram once), whatever --dedupe says.
     j["reference"] = {{"scored", r.reference.num_scored},
@@ -147,6 +166,7 @@ json full_json(const DetectResult& r, std::span<const int32_t> ids, const Waterm
     if (tok != nullptr) t["text"] = tok->token_to_piece(ids[skip + i]);
     t["green"] = r.mask[i] < 0 ? json(nullptr) : json(r.mask[i] == 1);
     if (r.repeated[i]) t["repeated"] = true;
+    if (r.excluded[i]) t["excluded"] = true;
     tokens.push_back(std::move(t));
   }
   j["tokens"] = std::move(tokens);
@@ -160,6 +180,7 @@ void print_colored_tokens(const DetectResult& r, std::span<const int32_t> ids, c
     const int8_t m = r.mask[i];
     out += m < 0 ? "\033[2m" : m == 1 ? "\033[32m" : "\033[31m";
     if (r.repeated[i]) out += "\033[4m";  // underlined: a repeat (per --dedupe), not counted
+    if (r.excluded[i]) out += "\033[2m";  // dim: excluded by --min-entropy
     if (tok != nullptr) {
       out += tok->token_to_piece(ids[skip + i]);
     } else {
@@ -191,6 +212,9 @@ void print_human(const std::string& name, const DetectResult& r, const Watermark
               : a.dedupe == "seed" ? "each seed+token once"
                                    : "each n-gram once", static_cast<long long>(r.num_green),
               100.0 * r.green_fraction, 100.0 * wm.config().gamma);
+  if (a.min_entropy > 0)
+    std::printf("  %lld tokens not counted: the model predicted them with entropy < %.2f nats (--min-entropy)\n",
+                static_cast<long long>(r.num_excluded), a.min_entropy);
   if (r.reference.num_scored != r.num_scored || r.reference.num_green != r.num_green)
     std::printf("  reference scoring (lm-watermarking, each distinct n-gram once; --dedupe ngram): %lld scored, "
                 "%lld green, z = %.2f, p = %.3g\n",
@@ -213,7 +237,12 @@ int run_single(const DetectArgs& a, Scorer& s) {
     print_error("detect", ids.status().message());
     return kExitError;
   }
-  const DetectResult r = s.detector.detect(*ids);
+  auto scored = s.score(*ids);
+  if (!scored.ok()) {
+    print_error("detect", scored.status().message());
+    return kExitError;
+  }
+  const DetectResult& r = *scored;
   const Watermark& wm = s.detector.watermark();
   if (a.json_out) {
     std::printf("%s\n", full_json(r, *ids, wm, a, s.tok).dump().c_str());
@@ -255,7 +284,9 @@ std::string score_line(const std::string& line, size_t line_no, const DetectArgs
     return fail("field \"" + a.field + "\": expected a string" + (s.tok == nullptr ? " or an array of ids" : ""));
   }
   if (!ids.ok()) return fail(ids.status().message());
-  const DetectResult r = s.detector.detect(*ids);
+  auto scored = s.score(*ids);
+  if (!scored.ok()) return fail(scored.status().message());
+  const DetectResult& r = *scored;
   detected = r.detected;
   out.update(summary_json(r, s.detector.watermark(), a));
   return out.dump();
@@ -278,6 +309,20 @@ int run_jsonl(const DetectArgs& a, const Scorer& proto) {
   }
   const unsigned n_threads = jsonl_threads(a);
   std::vector<Scorer> scorers(n_threads, proto);
+  if (proto.ctx != nullptr) {
+    // One single-threaded context per worker (the texts are the parallelism).
+    ContextParams cp;
+    cp.n_ctx = proto.ctx->n_ctx();
+    cp.n_threads = 1;
+    for (auto& s : scorers) {
+      auto c = Context::create(proto.ctx->model(), cp);
+      if (!c.ok()) {
+        print_error("detect", c.status().message());
+        return kExitError;
+      }
+      s.ctx = std::shared_ptr<Context>(std::move(*c));
+    }
+  }
   std::vector<std::string> lines, results;
   size_t line_no = 0, n_detected = 0, n_failed = 0, n_scored = 0;
   std::string line;
@@ -337,19 +382,42 @@ int run_jsonl(const DetectArgs& a, const Scorer& proto) {
 
 int run_detect(const DetectArgs& a) {
   std::unique_ptr<Tokenizer> tok;
-  const int sources = !a.model.empty() + !a.tokenizer.empty() + a.ids;
+  const int sources = !a.model.empty() + !a.tokenizer.empty() + (a.ids && a.model.empty());
   if (sources != 1) {
-    print_error("detect", "give exactly one of -m MODEL.gguf, --tokenizer FILE, or --ids");
+    print_error("detect", "give exactly one of -m MODEL.gguf, --tokenizer FILE, or --ids (--ids may go with -m)");
     return kExitUsage;
   }
-  if (!a.ids) {
+  if (a.min_entropy > 0 && a.model.empty()) {
+    print_error("detect", "--min-entropy needs the model itself (-m MODEL.gguf) to know what it predicted");
+    return kExitUsage;
+  }
+  std::unique_ptr<Model> model;
+  std::shared_ptr<Context> ctx;
+  if (a.min_entropy > 0) {
+    auto m = Model::load(a.model);
+    if (!m.ok()) {
+      print_error("detect", m.status().message());
+      return m.status().code() == StatusCode::kNotFound ? kExitNotFound : kExitError;
+    }
+    model = std::move(*m);
+    ContextParams cp;
+    cp.n_threads = a.jsonl ? 1 : a.threads;
+    auto c = Context::create(*model, cp);
+    if (!c.ok()) {
+      print_error("detect", c.status().message());
+      return kExitError;
+    }
+    ctx = std::shared_ptr<Context>(std::move(*c));
+  }
+  if (!a.model.empty() || !a.tokenizer.empty()) {
     auto t = a.model.empty() ? Tokenizer::from_path(a.tokenizer) : Tokenizer::from_gguf_path(a.model);
     if (!t.ok()) {
       print_error("detect", t.status().message());
       return t.status().code() == StatusCode::kNotFound ? kExitNotFound : kExitError;
     }
     tok = std::move(*t);
-  } else if (a.wm.vocab_size <= 0) {
+  }
+  if (a.ids && tok == nullptr && a.wm.vocab_size <= 0) {
     print_error("detect", "--ids needs --wm-vocab-size (the generating tokenizer's vocabulary size)");
     return kExitUsage;
   }
@@ -383,7 +451,8 @@ int run_detect(const DetectArgs& a) {
     print_error("detect", det.status().message());
     return kExitUsage;
   }
-  Scorer scorer{tok.get(), a.normalize, std::move(*det)};
+  Scorer scorer{a.ids ? nullptr : tok.get(), a.normalize, std::move(*det), ctx, a.min_entropy,
+                tok ? tok->bos() : -1};
   return a.jsonl ? run_jsonl(a, scorer) : run_single(a, scorer);
 }
 
@@ -413,6 +482,14 @@ const CommandRegistration kRegistration{
                      "too (--json: \"reference\"). See docs/watermark.md")
           ->check(CLI::IsMember({"ngram", "seed", "none"}))
           ->capture_default_str();
+      sub.add_option("--min-entropy", a->min_entropy,
+                     "selective detection: count only tokens the model (-m) predicted with at least this entropy "
+                     "(nats). Tokens the model was nearly sure of carry almost no watermark (delta cannot move "
+                     "them) but still dilute z; leaving them out raises z on marked text from low-entropy models "
+                     "while human text stays calibrated (the choice depends on the text and model, not the key). "
+                     "Runs the model over the text. 0 (default): count every token, as the reference does. "
+                     "Try 0.5; see docs/watermark.md")
+          ->check(CLI::NonNegativeNumber);
       sub.add_option("--wm-cache-mb", a->cache_mb,
                      "memory per worker thread for cached green lists (lefthash, minhash, skipgram: one list per "
                      "seed, V/8 bytes). Default: 16,384 lists (64 MiB at V = 32k, 256 MiB at V = 128k), taken "
@@ -441,7 +518,8 @@ const CommandRegistration kRegistration{
           "  plumb detect --tokenizer tokenizer.json --wm-key 1234567 --wm-scheme lefthash --json - < out.txt\n"
           "  echo '17 2041 318 262 1266' | plumb detect --ids --wm-vocab-size 32000 --wm-key 1234567 --wm-scheme lefthash\n"
           "  plumb detect -m model.gguf --wm-key 1234567 --jsonl --field body corpus.jsonl > scores.jsonl\n"
-          "  plumb detect -m model.gguf --wm-key 1234567 --dedupe ngram essay.txt   # the reference's z\n\n"
+          "  plumb detect -m model.gguf --wm-key 1234567 --dedupe ngram essay.txt   # the reference's z\n"
+          "  plumb detect -m model.gguf --ids --wm-key 1234567 --min-entropy 0.5 ids.txt   # selective\n\n"
           "Exit codes: 0 done (detected or not), 1 failure (also: some JSONL lines failed), 2 bad usage,\n"
           "3 file not found, 10 watermark detected (only with --exit-code).");
       return [a] { return run_detect(*a); };

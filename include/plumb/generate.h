@@ -73,5 +73,15 @@ Result<GenerateResult> generate(Context& ctx, const Tokenizer* tok, SamplerStage
 
 // log softmax(logits)[id], computed in double.
 double token_logprob(std::span<const float> logits, TokenId id);
+// Entropy of softmax(logits) in nats, computed in double.
+double logits_entropy(std::span<const float> logits);
+
+// How unsure the model was before each token of `ids`: out[i] is the entropy (nats) of its
+// next-token distribution after `bos` (when >= 0) and ids[0 .. i-1]; out[0] is +infinity
+// without a BOS (nothing predicts it).  Evaluates from an empty context (the context is
+// cleared first).  A text longer than the context shifts it as generation does: keeps the
+// BOS, drops the older half.  What selective watermark detection uses (Detector::detect with
+// an exclusion mask): tokens predicted with low entropy carry almost no watermark signal.
+Result<std::vector<float>> next_token_entropies(Context& ctx, std::span<const TokenId> ids, TokenId bos);
 
 }  // namespace plumb

@@ -170,6 +170,9 @@ struct DetectResult {
   // Per token: 1 where it repeats an earlier one under the chosen rule (the same (seed, token),
   // or the same n-gram with dedupe_by_seed false); not counted when ignoring repeats.
   std::vector<uint8_t> repeated;
+  // Per token: 1 where the caller's `exclude` (Detector::detect) left it out of the count.
+  std::vector<uint8_t> excluded;
+  int64_t num_excluded = 0;  // tokens excluded that would otherwise have been scored
   // WinMax (DetectOptions::winmax): the largest window z over window sizes 1..L-1 of the
   // counted tokens, as the reference's window_size="max".  Uncalibrated: z > 4 here does not
   // mean p < 3e-5.  Absent when fewer than 2 tokens were counted.
@@ -190,6 +193,13 @@ class Detector {
   ~Detector();
 
   DetectResult detect(std::span<const int32_t> ids);
+  // As detect(ids), but tokens with exclude[i] != 0 (i indexes `ids` as given, BOS included;
+  // exclude.size() == ids.size()) are not counted, and repeats are judged among the counted
+  // tokens only.  For selective detection: skipping tokens the model was nearly sure of
+  // (low entropy, see next_token_entropies in model.h) keeps z calibrated on human text,
+  // because the choice depends on the text and the model, never on the key, and it drops
+  // tokens the watermark could not move.  The reference figures still count every token.
+  DetectResult detect(std::span<const int32_t> ids, std::span<const uint8_t> exclude);
   const Watermark& watermark() const { return watermark_; }
   const DetectOptions& options() const { return options_; }
 

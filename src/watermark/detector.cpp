@@ -4,8 +4,10 @@
 // window_size="max"), with caches instead of its lru_cache.
 #include <xxhash.h>
 
+#include <cassert>
 #include <cmath>
 #include <cstring>
+#include <unordered_set>
 
 #include "plumb/watermark.h"
 #include "watermark/green_cache.h"
@@ -134,15 +136,22 @@ Result<Detector> Detector::create(const WatermarkConfig& config, int32_t vocab_s
   return Detector(std::move(wm), options);
 }
 
-DetectResult Detector::detect(std::span<const int32_t> ids) {
+DetectResult Detector::detect(std::span<const int32_t> ids) { return detect(ids, {}); }
+
+DetectResult Detector::detect(std::span<const int32_t> ids, std::span<const uint8_t> exclude) {
   DetectResult r;
-  if (!ids.empty() && options_.bos_id >= 0 && ids.front() == options_.bos_id) ids = ids.subspan(1);
+  assert(exclude.empty() || exclude.size() == ids.size());
+  if (!ids.empty() && options_.bos_id >= 0 && ids.front() == options_.bos_id) {
+    ids = ids.subspan(1);
+    if (!exclude.empty()) exclude = exclude.subspan(1);
+  }
   const auto n = static_cast<int64_t>(ids.size());
   const int h = watermark_.context_width();
   const int ng = watermark_.ngram_size();
   r.num_tokens = n;
   r.mask.assign(static_cast<size_t>(n), -1);
   r.repeated.assign(static_cast<size_t>(n), 0);
+  r.excluded.assign(static_cast<size_t>(n), 0);
   // The reference refuses fewer than h + 1 ids (one token after a full prefix of h).
   if (n - h < 1) {
     r.message = "not enough tokens: " + std::to_string(n) + " after dropping BOS; scheme " +
@@ -165,6 +174,12 @@ DetectResult Detector::detect(std::span<const int32_t> ids) {
 
   const int32_t vocab = watermark_.vocab_size();
   int64_t counted = 0, green_counted = 0, ref_unique = 0, ref_green = 0;
+  // With exclusions, repeats are judged among the counted tokens: a pair (or n-gram) whose
+  // first occurrence was excluded counts at its first counted occurrence.
+  std::unordered_set<int64_t> counted_keys;
+  // canonical[j]: the first index of j's pair (or n-gram) — first_seed is that only for new
+  // n-grams, since a repeated n-gram points at its own first occurrence.
+  std::vector<int64_t> canonical(exclude.empty() ? 0 : static_cast<size_t>(count));
   for (int64_t j = 0; j < count; ++j) {
     const int64_t target = j + ng - 1;
     const std::span<const int32_t> gram = ids.subspan(static_cast<size_t>(j), static_cast<size_t>(ng));
@@ -188,7 +203,16 @@ DetectResult Detector::detect(std::span<const int32_t> ids) {
       ++ref_unique;
       ref_green += green;
     }
-    const bool repeat = first_seed != j;
+    bool repeat = first_seed != j;
+    if (!exclude.empty()) {
+      canonical[static_cast<size_t>(j)] = first_ngram == j ? first_seed : canonical[static_cast<size_t>(first_ngram)];
+      if (exclude[static_cast<size_t>(target)]) {
+        r.excluded[static_cast<size_t>(target)] = 1;
+        ++r.num_excluded;
+        continue;
+      }
+      repeat = !counted_keys.insert(canonical[static_cast<size_t>(j)]).second;
+    }
     r.repeated[static_cast<size_t>(target)] = repeat ? 1 : 0;
     if (!options_.ignore_repeated_ngrams || !repeat) {
       ++counted;
@@ -198,6 +222,10 @@ DetectResult Detector::detect(std::span<const int32_t> ids) {
   }
 
   const double gamma = watermark_.config().gamma;
+  if (counted == 0) {
+    r.message = "not enough tokens: all " + std::to_string(r.num_excluded) + " scorable tokens were excluded";
+    return r;
+  }
   r.scored = true;
   r.num_scored = counted;
   r.num_green = green_counted;

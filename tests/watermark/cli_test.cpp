@@ -5,6 +5,8 @@
 #include <set>
 #include <sstream>
 
+#include "plumb/generate.h"
+#include "plumb/model.h"
 #include "plumb/watermark.h"
 #include "support/test_support.h"
 
@@ -181,6 +183,66 @@ TEST(DetectCli, HelpExplainsTheDedupeDefaultAndCacheSize) {
   const auto small = test::run_plumb(std::string(kArgs) + "--wm-cache-mb 0.05 --json -", join(marked_ids(), " "));
   ASSERT_EQ(small.exit_code, 0) << small.err;
   EXPECT_EQ(json::parse(small.out)["num_green"].get<int64_t>(), 119);  // a tiny cache changes nothing
+}
+
+TEST(DetectCli, MinEntropyNeedsTheModel) {
+  const auto r = test::run_plumb("detect --ids --wm-vocab-size 512 --wm-key 1 --min-entropy 0.5 -", "1 2 3 4 5 6");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--min-entropy needs the model itself (-m MODEL.gguf)"), std::string::npos) << r.err;
+}
+
+// Selective detection through the CLI equals the library's next_token_entropies + exclusion
+// mask, single text and JSONL on two workers alike.
+TEST(DetectCli, MinEntropySkipsTokensTheModelWasSureOf) {
+  PLUMB_REQUIRE_SHARED(model_path, "models/stories260K.gguf");
+  const auto gen = test::run_plumb("run -m " + model_path +
+                                   " --prompt-ids 1 -n 120 --top-k 0 --top-p 1 --min-p 0 --seed 3 --watermark 777 --json");
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  std::vector<int32_t> ids = {1};  // BOS, as generated
+  const json generated = json::parse(gen.out);
+  for (const auto& id : generated["ids"]) ids.push_back(id.get<int32_t>());
+  const std::string args = "detect -m " + model_path + " --ids --wm-key 777 --min-entropy 0.5 ";
+  const auto r = test::run_plumb(args + "--json -", join(ids, " "));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json j = json::parse(r.out);
+
+  auto model = Model::load(model_path);
+  ASSERT_TRUE(model.ok());
+  auto ctx = Context::create(**model, {.n_ctx = 256, .n_threads = 1});
+  ASSERT_TRUE(ctx.ok());
+  auto h = next_token_entropies(**ctx, std::span<const int32_t>(ids).subspan(1), 1);
+  ASSERT_TRUE(h.ok());
+  std::vector<uint8_t> exclude(ids.size(), 0);
+  for (size_t i = 0; i < h->size(); ++i) exclude[i + 1] = (*h)[i] < 0.5f;
+  WatermarkConfig c;
+  c.key = 777;
+  DetectOptions o;
+  o.bos_id = 1;
+  Detector det = *Detector::create(c, 512, o);
+  const auto want = det.detect(ids, exclude);
+  ASSERT_TRUE(want.scored) << want.message;
+  EXPECT_GT(want.num_excluded, 0);
+  EXPECT_EQ(j["num_excluded"].get<int64_t>(), want.num_excluded);
+  EXPECT_EQ(j["num_scored"].get<int64_t>(), want.num_scored);
+  EXPECT_EQ(j["num_green"].get<int64_t>(), want.num_green);
+  EXPECT_NEAR(j["z"].get<double>(), want.z, 1e-9);
+  int64_t flagged = 0;
+  for (const auto& t : j["tokens"]) flagged += t.value("excluded", false);
+  EXPECT_EQ(flagged, want.num_excluded);
+  // Selection raises z on marked text here: the plain count is lower.
+  EXPECT_GT(want.z, det.detect(ids).z);
+
+  const std::string line = "{\"ids\": [" + join(ids, ", ") + "]}\n";
+  const auto batch = test::run_plumb(args + "--jsonl --field ids -t 2 -", line + line + line);
+  ASSERT_EQ(batch.exit_code, 0) << batch.err;
+  std::istringstream lines(batch.out);
+  std::string l;
+  int n = 0;
+  while (std::getline(lines, l)) {
+    EXPECT_NEAR(json::parse(l)["z"].get<double>(), want.z, 1e-9);
+    ++n;
+  }
+  EXPECT_EQ(n, 3);
 }
 
 }  // namespace

@@ -403,5 +403,78 @@ TEST(Detector, SeedDedupeCountsDistinctSeedTokenPairs) {
   }
 }
 
+// Selective detection: excluded tokens are not counted, and repeats are judged among the
+// counted tokens only (a pair or n-gram whose first occurrence was excluded counts at its
+// first counted one), under each repeat rule; the reference figures still count every token.
+TEST(Detector, ExcludedTokensAreLeftOutAndRepeatsJudgedAmongTheCounted) {
+  std::mt19937 rng(31);
+  for (auto scheme : kAllSchemes) {
+    SCOPED_TRACE(std::string(watermark_scheme_name(scheme)));
+    const int32_t vocab = 300;
+    Watermark wm = make_wm(scheme, vocab);
+    const bool reference = watermark_scheme_is_reference(scheme);
+    for (int rule = 0; rule < 3; ++rule) {  // seed, ngram, none
+      DetectOptions opts;
+      opts.dedupe_by_seed = rule == 0;
+      opts.ignore_repeated_ngrams = rule != 2;
+      opts.winmax = true;
+      Detector det = make_detector(scheme, vocab, opts);
+      for (int rep = 0; rep < 5; ++rep) {
+        const auto ids = random_ids(rng, 80 + 10 * rep, vocab, 7);  // many repeats
+        std::vector<uint8_t> exclude(ids.size());
+        for (auto& e : exclude) e = rng() % 3 == 0;
+        const int ng = wm.ngram_size();
+        std::set<std::vector<int64_t>> seen;
+        int64_t t = 0, g = 0, excluded = 0;
+        std::vector<uint8_t> bits;
+        for (size_t j = 0; j + ng <= ids.size(); ++j) {
+          const size_t target = j + ng - 1;
+          if (exclude[target]) {
+            ++excluded;
+            continue;
+          }
+          std::vector<int32_t> gram(ids.begin() + j, ids.begin() + j + ng);
+          std::vector<int32_t> ctx(gram.begin(), wm.self_salted() ? gram.end() : gram.end() - 1);
+          std::vector<int64_t> key(gram.begin(), gram.end());
+          if (rule == 0 && reference) key = {wm.seed(ctx), gram.back()};
+          if (rule != 2 && !seen.insert(key).second) continue;
+          const bool green = naive_green(wm, gram);
+          ++t;
+          g += green;
+          bits.push_back(green);
+        }
+        const DetectResult r = det.detect(ids, exclude);
+        ASSERT_TRUE(r.scored) << r.message;
+        EXPECT_EQ(r.num_scored, t);
+        EXPECT_EQ(r.num_green, g);
+        EXPECT_EQ(r.num_excluded, excluded);
+        EXPECT_NEAR(r.z, naive_z(g, t), 1e-12);
+        ASSERT_TRUE(r.winmax_z.has_value());
+        EXPECT_NEAR(*r.winmax_z, naive_winmax(bits), 1e-12);
+        for (size_t i = 0; i < ids.size(); ++i) EXPECT_EQ(r.excluded[i], i + 1 >= static_cast<size_t>(ng) && exclude[i]);
+        // The reference figures and the mask ignore the exclusion.
+        const DetectResult plain = det.detect(ids);
+        EXPECT_EQ(r.reference.num_scored, plain.reference.num_scored);
+        EXPECT_EQ(r.reference.num_green, plain.reference.num_green);
+        EXPECT_EQ(r.mask, plain.mask);
+        // An all-zero mask changes nothing.
+        const DetectResult none = det.detect(ids, std::vector<uint8_t>(ids.size(), 0));
+        EXPECT_EQ(none.num_scored, plain.num_scored);
+        EXPECT_EQ(none.num_green, plain.num_green);
+      }
+    }
+  }
+}
+
+TEST(Detector, EverythingExcludedIsNotAVerdict) {
+  Detector det = make_detector(WatermarkScheme::kLeftHash, 100);
+  const std::vector<int32_t> ids = {1, 5, 9, 13, 17, 21};
+  const DetectResult r = det.detect(ids, std::vector<uint8_t>(ids.size(), 1));
+  EXPECT_FALSE(r.scored);
+  EXPECT_FALSE(r.detected);
+  EXPECT_EQ(r.num_excluded, 5);
+  EXPECT_EQ(r.message, "not enough tokens: all 5 scorable tokens were excluded");
+}
+
 }  // namespace
 }  // namespace plumb

