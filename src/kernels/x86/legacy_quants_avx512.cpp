@@ -1,15 +1,16 @@
-// AVX-512 (VNNI) kernels for Q4_1, Q5_0 and Q5_1 weights against Q8_0 activations: GEMM
-// micro-tiles of up to 4 weight rows x 4 tokens, two blocks per 512-bit step, and a vec_dot.
+// AVX-512 (VNNI) kernels for Q4_1, Q5_0 and Q5_1 weights against Q8_0 activations: vec_dot,
+// a decode path (matvec_rows) and prompt panels (matmul_panel), plus the Q8_0 activation
+// quantizer for these types.
 //
 // Weights are unpacked to unsigned bytes q (0..15 or 0..31) for VPDPBUSD (u8 x s8).  Per block,
 // with a = the token's int8 activations:
 //   q4_1 / q5_1: d*dx*sum(q*a) + m*dx*sum(a)
 //   q5_0:        d*dx*(sum(q*a) - 16*sum(a)), with -16*sum(a) as the VPDPBUSD accumulator's start
-// sum(a) depends only on the token, so a tile computes it once per token and block pair.
+// sum(a) depends only on the token, so it is computed once per token and block.
 //
-// Two blocks b0, b1 sit in 128-bit lanes [b0 low nibbles, b1 low, b0 high, b1 high] (cheap to
-// unpack); the activations are permuted to that order once per token.  Bit 4 of the 5-bit
-// formats is added through a byte mask built from the two qh fields.
+// vec_dot and matvec take two blocks b0, b1 per 512-bit step in 128-bit lanes [b0 low nibbles,
+// b1 low, b0 high, b1 high] (cheap to unpack); the activations are permuted to that order.  Bit
+// 4 of the 5-bit formats is added through a byte mask built from the two qh fields.
 //
 // Only intrinsics and file-local functions here (see dispatch.h for why).
 // GCC 12 reports the _mm*_undefined_*() placeholders inside its own intrinsic headers as
@@ -26,7 +27,6 @@
 
 #include "gguf/quantize.h"
 #include "kernels/dispatch.h"
-#include "kernels/x86/gemm_driver.h"
 #include "kernels/x86/prefetch.h"
 #include "kernels/x86/simd_math_avx2.h"
 
@@ -38,9 +38,6 @@ using gguf::block_q4_1;
 using gguf::block_q5_0;
 using gguf::block_q5_1;
 using gguf::block_q8_0;
-
-constexpr int kTileRows = 4;
-constexpr int kTileCols = 4;
 
 inline __m512i load_2x32(const void* a, const void* b) {
   return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(static_cast<const __m256i*>(a))),
@@ -73,30 +70,6 @@ inline __m512i add_high_bits_x2(__m512i q, const uint8_t* qh0, const uint8_t* qh
   return _mm512_mask_add_epi8(q, _cvtu64_mask64(k), q, _mm512_set1_epi8(0x10));
 }
 
-// Reduces four int32 vectors p0..p3 to one whose lane 4L + i is the sum of p_i's four lanes in
-// 128-bit lane L, so the float work of a block pair is done once for four rows (decoding) or
-// four tokens (prompts) instead of once per row-token pair.
-inline __m512i reduce4_lanes(__m512i p0, __m512i p1, __m512i p2, __m512i p3) {
-  const __m512i t01 = _mm512_add_epi32(_mm512_unpacklo_epi32(p0, p1), _mm512_unpackhi_epi32(p0, p1));
-  const __m512i t23 = _mm512_add_epi32(_mm512_unpacklo_epi32(p2, p3), _mm512_unpackhi_epi32(p2, p3));
-  return _mm512_add_epi32(_mm512_unpacklo_epi64(t01, t23), _mm512_unpackhi_epi64(t01, t23));
-}
-
-// Lane 4L + i = fp16 h0[i] (L even, block b0) or h1[i] (L odd, block b1): four rows' or four
-// tokens' scales in the layout reduce4_lanes produces.
-inline __m512 scales4(const uint16_t (&h0)[4], const uint16_t (&h1)[4]) {
-  const __m128 a = _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(h0)));
-  const __m128 b = _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(h1)));
-  const __m256 ab = _mm256_insertf128_ps(_mm256_castps128_ps256(a), b, 1);
-  return _mm512_insertf32x8(_mm512_castps256_ps512(ab), ab, 1);
-}
-
-// Sums the four 128-bit lanes: element i of the result is row or token i's total.
-inline __m128 sum_lanes128(__m512 v) {
-  const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
-  return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-}
-
 struct Q4_1 {
   using Block = block_q4_1;
   static constexpr bool kHasMin = true;
@@ -117,159 +90,36 @@ struct Q5_1 {
   }
 };
 
-// Weights of format F x Q8_0 activations, two blocks per step for R rows x C tokens.  An odd
-// last block is paired with itself and its second copy weighted 0 through the activation scale.
+// One row against one token, two blocks per step (the vec_dot; matvec and matmul use the
+// prepared paths below).  An odd last block is paired with itself and its second copy weighted
+// 0 through the activation scale.
 template <typename F>
-struct LegacyTile {
+float vec_dot(int64_t n, const void* vw, const void* vx) {
   using Block = typename F::Block;
-  template <int R, int C, bool kTail>
-  static inline __attribute__((always_inline)) void step(int64_t b, const uint8_t* w, size_t ws, const uint8_t* x,
-                                                          size_t xs, __m512 (&acc)[R][C]) {
-    const int64_t b1 = kTail ? b : b + 1;
-    __m512i xq[C];
-    __m512i start[C];  // q5_0: -16 * sum(a) per lane; otherwise unused
-    __m512 xsum_d[C];  // q4_1 / q5_1: sum(a) * dx per lane
-    __m512 dx[C];
-    for (int c = 0; c < C; ++c) {
-      const auto* xb = reinterpret_cast<const block_q8_0*>(x + c * xs);
-      const __m512i xe = load_2x32(xb[b].qs, xb[b1].qs);  // [x0 lo, x0 hi, x1 lo, x1 hi]
-      xq[c] = _mm512_shuffle_i64x2(xe, xe, _MM_SHUFFLE(3, 1, 2, 0));
-      dx[c] = per_lane(_cvtsh_ss(xb[b].d), kTail ? 0.0f : _cvtsh_ss(xb[b1].d));
-      const __m512i xsum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(1), xq[c]);
-      if constexpr (F::kHasMin) {
-        xsum_d[c] = _mm512_mul_ps(_mm512_cvtepi32_ps(xsum), dx[c]);
-      } else {
-        start[c] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(xsum, 4));
-      }
-    }
-    for (int r = 0; r < R; ++r) {
-      const Block* wb = reinterpret_cast<const Block*>(w + r * ws);
-      const __m512i q = F::quants(wb[b], wb[b1]);
-      const __m512 dw = per_lane(_cvtsh_ss(wb[b].d), _cvtsh_ss(wb[b1].d));
-      __m512 mw;
-      if constexpr (F::kHasMin) mw = per_lane(_cvtsh_ss(wb[b].m), _cvtsh_ss(wb[b1].m));
-      for (int c = 0; c < C; ++c) {
-        const __m512i p = _mm512_dpbusd_epi32(F::kHasMin ? _mm512_setzero_si512() : start[c], q, xq[c]);
-        acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dw, dx[c]), acc[r][c]);
-        if constexpr (F::kHasMin) acc[r][c] = _mm512_fmadd_ps(xsum_d[c], mw, acc[r][c]);
-      }
-    }
-  }
-  // One token and four rows (decoding): the rows' partial sums reduced across rows.
-  template <bool kTail>
-  static inline __attribute__((always_inline)) void step_rows4(int64_t b, const uint8_t* w, size_t ws,
-                                                                const uint8_t* x, __m512& acc) {
-    const int64_t b1 = kTail ? b : b + 1;
-    const auto* xb = reinterpret_cast<const block_q8_0*>(x);
-    const __m512i xe = load_2x32(xb[b].qs, xb[b1].qs);
+  const auto* w = static_cast<const Block*>(vw);
+  const auto* x = static_cast<const block_q8_0*>(vx);
+  const int64_t nb = n / 32;
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; b += 2) {
+    const int64_t b1 = b + 1 < nb ? b + 1 : b;
+    const __m512i xe = load_2x32(x[b].qs, x[b1].qs);  // [x0 lo, x0 hi, x1 lo, x1 hi]
     const __m512i xq = _mm512_shuffle_i64x2(xe, xe, _MM_SHUFFLE(3, 1, 2, 0));
-    const __m512 dx = per_lane(_cvtsh_ss(xb[b].d), kTail ? 0.0f : _cvtsh_ss(xb[b1].d));
+    const __m512 dx = per_lane(_cvtsh_ss(x[b].d), b1 != b ? _cvtsh_ss(x[b1].d) : 0.0f);
     const __m512i xsum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(1), xq);
-    const __m512i start = F::kHasMin ? _mm512_setzero_si512() : _mm512_sub_epi32(_mm512_setzero_si512(),
-                                                                                  _mm512_slli_epi32(xsum, 4));
-    uint16_t d0[4], d1[4], m0[4], m1[4];
-    __m512i p[4];
-    for (int r = 0; r < 4; ++r) {
-      const Block* wb = reinterpret_cast<const Block*>(w + r * ws);
-      p[r] = _mm512_dpbusd_epi32(start, F::quants(wb[b], wb[b1]), xq);
-      d0[r] = wb[b].d;
-      d1[r] = wb[b1].d;
-      if constexpr (F::kHasMin) {
-        m0[r] = wb[b].m;
-        m1[r] = wb[b1].m;
-      }
-    }
-    const __m512i u = reduce4_lanes(p[0], p[1], p[2], p[3]);
-    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(u), _mm512_mul_ps(scales4(d0, d1), dx), acc);
+    const __m512i start =
+        F::kHasMin ? _mm512_setzero_si512() : _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(xsum, 4));
+    const __m512i p = _mm512_dpbusd_epi32(start, F::quants(w[b], w[b1]), xq);
+    const __m512 dw = per_lane(_cvtsh_ss(w[b].d), _cvtsh_ss(w[b1].d));
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dw, dx), acc);
     if constexpr (F::kHasMin) {
-      const __m512 sx = _mm512_mul_ps(_mm512_cvtepi32_ps(reduce4_lanes(xsum, xsum, xsum, xsum)), dx);
-      acc = _mm512_fmadd_ps(sx, scales4(m0, m1), acc);
+      const __m512 mw = per_lane(_cvtsh_ss(w[b].m), _cvtsh_ss(w[b1].m));
+      acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(xsum), dx), mw, acc);
     }
   }
-  static void run_rows4(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, float* y) {
-    const int64_t nb = n / 32;
-    __m512 acc = _mm512_setzero_ps();
-    int64_t b = 0;
-    for (; b + 2 <= nb; b += 2) step_rows4<false>(b, w, ws, x, acc);
-    if (b < nb) step_rows4<true>(b, w, ws, x, acc);
-    alignas(16) float t[4];
-    _mm_store_ps(t, sum_lanes128(acc));
-    for (int r = 0; r < 4; ++r) y[r] = t[r];
-  }
-  // Four tokens and R rows (prompts): each row's partial sums reduced across the tokens.
-  template <int R, bool kTail>
-  static inline __attribute__((always_inline)) void step_tokens4(int64_t b, const uint8_t* w, size_t ws,
-                                                                  const uint8_t* x, size_t xs, __m512 (&acc)[R]) {
-    const int64_t b1 = kTail ? b : b + 1;
-    __m512i xq[4], xsum[4], start[4];
-    uint16_t h0[4], h1[4];
-    for (int c = 0; c < 4; ++c) {
-      const auto* xb = reinterpret_cast<const block_q8_0*>(x + c * xs);
-      const __m512i xe = load_2x32(xb[b].qs, xb[b1].qs);
-      xq[c] = _mm512_shuffle_i64x2(xe, xe, _MM_SHUFFLE(3, 1, 2, 0));
-      xsum[c] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(1), xq[c]);
-      start[c] = F::kHasMin ? _mm512_setzero_si512() : _mm512_sub_epi32(_mm512_setzero_si512(),
-                                                                         _mm512_slli_epi32(xsum[c], 4));
-      h0[c] = xb[b].d;
-      h1[c] = kTail ? uint16_t{0} : xb[b1].d;
-    }
-    const __m512 dx = scales4(h0, h1);
-    __m512 sx;
-    if constexpr (F::kHasMin) sx = _mm512_mul_ps(_mm512_cvtepi32_ps(reduce4_lanes(xsum[0], xsum[1], xsum[2], xsum[3])), dx);
-    for (int r = 0; r < R; ++r) {
-      const Block* wb = reinterpret_cast<const Block*>(w + r * ws);
-      const __m512i q = F::quants(wb[b], wb[b1]);
-      const __m512i u = reduce4_lanes(_mm512_dpbusd_epi32(start[0], q, xq[0]), _mm512_dpbusd_epi32(start[1], q, xq[1]),
-                                      _mm512_dpbusd_epi32(start[2], q, xq[2]), _mm512_dpbusd_epi32(start[3], q, xq[3]));
-      const __m512 dw = per_lane(_cvtsh_ss(wb[b].d), _cvtsh_ss(wb[b1].d));
-      acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(u), _mm512_mul_ps(dw, dx), acc[r]);
-      if constexpr (F::kHasMin) acc[r] = _mm512_fmadd_ps(sx, per_lane(_cvtsh_ss(wb[b].m), _cvtsh_ss(wb[b1].m)), acc[r]);
-    }
-  }
-  template <int R>
-  static void run_tokens4(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, float* y, int64_t ldy) {
-    const int64_t nb = n / 32;
-    __m512 acc[R];
-    for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
-    int64_t b = 0;
-    for (; b + 2 <= nb; b += 2) step_tokens4<R, false>(b, w, ws, x, xs, acc);
-    if (b < nb) step_tokens4<R, true>(b, w, ws, x, xs, acc);
-    for (int r = 0; r < R; ++r) {
-      alignas(16) float t[4];
-      _mm_store_ps(t, sum_lanes128(acc[r]));
-      for (int c = 0; c < 4; ++c) y[c * ldy + r] = t[c];
-    }
-  }
-  template <int R, int C>
-  static void run(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, float* y, int64_t ldy) {
-    if constexpr (C == 4) {
-      run_tokens4<R>(n, w, ws, x, xs, y, ldy);
-      return;
-    }
-    if constexpr (C == 1 && R == 4) {
-      run_rows4(n, w, ws, x, y);
-      return;
-    }
-    const int64_t nb = n / 32;
-    __m512 acc[R][C];
-    for (int r = 0; r < R; ++r)
-      for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
-    int64_t b = 0;
-    for (; b + 2 <= nb; b += 2) step<R, C, false>(b, w, ws, x, xs, acc);
-    if (b < nb) step<R, C, true>(b, w, ws, x, xs, acc);
-    for (int r = 0; r < R; ++r)
-      for (int c = 0; c < C; ++c) y[c * ldy + r] = _mm512_reduce_add_ps(acc[r][c]);
-  }
-};
-
-template <typename F>
-float vec_dot(int64_t n, const void* w, const void* x) {
-  float y;
-  LegacyTile<F>::template run<1, 1>(n, static_cast<const uint8_t*>(w), 0, static_cast<const uint8_t*>(x), 0, &y, 0);
-  return y;
+  return _mm512_reduce_add_ps(acc);
 }
 
-// Decoding (matvec_rows): what the tiles redo for every group of rows is done once per call
+// Decoding (matvec_rows): what does not depend on the weights is done once per call
 // (matvec_prepare), and each row is one linear stream.  Prepared activations for n = 32 * nb
 // columns, pairs of blocks p = 0 .. ceil(nb / 2) - 1:
 //   x[p]   64 bytes: the pair's activations in the lane order above (zeros past nb);
@@ -562,7 +412,6 @@ void install(KernelTable& t, TensorType type) {
   WeightKernels& k = t.weights[static_cast<uint32_t>(type)];
   k.quantize_x = quantize_x_q8_0;
   k.vec_dot = vec_dot<F>;
-  set_gemm(t, type, gemm_tiles<LegacyTile<F>, kTileRows, kTileCols>);
   k.matvec_x_bytes = matvec_x_bytes<F>;
   k.matvec_prepare = matvec_prepare<F>;
   k.matvec_rows = matvec_rows<F>;
