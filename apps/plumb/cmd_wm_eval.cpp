@@ -38,6 +38,7 @@ struct EvalArgs {
   int limit = 0;
   bool csv = false;
   bool json_out = false;
+  double min_entropy = 0;  // > 0: also score selectively (plumb detect --min-entropy)
 };
 
 // One condition's scores over all prompts.
@@ -45,6 +46,7 @@ struct Row {
   double gamma = 0, delta = 0;
   std::string condition;
   std::vector<double> z, winmax;
+  std::vector<double> selective_z;  // with --min-entropy
   double logprob_sum = 0;
   int64_t logprob_count = 0;  // 0: perplexity not applicable (attacked texts)
   int not_scored = 0;
@@ -100,6 +102,10 @@ json row_json(const Row& r) {
   j["rate_z_gt_4"] = fraction_over(r.z, 4.0);
   j["mean_winmax_z"] = mean(r.winmax);
   j["rate_winmax_gt_4"] = fraction_over(r.winmax, 4.0);
+  if (!r.selective_z.empty()) {
+    j["selective_mean_z"] = mean(r.selective_z);
+    j["selective_rate_z_gt_4"] = fraction_over(r.selective_z, 4.0);
+  }
   j["perplexity"] = r.logprob_count > 0 ? json(std::exp(-r.logprob_sum / static_cast<double>(r.logprob_count)))
                                         : json(nullptr);
   j["not_scored"] = r.not_scored;
@@ -182,18 +188,33 @@ int run_eval(const EvalArgs& a) {
       print_error("wm-eval", det.status().message());
       return kExitUsage;
     }
-    auto score = [&](Row& row, const std::vector<int32_t>& ids) {
+    // Scores the text as `plumb detect` would; with --min-entropy also selectively, the
+    // entropies coming from the model run over BOS + the text (what a detector sees).
+    auto score = [&](Row& row, const std::vector<int32_t>& ids) -> Status {
       const auto r = det->detect(ids);
       if (!r.scored) {
         ++row.not_scored;
-        return;
+        return Status::Ok();
       }
       row.z.push_back(r.z);
       if (r.winmax_z) row.winmax.push_back(*r.winmax_z);
+      if (a.min_entropy > 0) {
+        PLUMB_ASSIGN_OR_RETURN(std::vector<float> h, next_token_entropies(**ctx, ids, (*tok)->bos()));
+        std::vector<uint8_t> exclude(ids.size());
+        for (size_t i = 0; i < ids.size(); ++i) exclude[i] = h[i] < a.min_entropy ? 1 : 0;
+        const auto sel = det->detect(ids, exclude);
+        if (sel.scored) row.selective_z.push_back(sel.z);
+      }
+      return Status::Ok();
+    };
+    auto score_or_fail = [&](Row& row, const std::vector<int32_t>& ids) {
+      const Status st = score(row, ids);
+      if (!st.ok()) print_error("wm-eval", st.message());
+      return st.ok();
     };
     Row unmarked = make_row(gamma, 0, "unwatermarked");
     for (const auto& g : plain) {
-      score(unmarked, g.ids);
+      if (!score_or_fail(unmarked, g.ids)) return kExitError;
       for (float lp : g.logprobs) unmarked.logprob_sum += lp;
       unmarked.logprob_count += static_cast<int64_t>(g.logprobs.size());
     }
@@ -210,7 +231,7 @@ int run_eval(const EvalArgs& a) {
           print_error("wm-eval", g.status().message());
           return kExitError;
         }
-        score(marked, g->ids);
+        if (!score_or_fail(marked, g->ids)) return kExitError;
         for (float lp : g->logprobs) marked.logprob_sum += lp;
         marked.logprob_count += static_cast<int64_t>(g->logprobs.size());
         // Random token substitution of a fraction e of the positions.
@@ -222,7 +243,7 @@ int run_eval(const EvalArgs& a) {
           std::shuffle(pos.begin(), pos.end(), attack_rng);
           for (size_t j = 0; j < k && j < pos.size(); ++j)
             ids[pos[j]] = static_cast<int32_t>(attack_rng() % static_cast<uint32_t>(vocab));
-          score(subs[i], ids);
+          if (!score_or_fail(subs[i], ids)) return kExitError;
         }
         // Copy-paste: a marked span of fraction f in the middle of unmarked text of the same length.
         for (size_t i = 0; i < a.dilutions.size(); ++i) {
@@ -234,7 +255,7 @@ int run_eval(const EvalArgs& a) {
           std::copy(g->ids.begin() + static_cast<std::ptrdiff_t>(start),
                     g->ids.begin() + static_cast<std::ptrdiff_t>(start + span),
                     ids.begin() + static_cast<std::ptrdiff_t>(start));
-          score(dils[i], ids);
+          if (!score_or_fail(dils[i], ids)) return kExitError;
         }
       }
       rows.push_back(marked);
@@ -251,32 +272,42 @@ int run_eval(const EvalArgs& a) {
     j["scheme"] = std::string(watermark_scheme_name(base->scheme));
     j["threshold"] = 4.0;
     j["winmax_calibrated"] = false;
+    if (a.min_entropy > 0) j["min_entropy"] = a.min_entropy;
     j["rows"] = json::array();
     for (const auto& r : rows) j["rows"].push_back(row_json(r));
     std::printf("%s\n", j.dump(2).c_str());
   } else if (a.csv) {
-    std::printf("gamma,delta,condition,n,mean_z,rate_z_gt_4,mean_winmax_z,rate_winmax_gt_4,perplexity\n");
+    std::printf("gamma,delta,condition,n,mean_z,rate_z_gt_4,mean_winmax_z,rate_winmax_gt_4,perplexity%s\n",
+                a.min_entropy > 0 ? ",selective_mean_z,selective_rate_z_gt_4" : "");
     for (const auto& r : rows) {
       const json j = row_json(r);
-      std::printf("%g,%g,%s,%zu,%.4f,%.4f,%.4f,%.4f,%s\n", r.gamma, r.delta, r.condition.c_str(), r.z.size(),
+      std::printf("%g,%g,%s,%zu,%.4f,%.4f,%.4f,%.4f,%s", r.gamma, r.delta, r.condition.c_str(), r.z.size(),
                   mean(r.z), fraction_over(r.z, 4), mean(r.winmax), fraction_over(r.winmax, 4),
                   j["perplexity"].is_null() ? "" : std::to_string(j["perplexity"].get<double>()).c_str());
+      if (a.min_entropy > 0) std::printf(",%.4f,%.4f", mean(r.selective_z), fraction_over(r.selective_z, 4));
+      std::printf("\n");
     }
   } else {
     std::printf("%zu prompts, %d new tokens each, scheme %s, z threshold 4 (WinMax uncalibrated)\n",
                 prompts->size(), a.n_predict, std::string(watermark_scheme_name(base->scheme)).c_str());
-    std::printf("%-6s %-6s %-16s %5s %8s %8s %10s %10s %10s\n", "gamma", "delta", "condition", "n", "mean z",
-                "z>4", "WinMax z", "WinMax>4", "ppl");
+    std::printf("%-6s %-6s %-16s %5s %8s %8s %10s %10s %10s%s\n", "gamma", "delta", "condition", "n", "mean z",
+                "z>4", "WinMax z", "WinMax>4", "ppl", a.min_entropy > 0 ? "    sel z  sel z>4" : "");
     for (const auto& r : rows) {
       const json j = row_json(r);
       char ppl[32] = "-";
       if (!j["perplexity"].is_null()) std::snprintf(ppl, sizeof ppl, "%.2f", j["perplexity"].get<double>());
-      std::printf("%-6g %-6g %-16s %5zu %8.2f %7.1f%% %10.2f %9.1f%% %10s\n", r.gamma, r.delta, r.condition.c_str(),
+      std::printf("%-6g %-6g %-16s %5zu %8.2f %7.1f%% %10.2f %9.1f%% %10s", r.gamma, r.delta, r.condition.c_str(),
                   r.z.size(), mean(r.z), 100 * fraction_over(r.z, 4), mean(r.winmax),
                   100 * fraction_over(r.winmax, 4), ppl);
+      if (a.min_entropy > 0) std::printf(" %8.2f %7.1f%%", mean(r.selective_z), 100 * fraction_over(r.selective_z, 4));
+      std::printf("\n");
     }
     std::printf("TPR = z>4 of watermarked rows; FPR = z>4 of the unwatermarked row. ppl: perplexity of the outputs "
                 "under the model without the watermark.\n");
+    if (a.min_entropy > 0)
+      std::printf("sel: selective detection, counting only tokens the model predicted with entropy >= %.2f nats "
+                  "(plumb detect --min-entropy).\n",
+                  a.min_entropy);
   }
   return kExitOk;
 }
@@ -305,6 +336,10 @@ const CommandRegistration kRegistration{
           ->capture_default_str();
       sub.add_option("-t,--threads", a->threads, "engine threads (default: all cores)");
       sub.add_option("--limit", a->limit, "use only the first N prompts");
+      sub.add_option("--min-entropy", a->min_entropy,
+                     "also score selectively, as plumb detect --min-entropy: only tokens the model predicted with at "
+                     "least this entropy (nats) count; adds the columns sel z / sel z>4")
+          ->check(CLI::NonNegativeNumber);
       sub.add_flag("--csv", a->csv, "CSV output, one row per condition");
       sub.add_flag("--json", a->json_out, "JSON output");
       sub.footer(
@@ -314,7 +349,8 @@ const CommandRegistration kRegistration{
           "Examples:\n"
           "  plumb wm-eval -m model.gguf --prompts prompts.txt -n 200 --deltas 1,2,5,10 --gammas 0.25,0.5\n"
           "  plumb wm-eval -m model.gguf --prompts prompts.txt --wm-scheme lefthash --csv > table.csv\n"
-          "  plumb wm-eval -m model.gguf --prompts prompts.txt --substitute 0.1,0.2,0.4 --dilute 0.1 --json");
+          "  plumb wm-eval -m model.gguf --prompts prompts.txt --substitute 0.1,0.2,0.4 --dilute 0.1 --json\n"
+          "  plumb wm-eval -m model.gguf --prompts prompts.txt --deltas 2 --gammas 0.25 --min-entropy 0.5");
       return [a] { return run_eval(*a); };
     }};
 

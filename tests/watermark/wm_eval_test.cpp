@@ -50,6 +50,26 @@ TEST(WmEvalCli, Stories260K) {
   check_eval(model, "selfhash");
 }
 
+// --min-entropy adds the selective columns; on stories260K (low entropy) selection raises
+// the marked z and leaves the unmarked one below the threshold.
+TEST(WmEvalCli, SelectiveColumns) {
+  PLUMB_REQUIRE_SHARED(model, "models/stories260K.gguf");
+  test::TempDir dir;
+  test::write_file(dir.file("prompts.txt"), "Once upon a time\nThe little dog\nLily went to the park\nTom had a ball\n");
+  const auto r = test::run_plumb("wm-eval -m " + model + " --prompts " + dir.file("prompts.txt") +
+                                 " -n 200 --deltas 2 --gammas 0.25 --substitute 0.1 --dilute 0.5 -t 1 --csv"
+                                 " --wm-key 31337 --min-entropy 0.5");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto rows = parse_csv(r.out);
+  ASSERT_EQ(rows.size(), 5u) << r.out;
+  ASSERT_EQ(rows[0].size(), 11u);
+  EXPECT_EQ(rows[0][9], "selective_mean_z");
+  EXPECT_EQ(rows[0][10], "selective_rate_z_gt_4");
+  EXPECT_LT(std::stod(rows[1][9]), 4) << r.out;                        // unmarked
+  EXPECT_GT(std::stod(rows[2][9]), std::stod(rows[2][4])) << r.out;    // marked: selection raises z
+  EXPECT_EQ(rows[2][10], "1.0000") << r.out;
+}
+
 TEST(WmEvalCli, SyntheticModel) {
   test::TempDir dir;
   auto spec = gguf::synth_preset("tiny");
