@@ -146,16 +146,21 @@ Status Context::shift(int32_t n_keep, int32_t n_discard) {
   // key cached at p by theta(-d) gives theta(p - d), since every angle is linear in the
   // position (freq base, linear scaling and rope_freqs factors included).
   c.rope_tables(-n_discard, 1);
-  for (int64_t l = 0; l < c.hp.n_layer; ++l)
-    for (int64_t h = 0; h < c.hp.n_head_kv; ++h) {
-      float* k_dst = c.kc(l, h, n_keep);
-      float* v_dst = c.vc(l, h, n_keep);
+  // Each (layer, KV head) is its own slab of the cache: the threads take whole slabs.
+  const int64_t n_kv = c.hp.n_head_kv;
+  Impl* impl = &c;
+  c.pool->parallel_for(c.hp.n_layer * n_kv, [impl, n_kv, n_keep, n_discard, n_moved, hd](int64_t b, int64_t e, int) {
+    for (int64_t i = b; i < e; ++i) {
+      const int64_t l = i / n_kv, h = i % n_kv;
+      float* k_dst = impl->kc(l, h, n_keep);
+      float* v_dst = impl->vc(l, h, n_keep);
       const size_t bytes = static_cast<size_t>(n_moved) * static_cast<size_t>(hd) * sizeof(float);
-      std::memmove(k_dst, c.kc(l, h, n_keep + n_discard), bytes);
-      std::memmove(v_dst, c.vc(l, h, n_keep + n_discard), bytes);
+      std::memmove(k_dst, impl->kc(l, h, n_keep + n_discard), bytes);
+      std::memmove(v_dst, impl->vc(l, h, n_keep + n_discard), bytes);
       // One head's positions are contiguous, head_dim apart: rope() sees them as n_moved heads.
-      c.rope(k_dst, n_moved, 0);
+      impl->rope(k_dst, n_moved, 0);
     }
+  });
   c.n_past -= n_discard;
   return Status::Ok();
 }
