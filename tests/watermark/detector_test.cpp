@@ -149,8 +149,11 @@ TEST(Detector, MatchesNaiveScoringForEveryScheme) {
       // under every rule.
       int64_t greens = 0;
       for (size_t i = 0; i < r.mask.size(); ++i) {
-        if (i + 1 < static_cast<size_t>(wm.ngram_size())) EXPECT_EQ(r.mask[i], -1);
-        else greens += r.mask[i];
+        if (i + 1 < static_cast<size_t>(wm.ngram_size())) {
+          EXPECT_EQ(r.mask[i], -1);
+        } else {
+          greens += r.mask[i];
+        }
       }
       EXPECT_EQ(greens, n.g_all);
       EXPECT_EQ(rn.mask, r.mask);
@@ -198,8 +201,9 @@ TEST(Detector, SeedRuleEqualsNgramRuleForLefthashAndHashSchemes) {
         EXPECT_EQ(r.num_green, rn.num_green);
         EXPECT_EQ(r.repeated, rn.repeated);
         EXPECT_EQ(r.z, r.reference.z);
-        if (scheme != WatermarkScheme::kHash4)  // repeated bigrams were found and folded
+        if (scheme != WatermarkScheme::kHash4) {  // repeated bigrams were found and folded
           EXPECT_LT(r.num_scored, static_cast<int64_t>(ids.size()) - 1);
+        }
       }
     }
   }
