@@ -310,17 +310,18 @@ int run_jsonl(const DetectArgs& a, const Scorer& proto) {
   const unsigned n_threads = jsonl_threads(a);
   std::vector<Scorer> scorers(n_threads, proto);
   if (proto.ctx != nullptr) {
-    // One single-threaded context per worker (the texts are the parallelism).
+    // One single-threaded context per worker (the texts are the parallelism); the first worker
+    // keeps the one run_detect made (single-threaded with --jsonl).
     ContextParams cp;
     cp.n_ctx = proto.ctx->n_ctx();
     cp.n_threads = 1;
-    for (auto& s : scorers) {
+    for (size_t i = 1; i < scorers.size(); ++i) {
       auto c = Context::create(proto.ctx->model(), cp);
       if (!c.ok()) {
         print_error("detect", c.status().message());
         return kExitError;
       }
-      s.ctx = std::shared_ptr<Context>(std::move(*c));
+      scorers[i].ctx = std::shared_ptr<Context>(std::move(*c));
     }
   }
   std::vector<std::string> lines, results;
