@@ -488,7 +488,7 @@ const CommandRegistration kRegistration{
                      "(nats). Tokens the model was nearly sure of carry almost no watermark (delta cannot move "
                      "them) but still dilute z; leaving them out raises z on marked text from low-entropy models "
                      "while human text stays calibrated (the choice depends on the text and model, not the key). "
-                     "Runs the model over the text. 0 (default): count every token, as the reference does. "
+                     "Runs the model over the text. 0 (default): no token is left out, as in the reference. "
                      "Try 0.5; see docs/watermark.md")
           ->check(CLI::NonNegativeNumber);
       sub.add_option("--wm-cache-mb", a->cache_mb,
