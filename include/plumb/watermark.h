@@ -193,12 +193,13 @@ class Detector {
   ~Detector();
 
   DetectResult detect(std::span<const int32_t> ids);
-  // As detect(ids), but tokens with exclude[i] != 0 (i indexes `ids` as given, BOS included;
-  // exclude.size() == ids.size()) are not counted, and repeats are judged among the counted
-  // tokens only.  For selective detection: skipping tokens the model was nearly sure of
-  // (low entropy, see next_token_entropies in model.h) keeps z calibrated on human text,
-  // because the choice depends on the text and the model, never on the key, and it drops
-  // tokens the watermark could not move.  The reference figures still count every token.
+  // As detect(ids), but tokens with exclude[i] != 0 are not counted, and repeats are judged
+  // among the counted tokens only.  i indexes `ids` as given, BOS included; exclude.size()
+  // must equal ids.size() (else the result is unscored and says so).  For selective
+  // detection: skipping tokens the model was nearly sure of (low entropy, see
+  // next_token_entropies in generate.h) keeps z calibrated on human text, because the choice
+  // depends on the text and the model, never on the key, and it drops tokens the watermark
+  // could not move.  The reference figures still count every token.
   DetectResult detect(std::span<const int32_t> ids, std::span<const uint8_t> exclude);
   const Watermark& watermark() const { return watermark_; }
   const DetectOptions& options() const { return options_; }

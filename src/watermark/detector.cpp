@@ -4,7 +4,6 @@
 // window_size="max"), with caches instead of its lru_cache.
 #include <xxhash.h>
 
-#include <cassert>
 #include <cmath>
 #include <cstring>
 #include <unordered_set>
@@ -140,7 +139,11 @@ DetectResult Detector::detect(std::span<const int32_t> ids) { return detect(ids,
 
 DetectResult Detector::detect(std::span<const int32_t> ids, std::span<const uint8_t> exclude) {
   DetectResult r;
-  assert(exclude.empty() || exclude.size() == ids.size());
+  if (!exclude.empty() && exclude.size() != ids.size()) {
+    r.message = "exclusion mask has " + std::to_string(exclude.size()) + " entries for " + std::to_string(ids.size()) +
+                " token ids; expected one per id";
+    return r;
+  }
   if (!ids.empty() && options_.bos_id >= 0 && ids.front() == options_.bos_id) {
     ids = ids.subspan(1);
     if (!exclude.empty()) exclude = exclude.subspan(1);

@@ -480,6 +480,9 @@ TEST(Detector, EverythingExcludedIsNotAVerdict) {
   EXPECT_FALSE(r.detected);
   EXPECT_EQ(r.num_excluded, 5);
   EXPECT_EQ(r.message, "not enough tokens: all 5 scorable tokens were excluded");
+  const DetectResult bad = det.detect(ids, std::vector<uint8_t>(3, 0));
+  EXPECT_FALSE(bad.scored);
+  EXPECT_EQ(bad.message, "exclusion mask has 3 entries for 6 token ids; expected one per id");
 }
 
 }  // namespace
