@@ -39,6 +39,7 @@
 
 #include "kernels/dispatch.h"
 #include "kernels/kquants.h"
+#include "kernels/x86/kquant_unpack.h"
 #include "kernels/x86/prefetch.h"
 #include "kernels/x86/simd_math_avx2.h"
 
@@ -123,58 +124,19 @@ inline uint32_t pair16(int a, int b) {
 // Unpacks super-block i of a row into 256 unsigned bytes in element order plus its metadata.
 template <Kind K>
 void unpack_row(const uint8_t* row, int64_t i, uint8_t* u, RowMeta& meta) {
-  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  SuperBlockScales s;
   if constexpr (Layout<K>::kAsym) {
-    using Block = typename Layout<K>::Block;
-    const Block* b = reinterpret_cast<const Block*>(row) + i;
-    // qs[32c + l]: low nibble element 64c + l (sub-block 2c), high nibble 64c + 32 + l.
-    __m256i qh = _mm256_setzero_si256();
-    if constexpr (K == Kind::kQ5K) qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b->qh));
-    for (int c = 0; c < 4; ++c) {
-      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b->qs + 32 * c));
-      __m256i lo = _mm256_and_si256(v, m4);
-      __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
-      if constexpr (K == Kind::kQ5K) {
-        // qh[l] bit j is the fifth bit of element l of sub-block j.
-        const __m256i bit_lo = _mm256_set1_epi8(static_cast<char>(1 << (2 * c)));
-        const __m256i bit_hi = _mm256_set1_epi8(static_cast<char>(1 << (2 * c + 1)));
-        const __m256i sixteen = _mm256_set1_epi8(16);
-        lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, bit_lo), bit_lo), sixteen));
-        hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, bit_hi), bit_hi), sixteen));
-      }
-      _mm256_store_si256(reinterpret_cast<__m256i*>(u + 64 * c), lo);
-      _mm256_store_si256(reinterpret_cast<__m256i*>(u + 64 * c + 32), hi);
-    }
-    uint8_t sm[16];
-    avx2::unpack_k4_scales(b->scales, sm);
-    for (int j = 0; j < 8; ++j) meta.sc[j] = sm[j];
-    for (int k = 0; k < 4; ++k) meta.pairs[k] = pair16(sm[8 + 2 * k], sm[9 + 2 * k]);
-    meta.d = _cvtsh_ss(b->d);
-    meta.dmin = _cvtsh_ss(b->dmin);
+    unpack_superblock_asym<typename Layout<K>::Block>(row, i, u, s);
+    for (int j = 0; j < 8; ++j) meta.sc[j] = s.sc[j];
+    for (int k = 0; k < 4; ++k) meta.pairs[k] = pair16(s.m[2 * k], s.m[2 * k + 1]);
   } else {
-    const block_q6_K* b = reinterpret_cast<const block_q6_K*>(row) + i;
-    const __m256i m2 = _mm256_set1_epi8(0x03);
-    for (int h = 0; h < 2; ++h) {
-      // Element 128h + 32p + l: 4 low bits from ql (l: p = 0 low, 2 high nibble; l + 32: p = 1,
-      // 3), 2 high bits from qh[32h + l] bits 2p, 2p + 1.
-      const __m256i ql0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b->ql + 64 * h));
-      const __m256i ql1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b->ql + 64 * h + 32));
-      const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b->qh + 32 * h));
-      const __m256i low[4] = {_mm256_and_si256(ql0, m4), _mm256_and_si256(ql1, m4),
-                              _mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
-                              _mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4)};
-      for (int p = 0; p < 4; ++p) {
-        const __m256i high = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * p), m2);
-        _mm256_store_si256(reinterpret_cast<__m256i*>(u + 128 * h + 32 * p),
-                           _mm256_or_si256(low[p], _mm256_slli_epi16(high, 4)));
-      }
-    }
-    for (int k = 0; k < 16; ++k) meta.sc[k] = b->scales[k];
+    unpack_superblock_q6_K(row, i, u, s);
+    for (int k = 0; k < 16; ++k) meta.sc[k] = s.sc[k];
     // |-32 * sc| <= 4096 fits int16; with |bsum| <= 16 * 128 a pair's VPMADDWD stays in int32.
-    for (int k = 0; k < 8; ++k) meta.pairs[k] = pair16(-32 * b->scales[2 * k], -32 * b->scales[2 * k + 1]);
-    meta.d = _cvtsh_ss(b->d);
-    meta.dmin = 0.0f;
+    for (int k = 0; k < 8; ++k) meta.pairs[k] = pair16(-32 * s.sc[2 * k], -32 * s.sc[2 * k + 1]);
   }
+  meta.d = s.d;
+  meta.dmin = s.dmin;
 }
 
 // v[r] (dword j = elements 4j..4j+3 of row r) becomes v[j] (dword r = those of row r).
