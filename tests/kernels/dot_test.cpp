@@ -11,6 +11,9 @@
 namespace plumb::kernels {
 namespace {
 
+using test::magnitude;
+using test::simd_levels;
+
 // Same quantized inputs, different summation order: errors relative to sum |w_i * x_i|.
 constexpr double kMaxDotRelError = 2e-5;
 // Whole pipeline (SIMD activation quantization may round ties differently): relative to
@@ -22,13 +25,6 @@ constexpr double kMaxQ8ActivationRelError = 1e-2;
 constexpr double kMaxFloatRelError = 1e-5;
 // Elementwise helpers: relative error per element.
 constexpr float kMaxElementwiseRelError = 1e-5f;
-
-std::vector<Isa> simd_levels() {
-  std::vector<Isa> out;
-  for (Isa isa : {Isa::kAvx2, Isa::kAvx512})
-    if (isa_supported(isa)) out.push_back(isa);
-  return out;
-}
 
 // Every SIMD kernel table, including the AVX-512 one without its optional VBMI kernels when the
 // CPU has them (so both q4_0 decode kernels are checked on such machines).
@@ -45,15 +41,6 @@ std::vector<NamedTable> simd_tables() {
     out.push_back({"avx512 without vbmi", t});
   }
   return out;
-}
-
-// sum |w_i x_i| over one row, from the dequantized weights.
-double magnitude(TensorType type, const uint8_t* w_row, const float* x, int64_t n) {
-  std::vector<float> wf(n);
-  kernel_table(Isa::kScalar).weights[static_cast<uint32_t>(type)].dequantize(w_row, wf.data(), n);
-  double m = 0.0;
-  for (int64_t i = 0; i < n; ++i) m += std::fabs(double{wf[i]} * x[i]);
-  return m;
 }
 
 double exact_dot(TensorType type, const uint8_t* w_row, const float* x, int64_t n) {

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "gguf/quantize.h"
+#include "kernels/dispatch.h"
 #include "kernels/kernels.h"
 #include "kernels/kquants.h"
 
@@ -58,5 +59,23 @@ inline std::vector<uint8_t> random_weights(TensorType type, int64_t n_rows, int6
 }
 
 inline int64_t block_size(TensorType type) { return tensor_type_traits(type)->block_size; }
+
+// The SIMD levels this CPU has (AVX2, AVX-512), whatever PLUMB_ISA selects.
+inline std::vector<Isa> simd_levels() {
+  std::vector<Isa> out;
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512})
+    if (isa_supported(isa)) out.push_back(isa);
+  return out;
+}
+
+// sum |w_i x_i| over one row, from the dequantized weights: what the dot-product tolerances are
+// relative to.
+inline double magnitude(TensorType type, const uint8_t* w_row, const float* x, int64_t n) {
+  std::vector<float> wf(n);
+  kernel_table(Isa::kScalar).weights[static_cast<uint32_t>(type)].dequantize(w_row, wf.data(), n);
+  double m = 0.0;
+  for (int64_t i = 0; i < n; ++i) m += std::fabs(double{wf[i]} * x[i]);
+  return m;
+}
 
 }  // namespace plumb::kernels::test

@@ -14,24 +14,12 @@
 namespace plumb::kernels {
 namespace {
 
+using test::magnitude;
+using test::simd_levels;
+
 // Relative to sum |w_i * x_i| of the row (as kMaxDotRelError in dot_test.cpp).
 constexpr double kMaxRelError = 2e-5;
 constexpr TensorType kTypes[] = {TensorType::kQ4_K, TensorType::kQ5_K, TensorType::kQ6_K};
-
-std::vector<Isa> simd_levels() {
-  std::vector<Isa> out;
-  for (Isa isa : {Isa::kAvx2, Isa::kAvx512})
-    if (isa_supported(isa)) out.push_back(isa);
-  return out;
-}
-
-double magnitude(TensorType type, const uint8_t* w_row, const float* x, int64_t n) {
-  std::vector<float> wf(n);
-  kernel_table(Isa::kScalar).weights[static_cast<uint32_t>(type)].dequantize(w_row, wf.data(), n);
-  double m = 0.0;
-  for (int64_t i = 0; i < n; ++i) m += std::fabs(double{wf[i]} * x[i]);
-  return m;
-}
 
 TEST(KQuantPanels, MatchVecDotOfTheSameLevel) {
   if (simd_levels().empty()) GTEST_SKIP() << "no SIMD level on this CPU";
