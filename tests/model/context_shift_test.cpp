@@ -14,6 +14,7 @@
 #include <random>
 
 #include "model/model_fixture.h"
+#include "model/one_layer_model.h"
 #include "model/reference_forward.h"
 #include "plumb/generate.h"
 #include "plumb/gguf.h"
@@ -189,24 +190,7 @@ TEST_P(ContextShift, DeepModelsWithASlidingWindowEqualAFreshContext) {
 INSTANTIATE_TEST_SUITE_P(Arches, ContextShift, ::testing::ValuesIn(shift_cases()),
                          [](const auto& info) { return std::string(info.param.label); });
 
-class ShiftFixture : public ::testing::Test {
- protected:
-  void SetUp() override {
-    shape_.n_layer = 1;  // so that a fresh context of the kept tokens is an exact check
-    ASSERT_TRUE(test::write_model(shape_, dir_.file("m.gguf")).ok());
-    auto m = Model::load(dir_.file("m.gguf"));
-    ASSERT_TRUE(m.ok()) << m.status().to_string();
-    model_ = std::move(*m);
-  }
-  std::unique_ptr<Context> context(int32_t n_ctx) {
-    auto c = Context::create(*model_, {.n_ctx = n_ctx, .n_batch = 16, .n_threads = 1});
-    EXPECT_TRUE(c.ok());
-    return std::move(*c);
-  }
-  ModelShape shape_;
-  test::TempDir dir_;
-  std::unique_ptr<Model> model_;
-};
+class ShiftFixture : public test::OneLayerModelTest {};
 
 TEST_F(ShiftFixture, ArgumentsAreChecked) {
   auto ctx = context(32);

@@ -7,7 +7,7 @@
 #include <limits>
 #include <random>
 
-#include "model/model_fixture.h"
+#include "model/one_layer_model.h"
 #include "plumb/generate.h"
 #include "plumb/model.h"
 #include "support/test_support.h"
@@ -44,20 +44,8 @@ TEST(LogitsEntropy, KnownDistributions) {
   EXPECT_NEAR(logits_entropy(random), naive_entropy(random), 1e-9);
 }
 
-class Entropies : public ::testing::Test {
+class Entropies : public test::OneLayerModelTest {
  protected:
-  void SetUp() override {
-    shape_.n_layer = 1;
-    ASSERT_TRUE(test::write_model(shape_, dir_.file("m.gguf")).ok());
-    auto m = Model::load(dir_.file("m.gguf"));
-    ASSERT_TRUE(m.ok()) << m.status().to_string();
-    model_ = std::move(*m);
-  }
-  std::unique_ptr<Context> context(int32_t n_ctx) {
-    auto c = Context::create(*model_, {.n_ctx = n_ctx, .n_batch = 16, .n_threads = 1});
-    EXPECT_TRUE(c.ok());
-    return std::move(*c);
-  }
   std::vector<TokenId> ids(size_t n, uint32_t seed) const {
     std::mt19937 rng(seed);
     std::uniform_int_distribution<int> d(0, shape_.n_vocab - 1);
@@ -65,9 +53,6 @@ class Entropies : public ::testing::Test {
     for (auto& id : out) id = d(rng);
     return out;
   }
-  test::ModelShape shape_;
-  test::TempDir dir_;
-  std::unique_ptr<Model> model_;
 };
 
 TEST_F(Entropies, EachEqualsAFreshContextOfItsPrefix) {
