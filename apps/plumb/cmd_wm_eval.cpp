@@ -176,6 +176,25 @@ int run_eval(const EvalArgs& a) {
     plain.push_back(std::move(*g));
   }
 
+  // With --min-entropy: which tokens a selective detector leaves out of `ids`, from the model
+  // run over BOS + the text (what a detector sees).  The unmarked texts' masks do not depend on
+  // gamma, so they are computed once, here.
+  auto exclusion = [&](const std::vector<int32_t>& ids) -> Result<std::vector<uint8_t>> {
+    PLUMB_ASSIGN_OR_RETURN(std::vector<float> h, next_token_entropies(**ctx, ids, (*tok)->bos()));
+    std::vector<uint8_t> exclude(ids.size());
+    for (size_t i = 0; i < ids.size(); ++i) exclude[i] = h[i] < a.min_entropy ? 1 : 0;
+    return exclude;
+  };
+  std::vector<std::vector<uint8_t>> plain_exclude(plain.size());
+  for (size_t p = 0; p < plain.size() && a.min_entropy > 0; ++p) {
+    auto e = exclusion(plain[p].ids);
+    if (!e.ok()) {
+      print_error("wm-eval", e.status().message());
+      return kExitError;
+    }
+    plain_exclude[p] = std::move(*e);
+  }
+
   std::vector<Row> rows;
   std::mt19937 attack_rng(a.seed);
   for (double gamma : a.gammas) {
@@ -188,9 +207,9 @@ int run_eval(const EvalArgs& a) {
       print_error("wm-eval", det.status().message());
       return kExitUsage;
     }
-    // Scores the text as `plumb detect` would; with --min-entropy also selectively, the
-    // entropies coming from the model run over BOS + the text (what a detector sees).
-    auto score = [&](Row& row, const std::vector<int32_t>& ids) -> Status {
+    // Scores the text as `plumb detect` would; with --min-entropy also selectively (`known`:
+    // the text's exclusion mask when already computed).
+    auto score = [&](Row& row, const std::vector<int32_t>& ids, const std::vector<uint8_t>* known) -> Status {
       const auto r = det->detect(ids);
       if (!r.scored) {
         ++row.not_scored;
@@ -199,24 +218,26 @@ int run_eval(const EvalArgs& a) {
       row.z.push_back(r.z);
       if (r.winmax_z) row.winmax.push_back(*r.winmax_z);
       if (a.min_entropy > 0) {
-        PLUMB_ASSIGN_OR_RETURN(std::vector<float> h, next_token_entropies(**ctx, ids, (*tok)->bos()));
-        std::vector<uint8_t> exclude(ids.size());
-        for (size_t i = 0; i < ids.size(); ++i) exclude[i] = h[i] < a.min_entropy ? 1 : 0;
-        const auto sel = det->detect(ids, exclude);
+        std::vector<uint8_t> computed;
+        if (known == nullptr) {
+          PLUMB_ASSIGN_OR_RETURN(computed, exclusion(ids));
+          known = &computed;
+        }
+        const auto sel = det->detect(ids, *known);
         if (sel.scored) row.selective_z.push_back(sel.z);
       }
       return Status::Ok();
     };
-    auto score_or_fail = [&](Row& row, const std::vector<int32_t>& ids) {
-      const Status st = score(row, ids);
+    auto score_or_fail = [&](Row& row, const std::vector<int32_t>& ids, const std::vector<uint8_t>* known = nullptr) {
+      const Status st = score(row, ids, known);
       if (!st.ok()) print_error("wm-eval", st.message());
       return st.ok();
     };
     Row unmarked = make_row(gamma, 0, "unwatermarked");
-    for (const auto& g : plain) {
-      if (!score_or_fail(unmarked, g.ids)) return kExitError;
-      for (float lp : g.logprobs) unmarked.logprob_sum += lp;
-      unmarked.logprob_count += static_cast<int64_t>(g.logprobs.size());
+    for (size_t p = 0; p < plain.size(); ++p) {
+      if (!score_or_fail(unmarked, plain[p].ids, &plain_exclude[p])) return kExitError;
+      for (float lp : plain[p].logprobs) unmarked.logprob_sum += lp;
+      unmarked.logprob_count += static_cast<int64_t>(plain[p].logprobs.size());
     }
     rows.push_back(unmarked);
     for (double delta : a.deltas) {
