@@ -17,6 +17,7 @@ struct SynthOptions {
   std::string type = "f32";
   std::string vocab;
   bool tied = false;
+  int head_dim = 0;
   uint64_t seed = 0;
   std::string out;
 };
@@ -33,6 +34,7 @@ int run_synth(const SynthOptions& o) {
   }
   spec->arch = o.arch;
   spec->tied_output = o.tied;
+  spec->head_dim = o.head_dim;
   spec->seed = o.seed;
   spec->vocab_path = o.vocab;
   spec->name = "plumb-synth-" + o.arch + "-" + o.preset;
@@ -77,7 +79,7 @@ const CommandRegistration kRegistration(
     [](CLI::App& sub) -> std::function<int()> {
       auto o = std::make_shared<SynthOptions>();
       sub.add_option("--arch", o->arch, "Architecture: its metadata key prefix and tensor set")
-          ->check(CLI::IsMember({"llama", "qwen2"}))
+          ->check(CLI::IsMember({"llama", "qwen2", "qwen3"}))
           ->capture_default_str();
       sub.add_option("--preset", o->preset, "Model shape: tiny (n_embd 64, 2 layers), small (n_embd 256, 4 layers), "
                                             "1b (Llama-3.2-1B shape: n_embd 2048, 16 layers, vocab 128256)")
@@ -93,6 +95,11 @@ const CommandRegistration kRegistration(
           ->capture_default_str();
       sub.add_option("--vocab", o->vocab, "Copy the tokenizer (every tokenizer.* key) from this GGUF file instead of "
                                           "generating a small SentencePiece-style vocabulary");
+      sub.add_option("--head-dim", o->head_dim,
+                     "Dimension of each attention head, written as attention.key_length (0: n_embd / heads). "
+                     "Qwen3 uses 128 whatever n_embd is, so its queries are wider than the embedding")
+          ->check(CLI::Range(0, 4096))
+          ->capture_default_str();
       sub.add_flag("--tied", o->tied, "No output.weight: the output projection reuses token_embd");
       sub.add_option("--seed", o->seed, "Seed of the random weights (same seed, same file)")->capture_default_str();
       sub.add_option("-o,--output", o->out, "GGUF file to write (atomically)")->required();
@@ -100,6 +107,7 @@ const CommandRegistration kRegistration(
           "Examples:\n"
           "  plumb synth --preset tiny --seed 1 -o tiny.gguf\n"
           "  plumb synth --arch qwen2 --preset small --type q8_0 --seed 2 -o small-qwen2.gguf\n"
+          "  plumb synth --arch qwen3 --preset small --head-dim 64 --type q8_0 --seed 5 -o small-qwen3.gguf\n"
           "  plumb synth --preset 1b --type q4_0 --tied --vocab llama3-vocab.gguf --seed 3 -o 1b.gguf\n"
           "  plumb synth --preset 1b --type q4_K_M --seed 1 -o 1b-q4_K_M.gguf\n"
           "  plumb synth --preset small --type q5_0 --seed 4 -o small-q5_0.gguf\n");

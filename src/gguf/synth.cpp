@@ -64,12 +64,16 @@ uint64_t name_hash(std::string_view s) {  // FNV-1a: ties each tensor's stream t
   return h;
 }
 
+int64_t head_dim_of(const SynthSpec& s) { return s.head_dim > 0 ? s.head_dim : s.n_embd / s.n_head; }
+
 Status check_spec(const SynthSpec& s) {
   auto bad = [](const std::string& m) { return Status::InvalidArgument("synth: " + m); };
-  if (s.arch != "llama" && s.arch != "qwen2") return bad("unknown architecture '" + s.arch + "', expected llama or qwen2");
+  if (s.arch != "llama" && s.arch != "qwen2" && s.arch != "qwen3")
+    return bad("unknown architecture '" + s.arch + "', expected llama, qwen2 or qwen3");
   if (s.n_embd <= 0 || s.n_layer <= 0 || s.n_head <= 0 || s.n_head_kv <= 0 || s.n_ff <= 0 || s.n_ctx <= 0)
     return bad("n_embd, n_layer, n_head, n_head_kv, n_ff and n_ctx must be positive");
-  if (s.n_embd % s.n_head != 0)
+  if (s.head_dim < 0 || s.head_dim % 2 != 0) return bad("head_dim " + std::to_string(s.head_dim) + " must be even");
+  if (s.head_dim == 0 && s.n_embd % s.n_head != 0)
     return bad("n_embd " + std::to_string(s.n_embd) + " is not a multiple of n_head " + std::to_string(s.n_head));
   if (s.n_head % s.n_head_kv != 0)
     return bad("n_head " + std::to_string(s.n_head) + " is not a multiple of n_head_kv " + std::to_string(s.n_head_kv));
@@ -80,8 +84,11 @@ Status check_spec(const SynthSpec& s) {
     return bad("a K-quant mix needs type q4_K or q5_K, not " + std::string(tensor_type_name(s.type)));
   const uint32_t block = tensor_type_traits(s.type)->block_size;
   // A mix stores rows that its K-quants cannot hold in a fallback type instead (mix_type).
-  if (!s.k_mix && (s.n_embd % block != 0 || s.n_ff % block != 0))
-    return bad("n_embd " + std::to_string(s.n_embd) + " and n_ff " + std::to_string(s.n_ff) + " must be multiples of " +
+  const int64_t q_dim = static_cast<int64_t>(s.n_head) * head_dim_of(s);
+  if (!s.k_mix && (s.n_embd % block != 0 || s.n_ff % block != 0 || q_dim % block != 0))
+    return bad("n_embd " + std::to_string(s.n_embd) +
+               (q_dim == s.n_embd ? "" : ", n_head * head_dim " + std::to_string(q_dim)) + " and n_ff " +
+               std::to_string(s.n_ff) + " must be multiples of " +
                std::string(tensor_type_name(s.type)) + "'s block size " + std::to_string(block));
   if (s.vocab_path.empty() && s.n_vocab < 260) return bad("n_vocab must be at least 260 for the generated vocabulary");
   return Status::Ok();
@@ -105,8 +112,8 @@ TensorType mix_type(TensorType k_type, int64_t ne0) {
 }
 
 std::vector<Planned> plan_tensors(const SynthSpec& s, int64_t n_vocab) {
-  const int64_t head_dim = s.n_embd / s.n_head;
-  const int64_t n_embd_kv = head_dim * s.n_head_kv;
+  const int64_t head_dim = head_dim_of(s);
+  const int64_t q_dim = head_dim * s.n_head, n_embd_kv = head_dim * s.n_head_kv;
   const bool bias = s.qkv_bias || s.arch == "qwen2";
   std::vector<Planned> out;
   // more_bits: a tensor the K-quant mix stores as q6_K.
@@ -123,15 +130,19 @@ std::vector<Planned> plan_tensors(const SynthSpec& s, int64_t n_vocab) {
     const std::string p = "blk." + std::to_string(l) + ".";
     const bool more_bits = more_bits_layer(l, s.n_layer);
     add(p + "attn_norm.weight", {s.n_embd}, Init::kNorm);
-    add(p + "attn_q.weight", {s.n_embd, s.n_embd}, Init::kWeight);
+    add(p + "attn_q.weight", {s.n_embd, q_dim}, Init::kWeight);
     add(p + "attn_k.weight", {s.n_embd, n_embd_kv}, Init::kWeight);
     add(p + "attn_v.weight", {s.n_embd, n_embd_kv}, Init::kWeight, more_bits);
     if (bias) {
-      add(p + "attn_q.bias", {s.n_embd}, Init::kBias);
+      add(p + "attn_q.bias", {q_dim}, Init::kBias);
       add(p + "attn_k.bias", {n_embd_kv}, Init::kBias);
       add(p + "attn_v.bias", {n_embd_kv}, Init::kBias);
     }
-    add(p + "attn_output.weight", {s.n_embd, s.n_embd}, Init::kWeight);
+    if (s.arch == "qwen3") {
+      add(p + "attn_q_norm.weight", {head_dim}, Init::kNorm);
+      add(p + "attn_k_norm.weight", {head_dim}, Init::kNorm);
+    }
+    add(p + "attn_output.weight", {q_dim, s.n_embd}, Init::kWeight);
     add(p + "ffn_norm.weight", {s.n_embd}, Init::kNorm);
     add(p + "ffn_gate.weight", {s.n_embd, s.n_ff}, Init::kWeight);
     add(p + "ffn_up.weight", {s.n_embd, s.n_ff}, Init::kWeight);
@@ -253,7 +264,11 @@ Status synth_write(const SynthSpec& s, const std::string& path, const SynthProgr
   kv.push_back({a + ".attention.head_count_kv", u32(s.n_head_kv)});
   kv.push_back({a + ".rope.freq_base", Value::f32(s.rope_freq_base)});
   kv.push_back({a + ".attention.layer_norm_rms_epsilon", Value::f32(s.rms_eps)});
-  kv.push_back({a + ".rope.dimension_count", u32(s.n_embd / s.n_head)});
+  kv.push_back({a + ".rope.dimension_count", u32(head_dim_of(s))});
+  if (s.head_dim > 0) {
+    kv.push_back({a + ".attention.key_length", u32(s.head_dim)});
+    kv.push_back({a + ".attention.value_length", u32(s.head_dim)});
+  }
   kv.push_back({a + ".vocab_size", u32(n_vocab)});
   for (auto& e : tok) kv.push_back(std::move(e));
 

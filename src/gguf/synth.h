@@ -1,5 +1,5 @@
 // gguf/synth.h — synthetic llama-family models: random weights with exactly the metadata
-// keys and tensor names real llama / qwen2 GGUF files use, so tests and benchmarks need
+// keys and tensor names real llama / qwen2 / qwen3 GGUF files use, so tests and benchmarks need
 // no downloaded model.
 //
 // Weights are deterministic in `seed` (the same spec always gives the same bytes) and are
@@ -21,7 +21,7 @@
 namespace plumb::gguf {
 
 struct SynthSpec {
-  std::string arch = "llama";  // "llama" or "qwen2" (the key prefix; qwen2 also implies qkv_bias)
+  std::string arch = "llama";  // "llama", "qwen2" (also implies qkv_bias) or "qwen3" (q/k norms)
   std::string name = "plumb-synth";  // general.name
   int n_vocab = 320;  // ignored when vocab_path is set (the copied vocabulary decides)
   int n_embd = 64;
@@ -29,6 +29,7 @@ struct SynthSpec {
   int n_head = 4;
   int n_head_kv = 2;
   int n_ff = 128;
+  int head_dim = 0;  // 0: n_embd / n_head; otherwise written as attention.key_length / value_length
   int n_ctx = 512;
   float rope_freq_base = 10000.0f;
   float rms_eps = 1e-5f;

@@ -254,6 +254,35 @@ TEST(GgufSynth, Qwen2TiedQ4HasBiasesAndNoOutput) {
   EXPECT_EQ((*f)->tensors().size(), 2u + 2u * 12u);
 }
 
+// Qwen3-0.6B's proportions: heads of 128 while n_embd / n_head is 64, so the query projection
+// is wider than the embedding and attn_output narrows it back.
+TEST(GgufSynth, Qwen3HasHeadNormsAndWideHeads) {
+  test::TempDir dir;
+  auto spec = *synth_preset("small");
+  spec.arch = "qwen3";
+  spec.head_dim = 64;  // n_embd 256 / 8 heads = 32
+  spec.type = TensorType::kQ8_0;
+  ASSERT_TRUE(synth_write(spec, dir.file("q3.gguf")).ok());
+  auto f = File::open(dir.file("q3.gguf"));
+  ASSERT_TRUE(f.ok()) << f.status().to_string();
+  EXPECT_EQ(*(*f)->get_string("general.architecture"), "qwen3");
+  EXPECT_EQ(*(*f)->get_int("qwen3.attention.key_length"), 64);
+  EXPECT_EQ(*(*f)->get_int("qwen3.attention.value_length"), 64);
+  EXPECT_EQ(*(*f)->get_int("qwen3.rope.dimension_count"), 64);
+  EXPECT_EQ((*f)->find_tensor("blk.0.attn_q.weight")->shape, (std::vector<int64_t>{256, 512}));
+  EXPECT_EQ((*f)->find_tensor("blk.0.attn_k.weight")->shape, (std::vector<int64_t>{256, 256}));
+  EXPECT_EQ((*f)->find_tensor("blk.0.attn_output.weight")->shape, (std::vector<int64_t>{512, 256}));
+  const TensorInfo* qn = (*f)->find_tensor("blk.3.attn_q_norm.weight");
+  ASSERT_NE(qn, nullptr);
+  EXPECT_EQ(qn->shape, (std::vector<int64_t>{64}));
+  EXPECT_EQ(qn->type, TensorType::kF32);
+  EXPECT_NE((*f)->find_tensor("blk.3.attn_k_norm.weight"), nullptr);
+  EXPECT_EQ((*f)->find_tensor("blk.0.attn_q.bias"), nullptr);
+  EXPECT_EQ((*f)->tensors().size(), 3u + 4u * 11u);
+  spec.head_dim = 7;
+  EXPECT_EQ(synth_write(spec, dir.file("x.gguf")).message(), "synth: head_dim 7 must be even");
+}
+
 TEST(GgufSynth, RejectsInconsistentSpecs) {
   test::TempDir dir;
   auto spec = *synth_preset("tiny");
@@ -264,6 +293,12 @@ TEST(GgufSynth, RejectsInconsistentSpecs) {
   spec.type = TensorType::kQ4_0;
   EXPECT_EQ(synth_write(spec, dir.file("x.gguf")).message(),
             "synth: n_embd 64 and n_ff 100 must be multiples of q4_0's block size 32");
+  spec = *synth_preset("tiny");
+  spec.arch = "qwen3";
+  spec.head_dim = 10;
+  spec.type = TensorType::kQ4_0;
+  EXPECT_EQ(synth_write(spec, dir.file("x.gguf")).message(),
+            "synth: n_embd 64, n_head * head_dim 40 and n_ff 128 must be multiples of q4_0's block size 32");
   EXPECT_EQ(synth_preset("huge").status().message(), "unknown preset 'huge', expected tiny, small or 1b");
   EXPECT_FALSE(std::filesystem::exists(dir.file("x.gguf")));
 }

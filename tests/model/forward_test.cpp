@@ -62,6 +62,19 @@ std::vector<ModelShape> shapes() {
   d.rope_base = 1000000.0f;
   d.seed = 4;
   out.push_back(d);
+  ModelShape e;  // qwen3 (q/k norms, NeoX), GQA 4:2, heads of 32 wider than n_embd / n_head, tied
+  e.arch = "qwen3";
+  e.head_dim = 32;
+  e.n_head_kv = 2;
+  e.tied = true;
+  e.rope_base = 1000000.0f;
+  e.seed = 5;
+  out.push_back(e);
+  ModelShape f;  // qwen3 untied, no GQA, head_dim = n_embd / n_head
+  f.arch = "qwen3";
+  f.n_layer = 3;
+  f.seed = 6;
+  out.push_back(f);
   return out;
 }
 

@@ -51,6 +51,30 @@ std::vector<ErrorCase> cases() {
     c.edits.drop_tensors = {"blk.0.attn_k.bias"};
     out.push_back(c);
   }
+  test::ModelShape qwen3;
+  qwen3.arch = "qwen3";
+  qwen3.head_dim = 32;
+  {
+    ErrorCase c{"qwen3 without q norm", qwen3, {}, StatusCode::kNotFound, "tensor 'blk.1.attn_q_norm.weight' is missing"};
+    c.edits.drop_tensors = {"blk.1.attn_q_norm.weight"};
+    out.push_back(c);
+  }
+  {
+    ErrorCase c{"qwen3 k norm of the wrong size", qwen3, {}, StatusCode::kCorrupt,
+                "tensor 'blk.0.attn_k_norm.weight' has shape [16], expected [32]"};
+    c.edits.reshape = [](const std::string& n, std::vector<int64_t>& s) {
+      if (n == "blk.0.attn_k_norm.weight") s = {16};
+    };
+    out.push_back(c);
+  }
+  {
+    ErrorCase c{"qwen3 query width", qwen3, {}, StatusCode::kCorrupt,
+                "tensor 'blk.0.attn_q.weight' has shape [64, 64], expected [64, 128]"};
+    c.edits.reshape = [](const std::string& n, std::vector<int64_t>& s) {
+      if (n == "blk.0.attn_q.weight") s = {64, 64};
+    };
+    out.push_back(c);
+  }
   {
     ErrorCase c{"missing embedding", llama, {}, StatusCode::kNotFound, "tensor 'token_embd.weight' is missing"};
     c.edits.drop_tensors = {"token_embd.weight"};
@@ -107,7 +131,7 @@ TEST(LoadErrors, UnknownArchitecture) {
   ASSERT_FALSE(m.ok());
   EXPECT_EQ(m.status().code(), StatusCode::kUnsupported);
   EXPECT_NE(m.status().message().find("architecture 'mamba'"), std::string::npos) << m.status().message();
-  EXPECT_NE(m.status().message().find("llama, qwen2"), std::string::npos) << m.status().message();
+  EXPECT_NE(m.status().message().find("llama, qwen2, qwen3"), std::string::npos) << m.status().message();
 }
 
 TEST(LoadErrors, TruncatedFilesNeverCrash) {

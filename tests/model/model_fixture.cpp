@@ -9,6 +9,7 @@ namespace plumb::test {
 
 std::string ModelShape::name() const {
   return arch + "_e" + std::to_string(n_embd) + "_h" + std::to_string(n_head) + "kv" + std::to_string(n_head_kv) +
+         (head_dim > 0 ? std::string("d").append(std::to_string(head_dim)) : std::string()) +
          (tied ? "_tied" : "_untied") + "_" + std::string(tensor_type_name(type));
 }
 
@@ -73,7 +74,12 @@ Status write_model(const ModelShape& s, const std::string& path, const ModelEdit
   set(a + ".attention.head_count", gguf::Value::u32(static_cast<uint32_t>(s.n_head)));
   set(a + ".attention.head_count_kv", gguf::Value::u32(static_cast<uint32_t>(s.n_head_kv)));
   set(a + ".rope.freq_base", gguf::Value::f32(s.rope_base));
-  set(a + ".rope.dimension_count", gguf::Value::u32(static_cast<uint32_t>(s.n_embd / s.n_head)));
+  const int64_t hd = s.head_dim > 0 ? s.head_dim : s.n_embd / s.n_head;
+  set(a + ".rope.dimension_count", gguf::Value::u32(static_cast<uint32_t>(hd)));
+  if (s.head_dim > 0) {
+    set(a + ".attention.key_length", gguf::Value::u32(static_cast<uint32_t>(hd)));
+    set(a + ".attention.value_length", gguf::Value::u32(static_cast<uint32_t>(hd)));
+  }
   set(a + ".attention.layer_norm_rms_epsilon", gguf::Value::f32(1e-5f));
   if (s.rope_linear_factor > 0) {
     set(a + ".rope.scaling.type", gguf::Value::string("linear"));
@@ -83,7 +89,7 @@ Status write_model(const ModelShape& s, const std::string& path, const ModelEdit
     set(a + ".attention.sliding_window", gguf::Value::u32(static_cast<uint32_t>(s.sliding_window)));
 
   Gen g(s.seed);
-  const int64_t E = s.n_embd, hd = s.n_embd / s.n_head, q = s.n_head * hd, kv = s.n_head_kv * hd, F = s.n_ff;
+  const int64_t E = s.n_embd, q = s.n_head * hd, kv = s.n_head_kv * hd, F = s.n_ff;
   // Uniform(-a, a) with a = sqrt(3 / fan_in): unit-variance outputs, so activations stay O(1).
   auto mat = [&](const std::string& name, int64_t cols, int64_t rows) {
     const float lim = std::sqrt(3.0f / static_cast<float>(cols));
@@ -107,6 +113,10 @@ Status write_model(const ModelShape& s, const std::string& path, const ModelEdit
       PLUMB_RETURN_IF_ERROR(vec(p + "attn_q.bias", q, -0.5f, 0.5f));
       PLUMB_RETURN_IF_ERROR(vec(p + "attn_k.bias", kv, -0.5f, 0.5f));
       PLUMB_RETURN_IF_ERROR(vec(p + "attn_v.bias", kv, -0.5f, 0.5f));
+    }
+    if (a == "qwen3") {
+      PLUMB_RETURN_IF_ERROR(vec(p + "attn_q_norm.weight", hd, 0.5f, 1.5f));
+      PLUMB_RETURN_IF_ERROR(vec(p + "attn_k_norm.weight", hd, 0.5f, 1.5f));
     }
     PLUMB_RETURN_IF_ERROR(mat(p + "attn_output.weight", q, E));
     PLUMB_RETURN_IF_ERROR(vec(p + "ffn_norm.weight", E, 0.8f, 1.2f));

@@ -1,4 +1,4 @@
-// Synthetic llama/qwen2 models written with gguf::Writer, for the model tests.
+// Synthetic llama/qwen2/qwen3 models written with gguf::Writer, for the model tests.
 #pragma once
 
 #include <functional>
@@ -13,13 +13,14 @@
 namespace plumb::test {
 
 struct ModelShape {
-  std::string arch = "llama";  // or "qwen2"
+  std::string arch = "llama";  // or "qwen2" (QKV biases), "qwen3" (per-head q/k norms)
   int n_vocab = 100;
   int n_embd = 64;
   int n_layer = 2;
   int n_ff = 96;
   int n_head = 4;
   int n_head_kv = 4;
+  int head_dim = 0;  // 0: n_embd / n_head; otherwise written as attention.key_length
   int n_ctx = 128;
   bool tied = false;
   TensorType type = TensorType::kF32;  // of the 2-D matrices; norms and biases stay F32

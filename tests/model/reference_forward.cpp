@@ -73,13 +73,13 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
   const int64_t L = f.get_int(arch + ".block_count").value();
   const int64_t H = f.get_int(arch + ".attention.head_count").value();
   const int64_t KV = key_int(f, arch + ".attention.head_count_kv", H);
-  const int64_t hd = E / H;
+  const int64_t hd = key_int(f, arch + ".attention.key_length", E / H);
   const int64_t n_rot = key_int(f, arch + ".rope.dimension_count", hd);
   const double eps = key_float(f, arch + ".attention.layer_norm_rms_epsilon", 1e-5);
   const double base = key_float(f, arch + ".rope.freq_base", 10000.0);
   const double factor = key_float(f, arch + ".rope.scaling.factor", 1.0);
   const int64_t window = key_int(f, arch + ".attention.sliding_window", 0);
-  const bool neox = arch == "qwen2";
+  const bool neox = arch == "qwen2" || arch == "qwen3";
 
   const Mat embd = load(f, "token_embd.weight");
   const Mat out_norm = load(f, "output_norm.weight");
@@ -111,7 +111,11 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
               wv = load(f, p + "attn_v.weight"), wo = load(f, p + "attn_output.weight"),
               fn = load(f, p + "ffn_norm.weight"), wg = load(f, p + "ffn_gate.weight"),
               wu = load(f, p + "ffn_up.weight"), wd = load(f, p + "ffn_down.weight");
-    Mat bq, bk, bv;
+    Mat bq, bk, bv, qn, kn;
+    if (f.find_tensor(p + "attn_q_norm.weight")) {
+      qn = load(f, p + "attn_q_norm.weight");
+      kn = load(f, p + "attn_k_norm.weight");
+    }
     if (f.find_tensor(p + "attn_q.bias")) {
       bq = load(f, p + "attn_q.bias");
       bk = load(f, p + "attn_k.bias");
@@ -127,6 +131,18 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
         for (size_t i = 0; i < Q[t].size(); ++i) Q[t][i] += bq.a[i];
         for (size_t i = 0; i < K[t].size(); ++i) K[t][i] += bk.a[i];
         for (size_t i = 0; i < V[t].size(); ++i) V[t][i] += bv.a[i];
+      }
+      if (!qn.a.empty()) {  // qwen3: each head's q and k RMS-normalised before RoPE
+        auto head_norm = [&](Vec& v, int64_t n_heads, const Mat& w) {
+          for (int64_t h = 0; h < n_heads; ++h) {
+            double ss = 0;
+            for (int64_t i = 0; i < hd; ++i) ss += v[h * hd + i] * v[h * hd + i];
+            const double inv = 1.0 / std::sqrt(ss / static_cast<double>(hd) + eps);
+            for (int64_t i = 0; i < hd; ++i) v[h * hd + i] = v[h * hd + i] * inv * w.a[i];
+          }
+        };
+        head_norm(Q[t], H, qn);
+        head_norm(K[t], KV, kn);
       }
       rope(Q[t], H, static_cast<int64_t>(t));
       rope(K[t], KV, static_cast<int64_t>(t));
