@@ -68,8 +68,8 @@ int64_t head_dim_of(const SynthSpec& s) { return s.head_dim > 0 ? s.head_dim : s
 
 Status check_spec(const SynthSpec& s) {
   auto bad = [](const std::string& m) { return Status::InvalidArgument("synth: " + m); };
-  if (s.arch != "llama" && s.arch != "qwen2" && s.arch != "qwen3")
-    return bad("unknown architecture '" + s.arch + "', expected llama, qwen2 or qwen3");
+  if (s.arch != "llama" && s.arch != "qwen2" && s.arch != "qwen3" && s.arch != "phi3")
+    return bad("unknown architecture '" + s.arch + "', expected llama, qwen2, qwen3 or phi3");
   if (s.n_embd <= 0 || s.n_layer <= 0 || s.n_head <= 0 || s.n_head_kv <= 0 || s.n_ff <= 0 || s.n_ctx <= 0)
     return bad("n_embd, n_layer, n_head, n_head_kv, n_ff and n_ctx must be positive");
   if (s.head_dim < 0 || s.head_dim % 2 != 0) return bad("head_dim " + std::to_string(s.head_dim) + " must be even");
@@ -116,23 +116,32 @@ std::vector<Planned> plan_tensors(const SynthSpec& s, int64_t n_vocab) {
   const int64_t q_dim = head_dim * s.n_head, n_embd_kv = head_dim * s.n_head_kv;
   const bool bias = s.qkv_bias || s.arch == "qwen2";
   std::vector<Planned> out;
-  // more_bits: a tensor the K-quant mix stores as q6_K.
-  auto add = [&](std::string name, std::vector<int64_t> shape, Init init, bool more_bits = false) {
+  // more_bits: a tensor the K-quant mix stores as q6_K.  step_up: one the mix stores one K-quant
+  // wider (llama.cpp's rule for a fused attn_qkv: q5_K in Q4_K_M, q6_K in Q5_K_M).
+  auto add = [&](std::string name, std::vector<int64_t> shape, Init init, bool more_bits = false,
+                 bool step_up = false) {
     TensorInfo t;
     t.name = std::move(name);
     t.shape = std::move(shape);
     t.type = init == Init::kWeight ? s.type : TensorType::kF32;  // norms and biases stay F32, as in real files
-    if (init == Init::kWeight && s.k_mix) t.type = mix_type(more_bits ? TensorType::kQ6_K : s.type, t.shape[0]);
+    TensorType k = more_bits ? TensorType::kQ6_K : s.type;
+    if (step_up) k = s.type == TensorType::kQ4_K ? TensorType::kQ5_K : TensorType::kQ6_K;
+    if (init == Init::kWeight && s.k_mix) t.type = mix_type(k, t.shape[0]);
     out.push_back({std::move(t), init});
   };
+  const bool fused = s.arch == "phi3";  // one attn_qkv; ffn_up holds the gate rows then the up rows
   add("token_embd.weight", {s.n_embd, n_vocab}, Init::kWeight, /*more_bits=*/s.tied_output);
   for (int l = 0; l < s.n_layer; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
     const bool more_bits = more_bits_layer(l, s.n_layer);
     add(p + "attn_norm.weight", {s.n_embd}, Init::kNorm);
-    add(p + "attn_q.weight", {s.n_embd, q_dim}, Init::kWeight);
-    add(p + "attn_k.weight", {s.n_embd, n_embd_kv}, Init::kWeight);
-    add(p + "attn_v.weight", {s.n_embd, n_embd_kv}, Init::kWeight, more_bits);
+    if (fused) {
+      add(p + "attn_qkv.weight", {s.n_embd, q_dim + 2 * n_embd_kv}, Init::kWeight, false, /*step_up=*/true);
+    } else {
+      add(p + "attn_q.weight", {s.n_embd, q_dim}, Init::kWeight);
+      add(p + "attn_k.weight", {s.n_embd, n_embd_kv}, Init::kWeight);
+      add(p + "attn_v.weight", {s.n_embd, n_embd_kv}, Init::kWeight, more_bits);
+    }
     if (bias) {
       add(p + "attn_q.bias", {q_dim}, Init::kBias);
       add(p + "attn_k.bias", {n_embd_kv}, Init::kBias);
@@ -144,8 +153,8 @@ std::vector<Planned> plan_tensors(const SynthSpec& s, int64_t n_vocab) {
     }
     add(p + "attn_output.weight", {q_dim, s.n_embd}, Init::kWeight);
     add(p + "ffn_norm.weight", {s.n_embd}, Init::kNorm);
-    add(p + "ffn_gate.weight", {s.n_embd, s.n_ff}, Init::kWeight);
-    add(p + "ffn_up.weight", {s.n_embd, s.n_ff}, Init::kWeight);
+    if (!fused) add(p + "ffn_gate.weight", {s.n_embd, s.n_ff}, Init::kWeight);
+    add(p + "ffn_up.weight", {s.n_embd, fused ? 2 * s.n_ff : s.n_ff}, Init::kWeight);
     add(p + "ffn_down.weight", {s.n_ff, s.n_embd}, Init::kWeight, more_bits);
   }
   add("output_norm.weight", {s.n_embd}, Init::kNorm);

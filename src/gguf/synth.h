@@ -1,5 +1,5 @@
 // gguf/synth.h — synthetic llama-family models: random weights with exactly the metadata
-// keys and tensor names real llama / qwen2 / qwen3 GGUF files use, so tests and benchmarks need
+// keys and tensor names real llama / qwen2 / qwen3 / phi3 GGUF files use, so tests and benchmarks need
 // no downloaded model.
 //
 // Weights are deterministic in `seed` (the same spec always gives the same bytes) and are
@@ -21,7 +21,9 @@
 namespace plumb::gguf {
 
 struct SynthSpec {
-  std::string arch = "llama";  // "llama", "qwen2" (also implies qkv_bias) or "qwen3" (q/k norms)
+  // "llama", "qwen2" (also implies qkv_bias), "qwen3" (q/k norms) or "phi3" (fused attn_qkv, and
+  // ffn_up of 2 * n_ff rows holding the gate's rows first, no ffn_gate)
+  std::string arch = "llama";
   std::string name = "plumb-synth";  // general.name
   int n_vocab = 320;  // ignored when vocab_path is set (the copied vocabulary decides)
   int n_embd = 64;

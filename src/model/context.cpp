@@ -1,7 +1,7 @@
 // The forward pass: llama-style decoder blocks over a KV cache.
 //
 // Per block, for a chunk of T tokens (T = 1 when decoding):
-//   h = rmsnorm(x) * attn_norm;  q, k, v = Wq h (+bq), Wk h (+bk), Wv h (+bv)
+//   h = rmsnorm(x) * attn_norm;  q, k, v = Wq h (+bq), Wk h (+bk), Wv h (+bv)   (or one fused Wqkv h)
 //   rope(q, k);  K/V cache[pos] = k, v
 //   o = softmax(q k^T / sqrt(head_dim), causal [, sliding window]) v   (GQA: n_head / n_head_kv
 //       query heads share each KV head)
@@ -35,6 +35,8 @@ struct Context::Impl {
   std::vector<float> k_cache, v_cache;
   // Activations, n_batch rows each.
   std::vector<float> x, xb, q, k, v, att, gate, up;
+  std::vector<float> fused;               // outputs of fused attn_qkv / gate+up matrices, split after
+  int64_t fused_width = 0;                // floats per token in `fused` (0: no fused matrices)
   std::vector<float> rope_cos, rope_sin;  // [n_batch][n_rot / 2]
   std::vector<float> scores;              // [n_threads][n_ctx]
   std::vector<float> logits;              // last token
@@ -101,6 +103,11 @@ Result<std::unique_ptr<Context>> Context::create(const Model& model, const Conte
     c->att.resize(B * c->q_dim);
     c->gate.resize(B * hp.n_ff);
     c->up.resize(B * hp.n_ff);
+    for (const model::LayerWeights& L : c->m->w.layers) {
+      if (L.wqkv) c->fused_width = std::max(c->fused_width, c->q_dim + 2 * c->kv_dim);
+      if (!L.ffn_gate) c->fused_width = std::max(c->fused_width, 2 * hp.n_ff);
+    }
+    c->fused.resize(B * static_cast<size_t>(c->fused_width));
     c->rope_cos.resize(B * (hp.n_rot / 2));
     c->rope_sin.resize(B * (hp.n_rot / 2));
     c->scores.resize(static_cast<size_t>(c->n_threads) * c->n_ctx);
@@ -298,9 +305,21 @@ Status Context::Impl::eval_chunk(const int32_t* tokens, int64_t n_tok, bool want
   for (int64_t l = 0; l < hp.n_layer; ++l) {
     const model::LayerWeights& L = w.layers[static_cast<size_t>(l)];
     rmsnorm_rows(x.data(), L.attn_norm, xb.data(), n_tok);
-    mul(L.wq, xb.data(), n_tok, q.data());
-    mul(L.wk, xb.data(), n_tok, k.data());
-    mul(L.wv, xb.data(), n_tok, v.data());
+    if (L.wqkv) {
+      // One pass over the fused rows; each token's [q | k | v] is then split into q, k and v.
+      const int64_t width = q_dim + 2 * kv_dim;
+      mul(L.wqkv, xb.data(), n_tok, fused.data());
+      for (int64_t t = 0; t < n_tok; ++t) {
+        const float* src = fused.data() + t * width;
+        std::memcpy(q.data() + t * q_dim, src, static_cast<size_t>(q_dim) * sizeof(float));
+        std::memcpy(k.data() + t * kv_dim, src + q_dim, static_cast<size_t>(kv_dim) * sizeof(float));
+        std::memcpy(v.data() + t * kv_dim, src + q_dim + kv_dim, static_cast<size_t>(kv_dim) * sizeof(float));
+      }
+    } else {
+      mul(L.wq, xb.data(), n_tok, q.data());
+      mul(L.wk, xb.data(), n_tok, k.data());
+      mul(L.wv, xb.data(), n_tok, v.data());
+    }
     for (int64_t t = 0; t < n_tok; ++t) {
       float* qt = q.data() + t * q_dim;
       float* kt = k.data() + t * kv_dim;
@@ -328,8 +347,18 @@ Status Context::Impl::eval_chunk(const int32_t* tokens, int64_t n_tok, bool want
     for (int64_t i = 0; i < n_tok * E; ++i) x[i] += xb[i];
 
     rmsnorm_rows(x.data(), L.ffn_norm, xb.data(), n_tok);
-    mul(L.ffn_gate, xb.data(), n_tok, gate.data());
-    mul(L.ffn_up, xb.data(), n_tok, up.data());
+    if (L.ffn_gate) {
+      mul(L.ffn_gate, xb.data(), n_tok, gate.data());
+      mul(L.ffn_up, xb.data(), n_tok, up.data());
+    } else {
+      // Fused: each token's 2 * n_ff outputs are the gate's, then the up projection's.
+      const int64_t F = hp.n_ff;
+      mul(L.ffn_up, xb.data(), n_tok, fused.data());
+      for (int64_t t = 0; t < n_tok; ++t) {
+        std::memcpy(gate.data() + t * F, fused.data() + t * 2 * F, static_cast<size_t>(F) * sizeof(float));
+        std::memcpy(up.data() + t * F, fused.data() + t * 2 * F + F, static_cast<size_t>(F) * sizeof(float));
+      }
+    }
     kernels::swiglu_inplace(gate.data(), up.data(), n_tok * hp.n_ff);
     mul(L.ffn_down, gate.data(), n_tok, xb.data());
     for (int64_t i = 0; i < n_tok * E; ++i) x[i] += xb[i];

@@ -68,13 +68,26 @@ Result<Vector> TensorLoader::vector(const std::string& name, int64_t n) {
   return v;
 }
 
-Status load_llama_block(TensorLoader& tl, const ModelHParams& hp, int l, LayerWeights& w) {
+Status load_attention(TensorLoader& tl, const ModelHParams& hp, int l, LayerWeights& w) {
   const int64_t e = hp.n_embd, q_dim = hp.n_head * hp.head_dim, kv_dim = hp.n_head_kv * hp.head_dim;
   PLUMB_ASSIGN_OR_RETURN(w.attn_norm, tl.vector(layer_tensor(l, "attn_norm.weight"), e));
-  PLUMB_ASSIGN_OR_RETURN(w.wq, tl.matrix(layer_tensor(l, "attn_q.weight"), e, q_dim));
-  PLUMB_ASSIGN_OR_RETURN(w.wk, tl.matrix(layer_tensor(l, "attn_k.weight"), e, kv_dim));
-  PLUMB_ASSIGN_OR_RETURN(w.wv, tl.matrix(layer_tensor(l, "attn_v.weight"), e, kv_dim));
+  if (tl.has(layer_tensor(l, "attn_qkv.weight"))) {
+    PLUMB_ASSIGN_OR_RETURN(w.wqkv, tl.matrix(layer_tensor(l, "attn_qkv.weight"), e, q_dim + 2 * kv_dim));
+  } else if (!tl.has(layer_tensor(l, "attn_q.weight")) && !tl.has(layer_tensor(l, "attn_k.weight"))) {
+    return Status::NotFound(tl.file().path() + ": tensor '" + layer_tensor(l, "attn_q.weight") + "' is missing (nor is "
+                            "there a fused '" + layer_tensor(l, "attn_qkv.weight") + "')");
+  } else {
+    PLUMB_ASSIGN_OR_RETURN(w.wq, tl.matrix(layer_tensor(l, "attn_q.weight"), e, q_dim));
+    PLUMB_ASSIGN_OR_RETURN(w.wk, tl.matrix(layer_tensor(l, "attn_k.weight"), e, kv_dim));
+    PLUMB_ASSIGN_OR_RETURN(w.wv, tl.matrix(layer_tensor(l, "attn_v.weight"), e, kv_dim));
+  }
   PLUMB_ASSIGN_OR_RETURN(w.wo, tl.matrix(layer_tensor(l, "attn_output.weight"), q_dim, e));
+  return Status::Ok();
+}
+
+Status load_llama_block(TensorLoader& tl, const ModelHParams& hp, int l, LayerWeights& w) {
+  const int64_t e = hp.n_embd;
+  PLUMB_RETURN_IF_ERROR(load_attention(tl, hp, l, w));
   PLUMB_ASSIGN_OR_RETURN(w.ffn_norm, tl.vector(layer_tensor(l, "ffn_norm.weight"), e));
   if (tl.has(layer_tensor(l, "ffn_gate_inp.weight")))
     return Status::Unsupported(tl.file().path() + ": layer " + std::to_string(l) +

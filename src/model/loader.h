@@ -36,8 +36,11 @@ class TensorLoader {
 // "blk.<i>.<suffix>"
 std::string layer_tensor(int layer, const char* suffix);
 
-// The tensors every llama-like block has: attn_norm, attn_q/k/v/output, ffn_norm,
-// ffn_gate/up/down.
+// attn_norm, the query/key/value projections (one fused attn_qkv matrix when the file has it,
+// as llama.cpp accepts for every architecture, otherwise attn_q, attn_k, attn_v) and attn_output.
+Status load_attention(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeights& w);
+
+// The tensors every llama-like block has: load_attention's, then ffn_norm, ffn_gate/up/down.
 Status load_llama_block(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeights& w);
 
 }  // namespace plumb::model

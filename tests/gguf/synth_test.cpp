@@ -283,6 +283,27 @@ TEST(GgufSynth, Qwen3HasHeadNormsAndWideHeads) {
   EXPECT_EQ(synth_write(spec, dir.file("x.gguf")).message(), "synth: head_dim 7 must be even");
 }
 
+// Phi-3 as llama.cpp's converter writes it: q, k, v fused in attn_qkv, and ffn_up twice n_ff
+// wide with no ffn_gate; a Q4_K_M mix stores attn_qkv one K-quant wider (q5_K), as llama.cpp does.
+TEST(GgufSynth, Phi3FusesQkvAndGateUp) {
+  test::TempDir dir;
+  auto spec = *synth_preset("small");
+  spec.arch = "phi3";
+  ASSERT_TRUE(set_synth_type(spec, "q4_K_M").ok());
+  ASSERT_TRUE(synth_write(spec, dir.file("p3.gguf")).ok());
+  auto f = File::open(dir.file("p3.gguf"));
+  ASSERT_TRUE(f.ok()) << f.status().to_string();
+  const TensorInfo* qkv = (*f)->find_tensor("blk.2.attn_qkv.weight");
+  ASSERT_NE(qkv, nullptr);
+  EXPECT_EQ(qkv->shape, (std::vector<int64_t>{256, 256 + 2 * 128}));
+  EXPECT_EQ(qkv->type, TensorType::kQ5_K);
+  EXPECT_EQ((*f)->find_tensor("blk.2.ffn_up.weight")->shape, (std::vector<int64_t>{256, 2 * 768}));
+  EXPECT_EQ((*f)->find_tensor("blk.2.ffn_up.weight")->type, TensorType::kQ4_K);
+  for (const char* gone : {"blk.2.attn_q.weight", "blk.2.attn_k.weight", "blk.2.attn_v.weight", "blk.2.ffn_gate.weight"})
+    EXPECT_EQ((*f)->find_tensor(gone), nullptr) << gone;
+  EXPECT_EQ((*f)->tensors().size(), 3u + 4u * 6u);  // per layer: 2 norms, qkv, output, up, down
+}
+
 TEST(GgufSynth, RejectsInconsistentSpecs) {
   test::TempDir dir;
   auto spec = *synth_preset("tiny");

@@ -75,6 +75,17 @@ std::vector<ModelShape> shapes() {
   f.n_layer = 3;
   f.seed = 6;
   out.push_back(f);
+  ModelShape g;  // phi3 (fused attn_qkv and gate/up, NeoX), GQA 4:2, sliding window ignored as llama.cpp does
+  g.arch = "phi3";
+  g.n_head_kv = 2;
+  g.sliding_window = 3;
+  g.seed = 7;
+  out.push_back(g);
+  ModelShape h;  // phi3 tied, no GQA
+  h.arch = "phi3";
+  h.tied = true;
+  h.seed = 8;
+  out.push_back(h);
   return out;
 }
 

@@ -75,6 +75,28 @@ std::vector<ErrorCase> cases() {
     };
     out.push_back(c);
   }
+  test::ModelShape phi3;
+  phi3.arch = "phi3";
+  {
+    ErrorCase c{"phi3 without qkv", phi3, {}, StatusCode::kNotFound,
+                "tensor 'blk.1.attn_q.weight' is missing (nor is there a fused 'blk.1.attn_qkv.weight')"};
+    c.edits.drop_tensors = {"blk.1.attn_qkv.weight"};
+    out.push_back(c);
+  }
+  {
+    ErrorCase c{"phi3 unfused up", phi3, {}, StatusCode::kCorrupt,
+                "tensor 'blk.0.ffn_up.weight' has shape [64, 96], expected [64, 192]"};
+    c.edits.reshape = [](const std::string& n, std::vector<int64_t>& s) {
+      if (n == "blk.0.ffn_up.weight") s = {64, 96};
+    };
+    out.push_back(c);
+  }
+  {
+    ErrorCase c{"phi3 longrope", phi3, {}, StatusCode::kUnsupported,
+                "tensor 'rope_factors_long.weight' marks a LongRoPE (128k-context) Phi model"};
+    c.edits.extra_vectors = {{"rope_factors_long.weight", 8}, {"rope_factors_short.weight", 8}};
+    out.push_back(c);
+  }
   {
     ErrorCase c{"missing embedding", llama, {}, StatusCode::kNotFound, "tensor 'token_embd.weight' is missing"};
     c.edits.drop_tensors = {"token_embd.weight"};
@@ -131,7 +153,7 @@ TEST(LoadErrors, UnknownArchitecture) {
   ASSERT_FALSE(m.ok());
   EXPECT_EQ(m.status().code(), StatusCode::kUnsupported);
   EXPECT_NE(m.status().message().find("architecture 'mamba'"), std::string::npos) << m.status().message();
-  EXPECT_NE(m.status().message().find("llama, qwen2, qwen3"), std::string::npos) << m.status().message();
+  EXPECT_NE(m.status().message().find("llama, qwen2, qwen3, phi3"), std::string::npos) << m.status().message();
 }
 
 TEST(LoadErrors, TruncatedFilesNeverCrash) {

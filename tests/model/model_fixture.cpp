@@ -106,9 +106,13 @@ Status write_model(const ModelShape& s, const std::string& path, const ModelEdit
   for (int l = 0; l < s.n_layer; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
     PLUMB_RETURN_IF_ERROR(vec(p + "attn_norm.weight", E, 0.8f, 1.2f));
-    PLUMB_RETURN_IF_ERROR(mat(p + "attn_q.weight", E, q));
-    PLUMB_RETURN_IF_ERROR(mat(p + "attn_k.weight", E, kv));
-    PLUMB_RETURN_IF_ERROR(mat(p + "attn_v.weight", E, kv));
+    if (a == "phi3") {
+      PLUMB_RETURN_IF_ERROR(mat(p + "attn_qkv.weight", E, q + 2 * kv));
+    } else {
+      PLUMB_RETURN_IF_ERROR(mat(p + "attn_q.weight", E, q));
+      PLUMB_RETURN_IF_ERROR(mat(p + "attn_k.weight", E, kv));
+      PLUMB_RETURN_IF_ERROR(mat(p + "attn_v.weight", E, kv));
+    }
     if (a == "qwen2") {
       PLUMB_RETURN_IF_ERROR(vec(p + "attn_q.bias", q, -0.5f, 0.5f));
       PLUMB_RETURN_IF_ERROR(vec(p + "attn_k.bias", kv, -0.5f, 0.5f));
@@ -120,10 +124,15 @@ Status write_model(const ModelShape& s, const std::string& path, const ModelEdit
     }
     PLUMB_RETURN_IF_ERROR(mat(p + "attn_output.weight", q, E));
     PLUMB_RETURN_IF_ERROR(vec(p + "ffn_norm.weight", E, 0.8f, 1.2f));
-    PLUMB_RETURN_IF_ERROR(mat(p + "ffn_gate.weight", E, F));
-    PLUMB_RETURN_IF_ERROR(mat(p + "ffn_up.weight", E, F));
+    if (a == "phi3") {
+      PLUMB_RETURN_IF_ERROR(mat(p + "ffn_up.weight", E, 2 * F));  // gate rows, then up rows
+    } else {
+      PLUMB_RETURN_IF_ERROR(mat(p + "ffn_gate.weight", E, F));
+      PLUMB_RETURN_IF_ERROR(mat(p + "ffn_up.weight", E, F));
+    }
     PLUMB_RETURN_IF_ERROR(mat(p + "ffn_down.weight", F, E));
   }
+  for (const auto& [name, n] : e.extra_vectors) PLUMB_RETURN_IF_ERROR(vec(name, n, 1.0f, 2.0f));
   return w.write(path);
 }
 

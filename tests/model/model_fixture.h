@@ -1,8 +1,9 @@
-// Synthetic llama/qwen2/qwen3 models written with gguf::Writer, for the model tests.
+// Synthetic llama/qwen2/qwen3/phi3 models written with gguf::Writer, for the model tests.
 #pragma once
 
 #include <functional>
 #include <set>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -13,7 +14,7 @@
 namespace plumb::test {
 
 struct ModelShape {
-  std::string arch = "llama";  // or "qwen2" (QKV biases), "qwen3" (per-head q/k norms)
+  std::string arch = "llama";  // or "qwen2" (QKV biases), "qwen3" (per-head q/k norms), "phi3" (fused)
   int n_vocab = 100;
   int n_embd = 64;
   int n_layer = 2;
@@ -36,6 +37,7 @@ struct ModelShape {
 struct ModelEdits {
   std::set<std::string> drop_keys;     // full key names
   std::set<std::string> drop_tensors;  // tensor names
+  std::vector<std::pair<std::string, int64_t>> extra_vectors;  // more F32 tensors: name, length
   std::function<void(const std::string& name, std::vector<int64_t>& shape)> reshape;
 };
 

@@ -78,8 +78,9 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
   const double eps = key_float(f, arch + ".attention.layer_norm_rms_epsilon", 1e-5);
   const double base = key_float(f, arch + ".rope.freq_base", 10000.0);
   const double factor = key_float(f, arch + ".rope.scaling.factor", 1.0);
-  const int64_t window = key_int(f, arch + ".attention.sliding_window", 0);
-  const bool neox = arch == "qwen2" || arch == "qwen3";
+  // llama.cpp runs phi3 without its sliding window, and so does the engine.
+  const int64_t window = arch == "phi3" ? 0 : key_int(f, arch + ".attention.sliding_window", 0);
+  const bool neox = arch == "qwen2" || arch == "qwen3" || arch == "phi3";
 
   const Mat embd = load(f, "token_embd.weight");
   const Mat out_norm = load(f, "output_norm.weight");
@@ -107,10 +108,20 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
 
   for (int64_t l = 0; l < L; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
-    const Mat an = load(f, p + "attn_norm.weight"), wq = load(f, p + "attn_q.weight"), wk = load(f, p + "attn_k.weight"),
-              wv = load(f, p + "attn_v.weight"), wo = load(f, p + "attn_output.weight"),
-              fn = load(f, p + "ffn_norm.weight"), wg = load(f, p + "ffn_gate.weight"),
-              wu = load(f, p + "ffn_up.weight"), wd = load(f, p + "ffn_down.weight");
+    const Mat an = load(f, p + "attn_norm.weight"), wo = load(f, p + "attn_output.weight"),
+              fn = load(f, p + "ffn_norm.weight"), wu = load(f, p + "ffn_up.weight"), wd = load(f, p + "ffn_down.weight");
+    // phi3 fuses q, k, v into attn_qkv and the gate into ffn_up (its first half).
+    const bool fused_qkv = f.find_tensor(p + "attn_qkv.weight") != nullptr;
+    const bool fused_up = f.find_tensor(p + "ffn_gate.weight") == nullptr;
+    Mat wq, wk, wv, wqkv, wg;
+    if (fused_qkv) {
+      wqkv = load(f, p + "attn_qkv.weight");
+    } else {
+      wq = load(f, p + "attn_q.weight");
+      wk = load(f, p + "attn_k.weight");
+      wv = load(f, p + "attn_v.weight");
+    }
+    if (!fused_up) wg = load(f, p + "ffn_gate.weight");
     Mat bq, bk, bv, qn, kn;
     if (f.find_tensor(p + "attn_q_norm.weight")) {
       qn = load(f, p + "attn_q_norm.weight");
@@ -124,9 +135,16 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
     std::vector<Vec> Q(T), K(T), V(T);
     for (size_t t = 0; t < T; ++t) {
       const Vec h = rmsnorm(x[t], an, eps);
-      Q[t] = matvec(wq, h);
-      K[t] = matvec(wk, h);
-      V[t] = matvec(wv, h);
+      if (fused_qkv) {
+        const Vec all = matvec(wqkv, h);
+        Q[t] = Vec(all.begin(), all.begin() + H * hd);
+        K[t] = Vec(all.begin() + H * hd, all.begin() + (H + KV) * hd);
+        V[t] = Vec(all.begin() + (H + KV) * hd, all.end());
+      } else {
+        Q[t] = matvec(wq, h);
+        K[t] = matvec(wk, h);
+        V[t] = matvec(wv, h);
+      }
       if (!bq.a.empty()) {
         for (size_t i = 0; i < Q[t].size(); ++i) Q[t][i] += bq.a[i];
         for (size_t i = 0; i < K[t].size(); ++i) K[t][i] += bk.a[i];
@@ -167,8 +185,13 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
       const Vec a = matvec(wo, o);
       for (int64_t i = 0; i < E; ++i) x[t][i] += a[i];
       const Vec h2 = rmsnorm(x[t], fn, eps);
-      Vec g = matvec(wg, h2);
-      const Vec u = matvec(wu, h2);
+      Vec g, u = matvec(wu, h2);
+      if (fused_up) {
+        g = Vec(u.begin(), u.begin() + u.size() / 2);
+        u.erase(u.begin(), u.begin() + u.size() / 2);
+      } else {
+        g = matvec(wg, h2);
+      }
       for (size_t i = 0; i < g.size(); ++i) g[i] = g[i] / (1.0 + std::exp(-g[i])) * u[i];
       const Vec d = matvec(wd, g);
       for (int64_t i = 0; i < E; ++i) x[t][i] += d[i];

@@ -28,10 +28,11 @@ struct ArchSpec {
 const ArchSpec& arch_llama();
 const ArchSpec& arch_qwen2();
 const ArchSpec& arch_qwen3();
+const ArchSpec& arch_phi3();
 
 // nullptr when unknown.
 const ArchSpec* find_arch(std::string_view name);
-// "llama, qwen2, qwen3"
+// "llama, qwen2, qwen3, phi3"
 std::string known_archs();
 
 }  // namespace plumb::model
