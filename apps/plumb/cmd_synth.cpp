@@ -18,6 +18,8 @@ struct SynthOptions {
   std::string vocab;
   bool tied = false;
   int head_dim = 0;
+  int sliding_window = 0;
+  int layers = 0;
   uint64_t seed = 0;
   std::string out;
 };
@@ -35,6 +37,11 @@ int run_synth(const SynthOptions& o) {
   spec->arch = o.arch;
   spec->tied_output = o.tied;
   spec->head_dim = o.head_dim;
+  spec->sliding_window = o.sliding_window;
+  if (o.layers > 0) spec->n_layer = o.layers;
+  // Gemma 3 files rotate their global layers with base 1e6 (the sliding-window layers keep
+  // llama.cpp's default 10000), so a synthetic one does too.
+  if (o.arch == "gemma3") spec->rope_freq_base = 1000000.0f;
   spec->seed = o.seed;
   spec->vocab_path = o.vocab;
   spec->name = "plumb-synth-" + o.arch + "-" + o.preset;
@@ -79,7 +86,7 @@ const CommandRegistration kRegistration(
     [](CLI::App& sub) -> std::function<int()> {
       auto o = std::make_shared<SynthOptions>();
       sub.add_option("--arch", o->arch, "Architecture: its metadata key prefix and tensor set")
-          ->check(CLI::IsMember({"llama", "qwen2", "qwen3", "phi3"}))
+          ->check(CLI::IsMember({"llama", "qwen2", "qwen3", "phi3", "gemma3"}))
           ->capture_default_str();
       sub.add_option("--preset", o->preset, "Model shape: tiny (n_embd 64, 2 layers), small (n_embd 256, 4 layers), "
                                             "1b (Llama-3.2-1B shape: n_embd 2048, 16 layers, vocab 128256)")
@@ -100,6 +107,14 @@ const CommandRegistration kRegistration(
                      "Qwen3 uses 128 whatever n_embd is, so its queries are wider than the embedding")
           ->check(CLI::Range(0, 4096))
           ->capture_default_str();
+      sub.add_option("--sliding-window", o->sliding_window,
+                     "Attention window in tokens, written as attention.sliding_window (0: none). gemma3 applies "
+                     "it in five of every six layers")
+          ->check(CLI::Range(0, 1 << 20))
+          ->capture_default_str();
+      sub.add_option("--layers", o->layers, "Number of layers instead of the preset's (0: the preset's)")
+          ->check(CLI::Range(0, 1024))
+          ->capture_default_str();
       sub.add_flag("--tied", o->tied, "No output.weight: the output projection reuses token_embd");
       sub.add_option("--seed", o->seed, "Seed of the random weights (same seed, same file)")->capture_default_str();
       sub.add_option("-o,--output", o->out, "GGUF file to write (atomically)")->required();
@@ -108,6 +123,7 @@ const CommandRegistration kRegistration(
           "  plumb synth --preset tiny --seed 1 -o tiny.gguf\n"
           "  plumb synth --arch qwen2 --preset small --type q8_0 --seed 2 -o small-qwen2.gguf\n"
           "  plumb synth --arch qwen3 --preset small --head-dim 64 --type q8_0 --seed 5 -o small-qwen3.gguf\n"
+          "  plumb synth --arch gemma3 --preset small --sliding-window 16 --tied --seed 6 -o small-gemma3.gguf\n"
           "  plumb synth --preset 1b --type q4_0 --tied --vocab llama3-vocab.gguf --seed 3 -o 1b.gguf\n"
           "  plumb synth --preset 1b --type q4_K_M --seed 1 -o 1b-q4_K_M.gguf\n"
           "  plumb synth --preset small --type q5_0 --seed 4 -o small-q5_0.gguf\n");

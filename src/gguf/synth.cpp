@@ -68,8 +68,9 @@ int64_t head_dim_of(const SynthSpec& s) { return s.head_dim > 0 ? s.head_dim : s
 
 Status check_spec(const SynthSpec& s) {
   auto bad = [](const std::string& m) { return Status::InvalidArgument("synth: " + m); };
-  if (s.arch != "llama" && s.arch != "qwen2" && s.arch != "qwen3" && s.arch != "phi3")
-    return bad("unknown architecture '" + s.arch + "', expected llama, qwen2, qwen3 or phi3");
+  if (s.arch != "llama" && s.arch != "qwen2" && s.arch != "qwen3" && s.arch != "phi3" && s.arch != "gemma3")
+    return bad("unknown architecture '" + s.arch + "', expected llama, qwen2, qwen3, phi3 or gemma3");
+  if (s.sliding_window < 0) return bad("sliding_window must be >= 0");
   if (s.n_embd <= 0 || s.n_layer <= 0 || s.n_head <= 0 || s.n_head_kv <= 0 || s.n_ff <= 0 || s.n_ctx <= 0)
     return bad("n_embd, n_layer, n_head, n_head_kv, n_ff and n_ctx must be positive");
   if (s.head_dim < 0 || s.head_dim % 2 != 0) return bad("head_dim " + std::to_string(s.head_dim) + " must be even");
@@ -147,11 +148,15 @@ std::vector<Planned> plan_tensors(const SynthSpec& s, int64_t n_vocab) {
       add(p + "attn_k.bias", {n_embd_kv}, Init::kBias);
       add(p + "attn_v.bias", {n_embd_kv}, Init::kBias);
     }
-    if (s.arch == "qwen3") {
+    if (s.arch == "qwen3" || s.arch == "gemma3") {
       add(p + "attn_q_norm.weight", {head_dim}, Init::kNorm);
       add(p + "attn_k_norm.weight", {head_dim}, Init::kNorm);
     }
     add(p + "attn_output.weight", {q_dim, s.n_embd}, Init::kWeight);
+    if (s.arch == "gemma3") {
+      add(p + "post_attention_norm.weight", {s.n_embd}, Init::kNorm);
+      add(p + "post_ffw_norm.weight", {s.n_embd}, Init::kNorm);
+    }
     add(p + "ffn_norm.weight", {s.n_embd}, Init::kNorm);
     if (!fused) add(p + "ffn_gate.weight", {s.n_embd, s.n_ff}, Init::kWeight);
     add(p + "ffn_up.weight", {s.n_embd, fused ? 2 * s.n_ff : s.n_ff}, Init::kWeight);
@@ -279,6 +284,7 @@ Status synth_write(const SynthSpec& s, const std::string& path, const SynthProgr
     kv.push_back({a + ".attention.value_length", u32(s.head_dim)});
   }
   kv.push_back({a + ".vocab_size", u32(n_vocab)});
+  if (s.sliding_window > 0) kv.push_back({a + ".attention.sliding_window", u32(s.sliding_window)});
   for (auto& e : tok) kv.push_back(std::move(e));
 
   std::vector<Planned> plan = plan_tensors(s, n_vocab);

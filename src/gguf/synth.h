@@ -1,5 +1,5 @@
 // gguf/synth.h — synthetic llama-family models: random weights with exactly the metadata
-// keys and tensor names real llama / qwen2 / qwen3 / phi3 GGUF files use, so tests and benchmarks need
+// keys and tensor names real llama / qwen2 / qwen3 / phi3 / gemma3 GGUF files use, so tests and benchmarks need
 // no downloaded model.
 //
 // Weights are deterministic in `seed` (the same spec always gives the same bytes) and are
@@ -21,8 +21,9 @@
 namespace plumb::gguf {
 
 struct SynthSpec {
-  // "llama", "qwen2" (also implies qkv_bias), "qwen3" (q/k norms) or "phi3" (fused attn_qkv, and
-  // ffn_up of 2 * n_ff rows holding the gate's rows first, no ffn_gate)
+  // "llama", "qwen2" (also implies qkv_bias), "qwen3" (q/k norms), "phi3" (fused attn_qkv, and
+  // ffn_up of 2 * n_ff rows holding the gate's rows first, no ffn_gate) or "gemma3" (q/k norms
+  // and post_attention_norm / post_ffw_norm)
   std::string arch = "llama";
   std::string name = "plumb-synth";  // general.name
   int n_vocab = 320;  // ignored when vocab_path is set (the copied vocabulary decides)
@@ -32,6 +33,7 @@ struct SynthSpec {
   int n_head_kv = 2;
   int n_ff = 128;
   int head_dim = 0;  // 0: n_embd / n_head; otherwise written as attention.key_length / value_length
+  int sliding_window = 0;  // > 0: written as attention.sliding_window
   int n_ctx = 512;
   float rope_freq_base = 10000.0f;
   float rms_eps = 1e-5f;

@@ -70,6 +70,7 @@ struct KernelTable {
   float (*dot_f32)(const float* a, const float* b, int64_t n) = nullptr;
   void (*axpy_f32)(float a, const float* x, float* out, int64_t n) = nullptr;
   void (*swiglu_inplace)(float* gate, const float* up, int64_t n) = nullptr;
+  void (*geglu_inplace)(float* gate, const float* up, int64_t n) = nullptr;
   // Sum of n floats, for the bandwidth probe (must read every byte).
   float (*sum_f32)(const float* x, int64_t n) = nullptr;
 };

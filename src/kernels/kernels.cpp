@@ -250,6 +250,7 @@ void softmax_inplace(float* x, int64_t n) { active_kernel_table().softmax_inplac
 float dot_f32(const float* a, const float* b, int64_t n) { return active_kernel_table().dot_f32(a, b, n); }
 void axpy_f32(float a, const float* x, float* out, int64_t n) { active_kernel_table().axpy_f32(a, x, out, n); }
 void swiglu_inplace(float* gate, const float* up, int64_t n) { active_kernel_table().swiglu_inplace(gate, up, n); }
+void geglu_inplace(float* gate, const float* up, int64_t n) { active_kernel_table().geglu_inplace(gate, up, n); }
 
 const char* active_isa() { return isa_name(active_kernel_table().isa).data(); }
 

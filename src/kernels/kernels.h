@@ -64,6 +64,8 @@ float dot_f32(const float* a, const float* b, int64_t n);
 void axpy_f32(float a, const float* x, float* out, int64_t n);
 // gate[i] = silu(gate[i]) * up[i]
 void swiglu_inplace(float* gate, const float* up, int64_t n);
+// gate[i] = gelu(gate[i]) * up[i], GELU in its tanh form (Gemma's gelu_pytorch_tanh, ggml_gelu)
+void geglu_inplace(float* gate, const float* up, int64_t n);
 
 // Name of the instruction set in use: "avx512", "avx2" or "scalar".
 const char* active_isa();

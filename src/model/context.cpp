@@ -37,7 +37,7 @@ struct Context::Impl {
   std::vector<float> x, xb, q, k, v, att, gate, up;
   std::vector<float> fused;               // outputs of fused attn_qkv / gate+up matrices, split after
   int64_t fused_width = 0;                // floats per token in `fused` (0: no fused matrices)
-  std::vector<float> rope_cos, rope_sin;  // [n_batch][n_rot / 2]
+  std::vector<float> rope_cos, rope_sin;  // [2][n_batch][n_rot / 2]: set 1 for sliding-window layers (gemma3)
   std::vector<float> scores;              // [n_threads][n_ctx]
   std::vector<float> logits;              // last token
   std::vector<float> all_logits;          // [n_tokens][n_vocab] when asked for
@@ -60,13 +60,25 @@ struct Context::Impl {
       kernels::matmul(w.type, w.data, w.n_rows, w.n_cols, in, n_tok, out, *pool, scratch);
   }
 
+  void softcap(float* l, int64_t n) const {
+    if (hp.logit_softcap <= 0) return;
+    const float cap = hp.logit_softcap, inv = 1.0f / hp.logit_softcap;
+    for (int64_t i = 0; i < n; ++i) l[i] = cap * std::tanh(l[i] * inv);
+  }
+
   void rmsnorm_rows(const float* in, const model::Vector& weight, float* out, int64_t n_tok) {
     for (int64_t t = 0; t < n_tok; ++t)
       kernels::rmsnorm(in + t * hp.n_embd, weight.data, out + t * hp.n_embd, hp.n_embd, hp.rms_eps);
   }
 
+  // Whether layer l attends through the sliding window, and which RoPE table set it uses.
+  bool layer_swa(int64_t l) const {
+    return hp.sliding_window > 0 && (hp.swa_period == 0 || l % hp.swa_period < hp.swa_period - 1);
+  }
+  int rope_set(int64_t l) const { return hp.rope_freq_base_swa > 0 && layer_swa(l) ? 1 : 0; }
+
   void rope_tables(int32_t pos0, int64_t n_tok);
-  void rope(float* vecs, int64_t n_heads, int64_t t);
+  void rope(float* vecs, int64_t n_heads, int64_t t, int set);
   void attention(int64_t layer, int32_t pos0, int64_t n_tok);
   Status eval_chunk(const int32_t* tokens, int64_t n_tok, bool all_logits, size_t logits_row);
 };
@@ -108,8 +120,8 @@ Result<std::unique_ptr<Context>> Context::create(const Model& model, const Conte
       if (!L.ffn_gate) c->fused_width = std::max(c->fused_width, 2 * hp.n_ff);
     }
     c->fused.resize(B * static_cast<size_t>(c->fused_width));
-    c->rope_cos.resize(B * (hp.n_rot / 2));
-    c->rope_sin.resize(B * (hp.n_rot / 2));
+    c->rope_cos.resize(2 * B * (hp.n_rot / 2));
+    c->rope_sin.resize(2 * B * (hp.n_rot / 2));
     c->scores.resize(static_cast<size_t>(c->n_threads) * c->n_ctx);
     c->logits.resize(hp.n_vocab);
   } catch (const std::bad_alloc&) {
@@ -165,7 +177,7 @@ Status Context::shift(int32_t n_keep, int32_t n_discard) {
       std::memmove(k_dst, impl->kc(l, h, n_keep + n_discard), bytes);
       std::memmove(v_dst, impl->vc(l, h, n_keep + n_discard), bytes);
       // One head's positions are contiguous, head_dim apart: rope() sees them as n_moved heads.
-      impl->rope(k_dst, n_moved, 0);
+      impl->rope(k_dst, n_moved, 0, impl->rope_set(l));
     }
   });
   c.n_past -= n_discard;
@@ -205,22 +217,30 @@ Status Context::eval(std::span<const int32_t> tokens, bool all_logits) {
 void Context::Impl::rope_tables(int32_t pos0, int64_t n_tok) {
   const int64_t half = hp.n_rot / 2;
   const float* ff = m->w.rope_freqs.data;
-  for (int64_t t = 0; t < n_tok; ++t) {
-    const double pos = static_cast<double>(pos0 + t) * hp.rope_freq_scale;
-    for (int64_t i = 0; i < half; ++i) {
-      double theta = pos * std::pow(static_cast<double>(hp.rope_freq_base), -2.0 * static_cast<double>(i) /
-                                                                              static_cast<double>(hp.n_rot));
-      if (ff != nullptr) theta /= ff[i];
-      rope_cos[t * half + i] = static_cast<float>(std::cos(theta));
-      rope_sin[t * half + i] = static_cast<float>(std::sin(theta));
+  const size_t set_size = static_cast<size_t>(n_batch) * static_cast<size_t>(half);
+  for (int set = 0; set < (hp.rope_freq_base_swa > 0 ? 2 : 1); ++set) {
+    // Set 1 (sliding-window layers of gemma3): its own base, and no scaling, as in llama.cpp.
+    const double base = set == 0 ? hp.rope_freq_base : hp.rope_freq_base_swa;
+    const double scale = set == 0 ? hp.rope_freq_scale : 1.0;
+    float* cos_out = rope_cos.data() + set * set_size;
+    float* sin_out = rope_sin.data() + set * set_size;
+    for (int64_t t = 0; t < n_tok; ++t) {
+      const double pos = static_cast<double>(pos0 + t) * scale;
+      for (int64_t i = 0; i < half; ++i) {
+        double theta = pos * std::pow(base, -2.0 * static_cast<double>(i) / static_cast<double>(hp.n_rot));
+        if (ff != nullptr) theta /= ff[i];
+        cos_out[t * half + i] = static_cast<float>(std::cos(theta));
+        sin_out[t * half + i] = static_cast<float>(std::sin(theta));
+      }
     }
   }
 }
 
-void Context::Impl::rope(float* vecs, int64_t n_heads, int64_t t) {
+void Context::Impl::rope(float* vecs, int64_t n_heads, int64_t t, int set) {
   const int64_t half = hp.n_rot / 2;
-  const float* cs = rope_cos.data() + t * half;
-  const float* sn = rope_sin.data() + t * half;
+  const size_t set_size = static_cast<size_t>(n_batch) * static_cast<size_t>(half);
+  const float* cs = rope_cos.data() + set * set_size + t * half;
+  const float* sn = rope_sin.data() + set * set_size + t * half;
   for (int64_t h = 0; h < n_heads; ++h) {
     float* x = vecs + h * hp.head_dim;
     if (hp.rope_type == RopeType::kNorm) {
@@ -256,12 +276,13 @@ void Context::Impl::attention(int64_t layer, int32_t pos0, int64_t n_tok) {
     Context::Impl& c = *jp->c;
     const ModelHParams& hp = c.hp;
     const int64_t hd = hp.head_dim, group = hp.n_head / hp.n_head_kv;
-    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    const float scale = hp.attn_scale > 0 ? hp.attn_scale : 1.0f / std::sqrt(static_cast<float>(hd));
+    const int64_t window = c.layer_swa(jp->layer) ? hp.sliding_window : 0;
     float* sc = c.scores.data() + static_cast<size_t>(thread) * c.n_ctx;
     for (int64_t item = begin; item < end; ++item) {
       const int64_t t = item / hp.n_head, h = item % hp.n_head, kvh = h / group;
       const int64_t pos = jp->pos0 + t;
-      const int64_t start = hp.sliding_window > 0 ? std::max<int64_t>(0, pos - hp.sliding_window + 1) : 0;
+      const int64_t start = window > 0 ? std::max<int64_t>(0, pos - window + 1) : 0;
       const float* qh = c.q.data() + t * c.q_dim + h * hd;
       float mx = -INFINITY;
       for (int64_t p = start; p <= pos; ++p) {
@@ -299,6 +320,8 @@ Status Context::Impl::eval_chunk(const int32_t* tokens, int64_t n_tok, bool want
     const auto* row = static_cast<const uint8_t*>(w.tok_embd.data) +
                       static_cast<size_t>(tokens[t]) * kernels::row_size(w.tok_embd.type, E);
     kernels::dequantize_row(w.tok_embd.type, row, x.data() + t * E, E);
+    if (hp.embd_scale != 1.0f)
+      for (int64_t i = 0; i < E; ++i) x[t * E + i] *= hp.embd_scale;
   }
   rope_tables(pos0, n_tok);
 
@@ -335,8 +358,8 @@ Status Context::Impl::eval_chunk(const int32_t* tokens, int64_t n_tok, bool want
         for (int64_t h = 0; h < hp.n_head_kv; ++h)
           kernels::rmsnorm(kt + h * hp.head_dim, L.k_norm.data, kt + h * hp.head_dim, hp.head_dim, hp.rms_eps);
       }
-      rope(qt, hp.n_head, t);
-      rope(kt, hp.n_head_kv, t);
+      rope(qt, hp.n_head, t, rope_set(l));
+      rope(kt, hp.n_head_kv, t, rope_set(l));
       for (int64_t h = 0; h < hp.n_head_kv; ++h) {
         std::memcpy(kc(l, h, pos0 + t), kt + h * hp.head_dim, hp.head_dim * sizeof(float));
         std::memcpy(vc(l, h, pos0 + t), vt + h * hp.head_dim, hp.head_dim * sizeof(float));
@@ -344,6 +367,7 @@ Status Context::Impl::eval_chunk(const int32_t* tokens, int64_t n_tok, bool want
     }
     attention(l, pos0, n_tok);
     mul(L.wo, att.data(), n_tok, xb.data());
+    if (L.attn_post_norm) rmsnorm_rows(xb.data(), L.attn_post_norm, xb.data(), n_tok);
     for (int64_t i = 0; i < n_tok * E; ++i) x[i] += xb[i];
 
     rmsnorm_rows(x.data(), L.ffn_norm, xb.data(), n_tok);
@@ -359,8 +383,12 @@ Status Context::Impl::eval_chunk(const int32_t* tokens, int64_t n_tok, bool want
         std::memcpy(up.data() + t * F, fused.data() + t * 2 * F + F, static_cast<size_t>(F) * sizeof(float));
       }
     }
-    kernels::swiglu_inplace(gate.data(), up.data(), n_tok * hp.n_ff);
+    if (hp.ffn_gelu)
+      kernels::geglu_inplace(gate.data(), up.data(), n_tok * hp.n_ff);
+    else
+      kernels::swiglu_inplace(gate.data(), up.data(), n_tok * hp.n_ff);
     mul(L.ffn_down, gate.data(), n_tok, xb.data());
+    if (L.ffn_post_norm) rmsnorm_rows(xb.data(), L.ffn_post_norm, xb.data(), n_tok);
     for (int64_t i = 0; i < n_tok * E; ++i) x[i] += xb[i];
   }
 
@@ -371,10 +399,12 @@ Status Context::Impl::eval_chunk(const int32_t* tokens, int64_t n_tok, bool want
     rmsnorm_rows(x.data(), w.output_norm, xb.data(), n_tok);
     float* dst = all_logits.data() + logits_row * static_cast<size_t>(nv);
     mul(w.output, xb.data(), n_tok, dst);
+    softcap(dst, n_tok * nv);
     std::memcpy(logits.data(), dst + (n_tok - 1) * nv, static_cast<size_t>(nv) * sizeof(float));
   } else {
     kernels::rmsnorm(x.data() + (n_tok - 1) * E, w.output_norm.data, xb.data(), E, hp.rms_eps);
     mul(w.output, xb.data(), 1, logits.data());
+    softcap(logits.data(), nv);
   }
   return Status::Ok();
 }

@@ -304,6 +304,23 @@ TEST(GgufSynth, Phi3FusesQkvAndGateUp) {
   EXPECT_EQ((*f)->tensors().size(), 3u + 4u * 6u);  // per layer: 2 norms, qkv, output, up, down
 }
 
+TEST(GgufSynth, Gemma3HasPostNormsAndWindow) {
+  test::TempDir dir;
+  auto spec = *synth_preset("tiny");
+  spec.arch = "gemma3";
+  spec.sliding_window = 16;
+  ASSERT_TRUE(synth_write(spec, dir.file("g3.gguf")).ok());
+  auto f = File::open(dir.file("g3.gguf"));
+  ASSERT_TRUE(f.ok()) << f.status().to_string();
+  EXPECT_EQ(*(*f)->get_int("gemma3.attention.sliding_window"), 16);
+  for (const char* n : {"blk.1.attn_q_norm.weight", "blk.1.attn_k_norm.weight"})
+    EXPECT_EQ((*f)->find_tensor(n)->shape, (std::vector<int64_t>{16})) << n;
+  for (const char* n : {"blk.1.post_attention_norm.weight", "blk.1.post_ffw_norm.weight"})
+    EXPECT_EQ((*f)->find_tensor(n)->shape, (std::vector<int64_t>{64})) << n;
+  spec.sliding_window = -1;
+  EXPECT_EQ(synth_write(spec, dir.file("x.gguf")).message(), "synth: sliding_window must be >= 0");
+}
+
 TEST(GgufSynth, RejectsInconsistentSpecs) {
   test::TempDir dir;
   auto spec = *synth_preset("tiny");

@@ -272,6 +272,18 @@ TEST(Elementwise, AllLevelsMatchDefinitions) {
       const double want = a[i] / (1.0 + std::exp(-double{a[i]})) * b[i];
       ASSERT_NEAR(g[i], want, kMaxElementwiseRelError * (std::fabs(want) + 1e-6)) << name << " swiglu " << i;
     }
+
+    // GELU (tanh form) against its textbook definition; the extremes check no overflow.
+    std::vector<float> ge(a), ex = {-1e4f, -30.0f, -5.0f, 0.0f, 5.0f, 30.0f, 1e4f};
+    for (size_t j = 0; j < ex.size() && j < ge.size(); ++j) ge[j] = ex[j];
+    const std::vector<float> gin(ge);
+    k.geglu_inplace(ge.data(), b.data(), n);
+    for (int64_t i = 0; i < n; ++i) {
+      const double x = gin[i];
+      const double want = 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x))) * b[i];
+      ASSERT_TRUE(std::isfinite(ge[i])) << name << " geglu " << i;
+      ASSERT_NEAR(ge[i], want, kMaxElementwiseRelError * (std::fabs(want) + 1e-6)) << name << " geglu " << i;
+    }
   }
 }
 

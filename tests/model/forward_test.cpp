@@ -86,6 +86,23 @@ std::vector<ModelShape> shapes() {
   h.tied = true;
   h.seed = 8;
   out.push_back(h);
+  ModelShape gm;  // gemma3: 4 layers, window 5 in layers 0-1 (period 3: layer 2 global), local RoPE
+  gm.arch = "gemma3";  // base 10000 vs global 1e6 with linear scaling, soft-capped logits, GQA 4:2
+  gm.n_layer = 4;
+  gm.n_head_kv = 2;
+  gm.head_dim = 32;
+  gm.sliding_window = 5;
+  gm.swa_period = 3;
+  gm.rope_base = 1000000.0f;
+  gm.rope_linear_factor = 8.0f;
+  gm.logit_softcap = 3.0f;
+  gm.tied = true;
+  gm.seed = 9;
+  out.push_back(gm);
+  ModelShape gd;  // gemma3 defaults: no window (all layers global), no soft-cap, untied
+  gd.arch = "gemma3";
+  gd.seed = 10;
+  out.push_back(gd);
   return out;
 }
 

@@ -97,6 +97,19 @@ std::vector<ErrorCase> cases() {
     c.edits.extra_vectors = {{"rope_factors_long.weight", 8}, {"rope_factors_short.weight", 8}};
     out.push_back(c);
   }
+  test::ModelShape gemma3;
+  gemma3.arch = "gemma3";
+  {
+    ErrorCase c{"gemma3 without post norm", gemma3, {}, StatusCode::kNotFound,
+                "tensor 'blk.1.post_ffw_norm.weight' is missing"};
+    c.edits.drop_tensors = {"blk.1.post_ffw_norm.weight"};
+    out.push_back(c);
+  }
+  {
+    ErrorCase c{"gemma3 without k norm", gemma3, {}, StatusCode::kNotFound, "tensor 'blk.0.attn_k_norm.weight' is missing"};
+    c.edits.drop_tensors = {"blk.0.attn_k_norm.weight"};
+    out.push_back(c);
+  }
   {
     ErrorCase c{"missing embedding", llama, {}, StatusCode::kNotFound, "tensor 'token_embd.weight' is missing"};
     c.edits.drop_tensors = {"token_embd.weight"};
@@ -153,7 +166,7 @@ TEST(LoadErrors, UnknownArchitecture) {
   ASSERT_FALSE(m.ok());
   EXPECT_EQ(m.status().code(), StatusCode::kUnsupported);
   EXPECT_NE(m.status().message().find("architecture 'mamba'"), std::string::npos) << m.status().message();
-  EXPECT_NE(m.status().message().find("llama, qwen2, qwen3, phi3"), std::string::npos) << m.status().message();
+  EXPECT_NE(m.status().message().find("llama, qwen2, qwen3, phi3, gemma3"), std::string::npos) << m.status().message();
 }
 
 TEST(LoadErrors, TruncatedFilesNeverCrash) {

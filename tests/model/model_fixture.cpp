@@ -87,6 +87,10 @@ Status write_model(const ModelShape& s, const std::string& path, const ModelEdit
   }
   if (s.sliding_window > 0)
     set(a + ".attention.sliding_window", gguf::Value::u32(static_cast<uint32_t>(s.sliding_window)));
+  if (s.swa_period > 0)
+    set(a + ".attention.sliding_window_pattern", gguf::Value::u32(static_cast<uint32_t>(s.swa_period)));
+  if (s.rope_base_swa > 0) set(a + ".rope.freq_base_swa", gguf::Value::f32(s.rope_base_swa));
+  if (s.logit_softcap > 0) set(a + ".final_logit_softcapping", gguf::Value::f32(s.logit_softcap));
 
   Gen g(s.seed);
   const int64_t E = s.n_embd, q = s.n_head * hd, kv = s.n_head_kv * hd, F = s.n_ff;
@@ -118,11 +122,15 @@ Status write_model(const ModelShape& s, const std::string& path, const ModelEdit
       PLUMB_RETURN_IF_ERROR(vec(p + "attn_k.bias", kv, -0.5f, 0.5f));
       PLUMB_RETURN_IF_ERROR(vec(p + "attn_v.bias", kv, -0.5f, 0.5f));
     }
-    if (a == "qwen3") {
+    if (a == "qwen3" || a == "gemma3") {
       PLUMB_RETURN_IF_ERROR(vec(p + "attn_q_norm.weight", hd, 0.5f, 1.5f));
       PLUMB_RETURN_IF_ERROR(vec(p + "attn_k_norm.weight", hd, 0.5f, 1.5f));
     }
     PLUMB_RETURN_IF_ERROR(mat(p + "attn_output.weight", q, E));
+    if (a == "gemma3") {
+      PLUMB_RETURN_IF_ERROR(vec(p + "post_attention_norm.weight", E, 0.5f, 1.5f));
+      PLUMB_RETURN_IF_ERROR(vec(p + "post_ffw_norm.weight", E, 0.5f, 1.5f));
+    }
     PLUMB_RETURN_IF_ERROR(vec(p + "ffn_norm.weight", E, 0.8f, 1.2f));
     if (a == "phi3") {
       PLUMB_RETURN_IF_ERROR(mat(p + "ffn_up.weight", E, 2 * F));  // gate rows, then up rows

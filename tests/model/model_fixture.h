@@ -1,4 +1,4 @@
-// Synthetic llama/qwen2/qwen3/phi3 models written with gguf::Writer, for the model tests.
+// Synthetic llama/qwen2/qwen3/phi3/gemma3 models written with gguf::Writer, for the model tests.
 #pragma once
 
 #include <functional>
@@ -14,7 +14,8 @@
 namespace plumb::test {
 
 struct ModelShape {
-  std::string arch = "llama";  // or "qwen2" (QKV biases), "qwen3" (per-head q/k norms), "phi3" (fused)
+  // or "qwen2" (QKV biases), "qwen3" (per-head q/k norms), "phi3" (fused), "gemma3" (q/k and post norms)
+  std::string arch = "llama";
   int n_vocab = 100;
   int n_embd = 64;
   int n_layer = 2;
@@ -29,6 +30,9 @@ struct ModelShape {
   float rope_base = 10000.0f;
   float rope_linear_factor = 0;  // > 0: rope.scaling.type linear
   int sliding_window = 0;
+  int swa_period = 0;            // > 0: attention.sliding_window_pattern (gemma3)
+  float rope_base_swa = 0;       // > 0: rope.freq_base_swa (gemma3)
+  float logit_softcap = 0;       // > 0: final_logit_softcapping (gemma3)
   bool rope_freqs = false;       // add a rope_freqs.weight tensor
   std::string name() const;
 };

@@ -80,7 +80,15 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
   const double factor = key_float(f, arch + ".rope.scaling.factor", 1.0);
   // llama.cpp runs phi3 without its sliding window, and so does the engine.
   const int64_t window = arch == "phi3" ? 0 : key_int(f, arch + ".attention.sliding_window", 0);
-  const bool neox = arch == "qwen2" || arch == "qwen3" || arch == "phi3";
+  const bool neox = arch == "qwen2" || arch == "qwen3" || arch == "phi3" || arch == "gemma3";
+  // gemma3 (from llama.cpp's graph): embeddings times sqrt(n_embd), GELU-tanh gate, norms of the
+  // attention and FFN outputs, sliding window in layers l % P != P - 1 (P from the file, else 6)
+  // with their own RoPE base (else 10000) and no scaling, optional final logit soft-capping.
+  const bool gemma3 = arch == "gemma3";
+  const int64_t swa_period = gemma3 ? key_int(f, arch + ".attention.sliding_window_pattern", 6) : 0;
+  const double base_swa = key_float(f, arch + ".rope.freq_base_swa", 10000.0);
+  const double softcap = key_float(f, arch + ".final_logit_softcapping", 0.0);
+  auto layer_swa = [&](int64_t l) { return window > 0 && (swa_period == 0 || l % swa_period < swa_period - 1); };
 
   const Mat embd = load(f, "token_embd.weight");
   const Mat out_norm = load(f, "output_norm.weight");
@@ -91,8 +99,11 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
   const size_t T = tokens.size();
   std::vector<Vec> x(T);
   for (size_t t = 0; t < T; ++t) x[t] = Vec(embd.row(tokens[t]), embd.row(tokens[t]) + E);
+  if (gemma3)
+    for (auto& row : x)
+      for (double& v : row) v *= std::sqrt(static_cast<double>(E));
 
-  auto rope = [&](Vec& v, int64_t n_heads, int64_t pos) {
+  auto rope = [&](Vec& v, int64_t n_heads, int64_t pos, double base, double factor) {
     for (int64_t h = 0; h < n_heads; ++h) {
       double* p = v.data() + h * hd;
       for (int64_t i = 0; i < n_rot / 2; ++i) {
@@ -150,7 +161,7 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
         for (size_t i = 0; i < K[t].size(); ++i) K[t][i] += bk.a[i];
         for (size_t i = 0; i < V[t].size(); ++i) V[t][i] += bv.a[i];
       }
-      if (!qn.a.empty()) {  // qwen3: each head's q and k RMS-normalised before RoPE
+      if (!qn.a.empty()) {  // qwen3, gemma3: each head's q and k RMS-normalised before RoPE
         auto head_norm = [&](Vec& v, int64_t n_heads, const Mat& w) {
           for (int64_t h = 0; h < n_heads; ++h) {
             double ss = 0;
@@ -162,14 +173,15 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
         head_norm(Q[t], H, qn);
         head_norm(K[t], KV, kn);
       }
-      rope(Q[t], H, static_cast<int64_t>(t));
-      rope(K[t], KV, static_cast<int64_t>(t));
+      const bool local = gemma3 && layer_swa(l);
+      rope(Q[t], H, static_cast<int64_t>(t), local ? base_swa : base, local ? 1.0 : factor);
+      rope(K[t], KV, static_cast<int64_t>(t), local ? base_swa : base, local ? 1.0 : factor);
     }
     for (size_t t = 0; t < T; ++t) {
       Vec o(static_cast<size_t>(H * hd), 0.0);
       for (int64_t h = 0; h < H; ++h) {
         const int64_t kvh = h / (H / KV);
-        const size_t start = window > 0 && t + 1 > static_cast<size_t>(window) ? t + 1 - window : 0;
+        const size_t start = layer_swa(l) && t + 1 > static_cast<size_t>(window) ? t + 1 - window : 0;
         std::vector<double> s;
         for (size_t u = start; u <= t; ++u) {
           double d = 0;
@@ -182,7 +194,8 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
         for (size_t u = start; u <= t; ++u)
           for (int64_t i = 0; i < hd; ++i) o[h * hd + i] += s[u - start] / sum * V[u][kvh * hd + i];
       }
-      const Vec a = matvec(wo, o);
+      Vec a = matvec(wo, o);
+      if (gemma3) a = rmsnorm(a, load(f, p + "post_attention_norm.weight"), eps);
       for (int64_t i = 0; i < E; ++i) x[t][i] += a[i];
       const Vec h2 = rmsnorm(x[t], fn, eps);
       Vec g, u = matvec(wu, h2);
@@ -192,13 +205,22 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
       } else {
         g = matvec(wg, h2);
       }
-      for (size_t i = 0; i < g.size(); ++i) g[i] = g[i] / (1.0 + std::exp(-g[i])) * u[i];
-      const Vec d = matvec(wd, g);
+      for (size_t i = 0; i < g.size(); ++i) {
+        const double z = g[i];
+        g[i] = gemma3 ? 0.5 * z * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (z + 0.044715 * z * z * z))) * u[i]
+                      : z / (1.0 + std::exp(-z)) * u[i];
+      }
+      Vec d = matvec(wd, g);
+      if (gemma3) d = rmsnorm(d, load(f, p + "post_ffw_norm.weight"), eps);
       for (int64_t i = 0; i < E; ++i) x[t][i] += d[i];
     }
   }
   std::vector<Vec> logits(T);
-  for (size_t t = 0; t < T; ++t) logits[t] = matvec(out, rmsnorm(x[t], out_norm, eps));
+  for (size_t t = 0; t < T; ++t) {
+    logits[t] = matvec(out, rmsnorm(x[t], out_norm, eps));
+    if (softcap > 0)
+      for (double& v : logits[t]) v = softcap * std::tanh(v / softcap);
+  }
   return logits;
 }
 

@@ -236,6 +236,15 @@ void swiglu_inplace(float* gate, const float* up, int64_t n) {
   for (int64_t i = 0; i < n; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
 }
 
+// 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) written as x * sigmoid(2 sqrt(2/pi) (...)): the
+// same identity the SIMD versions use, and no overflow for large |x|.
+void geglu_inplace(float* gate, const float* up, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float x = gate[i];
+    gate[i] = x / (1.0f + std::exp(-1.5957691216057308f * (x + 0.044715f * x * x * x))) * up[i];
+  }
+}
+
 float sum_f32(const float* x, int64_t n) {
   float sum = 0.0f;
   for (int64_t i = 0; i < n; ++i) sum += x[i];
@@ -272,6 +281,7 @@ void install_scalar_kernels(KernelTable& t) {
   t.dot_f32 = dot_f32;
   t.axpy_f32 = axpy_f32;
   t.swiglu_inplace = swiglu_inplace;
+  t.geglu_inplace = geglu_inplace;
   t.sum_f32 = sum_f32;
 }
 

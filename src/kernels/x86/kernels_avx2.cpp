@@ -341,6 +341,22 @@ void swiglu_inplace(float* gate, const float* up, int64_t n) {
   for (; i < n; ++i) gate[i] = gate[i] / (1.0f + exp_scalar(-gate[i])) * up[i];
 }
 
+// gelu_tanh(x) = x * sigmoid(2 sqrt(2/pi) (x + 0.044715 x^3)).
+void geglu_inplace(float* gate, const float* up, int64_t n) {
+  const __m256 one = _mm256_set1_ps(1.0f), k = _mm256_set1_ps(-1.5957691216057308f), c = _mm256_set1_ps(0.044715f);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 x = _mm256_loadu_ps(gate + i);
+    const __m256 inner = _mm256_fmadd_ps(_mm256_mul_ps(c, x), _mm256_mul_ps(x, x), x);
+    const __m256 e = exp_ps(_mm256_mul_ps(k, inner));
+    _mm256_storeu_ps(gate + i, _mm256_mul_ps(_mm256_div_ps(x, _mm256_add_ps(one, e)), _mm256_loadu_ps(up + i)));
+  }
+  for (; i < n; ++i) {
+    const float x = gate[i];
+    gate[i] = x / (1.0f + exp_scalar(-1.5957691216057308f * (x + 0.044715f * x * x * x))) * up[i];
+  }
+}
+
 float sum_f32(const float* x, int64_t n) {
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps(),
          acc3 = _mm256_setzero_ps();
@@ -383,6 +399,7 @@ void install_avx2_kernels(KernelTable& t) {
   t.dot_f32 = dot_f32;
   t.axpy_f32 = axpy_f32;
   t.swiglu_inplace = swiglu_inplace;
+  t.geglu_inplace = geglu_inplace;
   t.sum_f32 = sum_f32;
 }
 

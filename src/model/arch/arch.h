@@ -29,10 +29,11 @@ const ArchSpec& arch_llama();
 const ArchSpec& arch_qwen2();
 const ArchSpec& arch_qwen3();
 const ArchSpec& arch_phi3();
+const ArchSpec& arch_gemma3();
 
 // nullptr when unknown.
 const ArchSpec* find_arch(std::string_view name);
-// "llama, qwen2, qwen3, phi3"
+// "llama, qwen2, qwen3, phi3, gemma3"
 std::string known_archs();
 
 }  // namespace plumb::model
