@@ -85,6 +85,22 @@ std::vector<ShiftCase> shift_cases() {
   d.n_layer = 1;
   d.seed = 14;
   out.push_back({"qwen2_mha", d});
+  // gemma3: its one layer is a sliding-window layer (a window of 64 that cuts nothing here), so it
+  // rotates with the local RoPE table (base 10000, unscaled), not the global one (1e6, linear 8):
+  // the shift must re-rotate with the layer's own table.
+  ModelShape e;
+  e.arch = "gemma3";
+  e.n_layer = 1;
+  e.n_head_kv = 2;
+  e.sliding_window = 64;
+  e.rope_base = 1000000.0f;
+  e.rope_linear_factor = 8.0f;
+  e.seed = 15;
+  out.push_back({"gemma3_local", e});
+  ModelShape f = e;  // ... and without a window its layer is global
+  f.sliding_window = 0;
+  f.seed = 16;
+  out.push_back({"gemma3_global", f});
   return out;
 }
 
