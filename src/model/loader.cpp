@@ -85,6 +85,12 @@ Status load_attention(TensorLoader& tl, const ModelHParams& hp, int l, LayerWeig
   return Status::Ok();
 }
 
+Status load_qk_norms(TensorLoader& tl, const ModelHParams& hp, int l, LayerWeights& w) {
+  PLUMB_ASSIGN_OR_RETURN(w.q_norm, tl.vector(layer_tensor(l, "attn_q_norm.weight"), hp.head_dim));
+  PLUMB_ASSIGN_OR_RETURN(w.k_norm, tl.vector(layer_tensor(l, "attn_k_norm.weight"), hp.head_dim));
+  return Status::Ok();
+}
+
 Status load_llama_block(TensorLoader& tl, const ModelHParams& hp, int l, LayerWeights& w) {
   const int64_t e = hp.n_embd;
   PLUMB_RETURN_IF_ERROR(load_attention(tl, hp, l, w));

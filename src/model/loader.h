@@ -40,6 +40,9 @@ std::string layer_tensor(int layer, const char* suffix);
 // as llama.cpp accepts for every architecture, otherwise attn_q, attn_k, attn_v) and attn_output.
 Status load_attention(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeights& w);
 
+// attn_q_norm and attn_k_norm: per-head RMSNorm weights of head_dim (qwen3, gemma3).
+Status load_qk_norms(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeights& w);
+
 // The tensors every llama-like block has: load_attention's, then ffn_norm, ffn_gate/up/down.
 Status load_llama_block(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeights& w);
 

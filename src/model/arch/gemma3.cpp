@@ -21,8 +21,7 @@ namespace {
 
 Status load_layer(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeights& w) {
   PLUMB_RETURN_IF_ERROR(load_llama_block(tl, hp, layer, w));
-  PLUMB_ASSIGN_OR_RETURN(w.q_norm, tl.vector(layer_tensor(layer, "attn_q_norm.weight"), hp.head_dim));
-  PLUMB_ASSIGN_OR_RETURN(w.k_norm, tl.vector(layer_tensor(layer, "attn_k_norm.weight"), hp.head_dim));
+  PLUMB_RETURN_IF_ERROR(load_qk_norms(tl, hp, layer, w));
   PLUMB_ASSIGN_OR_RETURN(w.attn_post_norm, tl.vector(layer_tensor(layer, "post_attention_norm.weight"), hp.n_embd));
   PLUMB_ASSIGN_OR_RETURN(w.ffn_post_norm, tl.vector(layer_tensor(layer, "post_ffw_norm.weight"), hp.n_embd));
   return Status::Ok();
