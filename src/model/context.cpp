@@ -2,11 +2,15 @@
 //
 // Per block, for a chunk of T tokens (T = 1 when decoding):
 //   h = rmsnorm(x) * attn_norm;  q, k, v = Wq h (+bq), Wk h (+bk), Wv h (+bv)   (or one fused Wqkv h)
+//   [q, k = per-head rmsnorm(q) * q_norm, rmsnorm(k) * k_norm]   (qwen3, gemma3)
 //   rope(q, k);  K/V cache[pos] = k, v
-//   o = softmax(q k^T / sqrt(head_dim), causal [, sliding window]) v   (GQA: n_head / n_head_kv
-//       query heads share each KV head)
-//   x += Wo o;  h = rmsnorm(x) * ffn_norm;  x += Wdown (silu(Wgate h) * Wup h)
-// then logits = Woutput (rmsnorm(x) * output_norm).
+//   o = softmax(q k^T * scale, causal [, sliding window]) v   (GQA: n_head / n_head_kv query heads
+//       share each KV head; scale 1/sqrt(head_dim) unless the architecture says otherwise)
+//   x += [post_norm] Wo o;  h = rmsnorm(x) * ffn_norm;  x += [post_norm] Wdown (act(Wgate h) * Wup h)
+//       (act = SiLU, or GELU for gemma3; phi3's Wgate and Wup come as one fused matrix)
+// then logits = Woutput (rmsnorm(x) * output_norm)  [soft-capped: cap * tanh(logits / cap)].
+// Which of the bracketed steps run follows from the tensors a layer has and the hyper-parameters
+// its architecture file set (model/arch/), so this file has no per-architecture branches.
 //
 // Every buffer is allocated in create(); eval() allocates nothing on the decode path.
 // KV cache layout: [layer][kv_head][position][head_dim], so one head's keys for all
