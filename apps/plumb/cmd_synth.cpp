@@ -86,7 +86,7 @@ const CommandRegistration kRegistration(
     [](CLI::App& sub) -> std::function<int()> {
       auto o = std::make_shared<SynthOptions>();
       sub.add_option("--arch", o->arch, "Architecture: its metadata key prefix and tensor set")
-          ->check(CLI::IsMember({"llama", "qwen2", "qwen3", "phi3", "gemma3"}))
+          ->check(CLI::IsMember({"llama", "qwen2", "qwen3", "phi3", "gemma", "gemma2", "gemma3"}))
           ->capture_default_str();
       sub.add_option("--preset", o->preset, "Model shape: tiny (n_embd 64, 2 layers), small (n_embd 256, 4 layers), "
                                             "1b (Llama-3.2-1B shape: n_embd 2048, 16 layers, vocab 128256)")
@@ -108,8 +108,8 @@ const CommandRegistration kRegistration(
           ->check(CLI::Range(0, 4096))
           ->capture_default_str();
       sub.add_option("--sliding-window", o->sliding_window,
-                     "Attention window in tokens, written as attention.sliding_window (0: none). gemma3 applies "
-                     "it in five of every six layers")
+                     "Attention window in tokens, written as attention.sliding_window (0: none; gemma2 then "
+                     "defaults to 4096). gemma2 applies it in every other layer, gemma3 in five of every six")
           ->check(CLI::Range(0, 1 << 20))
           ->capture_default_str();
       sub.add_option("--layers", o->layers, "Number of layers instead of the preset's (0: the preset's)")

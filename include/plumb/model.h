@@ -45,11 +45,13 @@ struct ModelHParams {
   // With a sliding window: 0 = every layer uses it; P > 0 = layer l uses it unless l % P == P - 1
   // (gemma3: five local layers, then one global).
   int64_t swa_period = 0;
-  // RoPE of the sliding-window layers when they differ (gemma3: base 10000 there, the global
-  // layers' rope.freq_base elsewhere); 0 = the same as every layer.
+  // RoPE of the sliding-window layers when they differ (gemma3: base 10000 and no scaling there,
+  // the global layers' rope.freq_base and scaling elsewhere); base 0 = the same as every layer.
   float rope_freq_base_swa = 0.0f;
+  float rope_freq_scale_swa = 1.0f;
   float embd_scale = 1.0f;       // token embeddings are multiplied by this (gemma3: sqrt(n_embd))
   float attn_scale = 0.0f;       // scale of q.k; 0 = 1 / sqrt(head_dim)
+  float attn_softcap = 0.0f;     // > 0: attention scores = cap * tanh(scores / cap) (gemma2)
   float logit_softcap = 0.0f;    // > 0: logits = cap * tanh(logits / cap) (<arch>.final_logit_softcapping)
   bool ffn_gelu = false;         // FFN gate activation GELU (tanh form) instead of SiLU
   RopeType rope_type = RopeType::kNorm;

@@ -3,6 +3,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <set>
+#include <string>
 
 #include "gguf/format.h"
 #include "gguf/quantize.h"
@@ -68,8 +70,9 @@ int64_t head_dim_of(const SynthSpec& s) { return s.head_dim > 0 ? s.head_dim : s
 
 Status check_spec(const SynthSpec& s) {
   auto bad = [](const std::string& m) { return Status::InvalidArgument("synth: " + m); };
-  if (s.arch != "llama" && s.arch != "qwen2" && s.arch != "qwen3" && s.arch != "phi3" && s.arch != "gemma3")
-    return bad("unknown architecture '" + s.arch + "', expected llama, qwen2, qwen3, phi3 or gemma3");
+  static const std::set<std::string> kArchs = {"llama", "qwen2", "qwen3", "phi3", "gemma", "gemma2", "gemma3"};
+  if (!kArchs.count(s.arch))
+    return bad("unknown architecture '" + s.arch + "', expected llama, qwen2, qwen3, phi3, gemma, gemma2 or gemma3");
   if (s.sliding_window < 0) return bad("sliding_window must be >= 0");
   if (s.n_embd <= 0 || s.n_layer <= 0 || s.n_head <= 0 || s.n_head_kv <= 0 || s.n_ff <= 0 || s.n_ctx <= 0)
     return bad("n_embd, n_layer, n_head, n_head_kv, n_ff and n_ctx must be positive");
@@ -153,7 +156,7 @@ std::vector<Planned> plan_tensors(const SynthSpec& s, int64_t n_vocab) {
       add(p + "attn_k_norm.weight", {head_dim}, Init::kNorm);
     }
     add(p + "attn_output.weight", {q_dim, s.n_embd}, Init::kWeight);
-    if (s.arch == "gemma3") {
+    if (s.arch == "gemma2" || s.arch == "gemma3") {
       add(p + "post_attention_norm.weight", {s.n_embd}, Init::kNorm);
       add(p + "post_ffw_norm.weight", {s.n_embd}, Init::kNorm);
     }

@@ -1,5 +1,5 @@
 // gguf/synth.h — synthetic llama-family models: random weights with exactly the metadata
-// keys and tensor names real llama / qwen2 / qwen3 / phi3 / gemma3 GGUF files use, so tests and benchmarks need
+// keys and tensor names real llama / qwen2 / qwen3 / phi3 / gemma / gemma2 / gemma3 GGUF files use, so tests and benchmarks need
 // no downloaded model.
 //
 // Weights are deterministic in `seed` (the same spec always gives the same bytes) and are
@@ -22,8 +22,8 @@ namespace plumb::gguf {
 
 struct SynthSpec {
   // "llama", "qwen2" (also implies qkv_bias), "qwen3" (q/k norms), "phi3" (fused attn_qkv, and
-  // ffn_up of 2 * n_ff rows holding the gate's rows first, no ffn_gate) or "gemma3" (q/k norms
-  // and post_attention_norm / post_ffw_norm)
+  // ffn_up of 2 * n_ff rows holding the gate's rows first, no ffn_gate), "gemma" (llama's
+  // tensors), "gemma2" (post_attention_norm / post_ffw_norm) or "gemma3" (those and q/k norms)
   std::string arch = "llama";
   std::string name = "plumb-synth";  // general.name
   int n_vocab = 320;  // ignored when vocab_path is set (the copied vocabulary decides)

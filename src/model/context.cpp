@@ -223,9 +223,9 @@ void Context::Impl::rope_tables(int32_t pos0, int64_t n_tok) {
   const float* ff = m->w.rope_freqs.data;
   const size_t set_size = static_cast<size_t>(n_batch) * static_cast<size_t>(half);
   for (int set = 0; set < (hp.rope_freq_base_swa > 0 ? 2 : 1); ++set) {
-    // Set 1 (sliding-window layers of gemma3): its own base, and no scaling, as in llama.cpp.
+    // Set 1: the sliding-window layers' own base and scaling (gemma3: 10000, unscaled).
     const double base = set == 0 ? hp.rope_freq_base : hp.rope_freq_base_swa;
-    const double scale = set == 0 ? hp.rope_freq_scale : 1.0;
+    const double scale = set == 0 ? hp.rope_freq_scale : hp.rope_freq_scale_swa;
     float* cos_out = rope_cos.data() + set * set_size;
     float* sin_out = rope_sin.data() + set * set_size;
     for (int64_t t = 0; t < n_tok; ++t) {
@@ -282,6 +282,7 @@ void Context::Impl::attention(int64_t layer, int32_t pos0, int64_t n_tok) {
     const int64_t hd = hp.head_dim, group = hp.n_head / hp.n_head_kv;
     const float scale = hp.attn_scale > 0 ? hp.attn_scale : 1.0f / std::sqrt(static_cast<float>(hd));
     const int64_t window = c.layer_swa(jp->layer) ? hp.sliding_window : 0;
+    const float cap = hp.attn_softcap, inv_cap = cap > 0 ? 1.0f / cap : 0.0f;
     float* sc = c.scores.data() + static_cast<size_t>(thread) * c.n_ctx;
     for (int64_t item = begin; item < end; ++item) {
       const int64_t t = item / hp.n_head, h = item % hp.n_head, kvh = h / group;
@@ -290,7 +291,8 @@ void Context::Impl::attention(int64_t layer, int32_t pos0, int64_t n_tok) {
       const float* qh = c.q.data() + t * c.q_dim + h * hd;
       float mx = -INFINITY;
       for (int64_t p = start; p <= pos; ++p) {
-        const float s = kernels::dot_f32(qh, c.kc(jp->layer, kvh, p), hd) * scale;
+        float s = kernels::dot_f32(qh, c.kc(jp->layer, kvh, p), hd) * scale;
+        if (cap > 0) s = cap * std::tanh(s * inv_cap);
         sc[p] = s;
         mx = std::max(mx, s);
       }

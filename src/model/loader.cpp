@@ -91,6 +91,12 @@ Status load_qk_norms(TensorLoader& tl, const ModelHParams& hp, int l, LayerWeigh
   return Status::Ok();
 }
 
+Status load_post_norms(TensorLoader& tl, const ModelHParams& hp, int l, LayerWeights& w) {
+  PLUMB_ASSIGN_OR_RETURN(w.attn_post_norm, tl.vector(layer_tensor(l, "post_attention_norm.weight"), hp.n_embd));
+  PLUMB_ASSIGN_OR_RETURN(w.ffn_post_norm, tl.vector(layer_tensor(l, "post_ffw_norm.weight"), hp.n_embd));
+  return Status::Ok();
+}
+
 Status load_llama_block(TensorLoader& tl, const ModelHParams& hp, int l, LayerWeights& w) {
   const int64_t e = hp.n_embd;
   PLUMB_RETURN_IF_ERROR(load_attention(tl, hp, l, w));

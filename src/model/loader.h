@@ -43,6 +43,9 @@ Status load_attention(TensorLoader& tl, const ModelHParams& hp, int layer, Layer
 // attn_q_norm and attn_k_norm: per-head RMSNorm weights of head_dim (qwen3, gemma3).
 Status load_qk_norms(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeights& w);
 
+// post_attention_norm and post_ffw_norm: RMSNorm of each branch's output (gemma2, gemma3).
+Status load_post_norms(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeights& w);
+
 // The tensors every llama-like block has: load_attention's, then ffn_norm, ffn_gate/up/down.
 Status load_llama_block(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeights& w);
 

@@ -317,6 +317,17 @@ TEST(GgufSynth, Gemma3HasPostNormsAndWindow) {
     EXPECT_EQ((*f)->find_tensor(n)->shape, (std::vector<int64_t>{16})) << n;
   for (const char* n : {"blk.1.post_attention_norm.weight", "blk.1.post_ffw_norm.weight"})
     EXPECT_EQ((*f)->find_tensor(n)->shape, (std::vector<int64_t>{64})) << n;
+  // gemma2 has the post-norms but no q/k norms; gemma has llama's tensors only.
+  spec.arch = "gemma2";
+  ASSERT_TRUE(synth_write(spec, dir.file("g2.gguf")).ok());
+  auto f2 = File::open(dir.file("g2.gguf"));
+  ASSERT_TRUE(f2.ok());
+  EXPECT_NE((*f2)->find_tensor("blk.0.post_ffw_norm.weight"), nullptr);
+  EXPECT_EQ((*f2)->find_tensor("blk.0.attn_q_norm.weight"), nullptr);
+  EXPECT_EQ((*f2)->tensors().size(), 3u + 2u * 11u);
+  spec.arch = "gemma";
+  ASSERT_TRUE(synth_write(spec, dir.file("g1.gguf")).ok());
+  EXPECT_EQ((*File::open(dir.file("g1.gguf")))->tensors().size(), 3u + 2u * 9u);
   spec.sliding_window = -1;
   EXPECT_EQ(synth_write(spec, dir.file("x.gguf")).message(), "synth: sliding_window must be >= 0");
 }

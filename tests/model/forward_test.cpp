@@ -103,6 +103,20 @@ std::vector<ModelShape> shapes() {
   gd.arch = "gemma3";
   gd.seed = 10;
   out.push_back(gd);
+  ModelShape g2;  // gemma2: window 4 every other layer (default period 2), soft-capped attention
+  g2.arch = "gemma2";  // scores (cap 0.5 here, so that it bites) and logits (default 30), tied
+  g2.n_layer = 3;
+  g2.sliding_window = 4;
+  g2.attn_softcap = 0.5f;
+  g2.head_dim = 32;
+  g2.tied = true;
+  g2.seed = 11;
+  out.push_back(g2);
+  ModelShape g1;  // gemma: embedding scale and GELU only
+  g1.arch = "gemma";
+  g1.tied = true;
+  g1.seed = 12;
+  out.push_back(g1);
   return out;
 }
 

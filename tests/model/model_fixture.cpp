@@ -91,6 +91,7 @@ Status write_model(const ModelShape& s, const std::string& path, const ModelEdit
     set(a + ".attention.sliding_window_pattern", gguf::Value::u32(static_cast<uint32_t>(s.swa_period)));
   if (s.rope_base_swa > 0) set(a + ".rope.freq_base_swa", gguf::Value::f32(s.rope_base_swa));
   if (s.logit_softcap > 0) set(a + ".final_logit_softcapping", gguf::Value::f32(s.logit_softcap));
+  if (s.attn_softcap > 0) set(a + ".attn_logit_softcapping", gguf::Value::f32(s.attn_softcap));
 
   Gen g(s.seed);
   const int64_t E = s.n_embd, q = s.n_head * hd, kv = s.n_head_kv * hd, F = s.n_ff;
@@ -127,7 +128,7 @@ Status write_model(const ModelShape& s, const std::string& path, const ModelEdit
       PLUMB_RETURN_IF_ERROR(vec(p + "attn_k_norm.weight", hd, 0.5f, 1.5f));
     }
     PLUMB_RETURN_IF_ERROR(mat(p + "attn_output.weight", q, E));
-    if (a == "gemma3") {
+    if (a == "gemma2" || a == "gemma3") {
       PLUMB_RETURN_IF_ERROR(vec(p + "post_attention_norm.weight", E, 0.5f, 1.5f));
       PLUMB_RETURN_IF_ERROR(vec(p + "post_ffw_norm.weight", E, 0.5f, 1.5f));
     }

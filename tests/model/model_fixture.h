@@ -14,7 +14,8 @@
 namespace plumb::test {
 
 struct ModelShape {
-  // or "qwen2" (QKV biases), "qwen3" (per-head q/k norms), "phi3" (fused), "gemma3" (q/k and post norms)
+  // or "qwen2" (QKV biases), "qwen3" (per-head q/k norms), "phi3" (fused), "gemma", "gemma2" (post
+  // norms), "gemma3" (q/k and post norms)
   std::string arch = "llama";
   int n_vocab = 100;
   int n_embd = 64;
@@ -32,7 +33,8 @@ struct ModelShape {
   int sliding_window = 0;
   int swa_period = 0;            // > 0: attention.sliding_window_pattern (gemma3)
   float rope_base_swa = 0;       // > 0: rope.freq_base_swa (gemma3)
-  float logit_softcap = 0;       // > 0: final_logit_softcapping (gemma3)
+  float logit_softcap = 0;       // > 0: final_logit_softcapping (gemma2, gemma3)
+  float attn_softcap = 0;        // > 0: attn_logit_softcapping (gemma2)
   bool rope_freqs = false;       // add a rope_freqs.weight tensor
   std::string name() const;
 };

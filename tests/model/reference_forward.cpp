@@ -80,15 +80,23 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
   const double factor = key_float(f, arch + ".rope.scaling.factor", 1.0);
   // llama.cpp runs phi3 without its sliding window, and so does the engine.
   const int64_t window = arch == "phi3" ? 0 : key_int(f, arch + ".attention.sliding_window", 0);
-  const bool neox = arch == "qwen2" || arch == "qwen3" || arch == "phi3" || arch == "gemma3";
-  // gemma3 (from llama.cpp's graph): embeddings times sqrt(n_embd), GELU-tanh gate, norms of the
-  // attention and FFN outputs, sliding window in layers l % P != P - 1 (P from the file, else 6)
-  // with their own RoPE base (else 10000) and no scaling, optional final logit soft-capping.
-  const bool gemma3 = arch == "gemma3";
-  const int64_t swa_period = gemma3 ? key_int(f, arch + ".attention.sliding_window_pattern", 6) : 0;
+  // The gemma family (from llama.cpp's graphs): embeddings times sqrt(n_embd) and a GELU-tanh gate;
+  // gemma2 and gemma3 add norms of the attention and FFN outputs (applied where the file has them)
+  // and a sliding window in layers l % P != P - 1.  gemma2: window 4096 and P = 2 unless the file
+  // says otherwise, the global layers' RoPE, attention scores soft-capped at 50 and logits at 30
+  // by default.  gemma3: window only when the file has one, P = 6, RoPE base 10000 unscaled in the
+  // window layers, logits soft-capped only when the file says so.
+  const bool gemma = arch.rfind("gemma", 0) == 0, gemma2 = arch == "gemma2", gemma3 = arch == "gemma3";
+  const bool neox = arch == "qwen2" || arch == "qwen3" || arch == "phi3" || gemma;
+  const int64_t window_len = gemma2 ? key_int(f, arch + ".attention.sliding_window", 4096) : window;
+  const int64_t swa_period = gemma2 || gemma3 ? key_int(f, arch + ".attention.sliding_window_pattern", gemma2 ? 2 : 6) : 0;
+  const bool local_rope = gemma3 || f.find(arch + ".rope.freq_base_swa") != nullptr;
   const double base_swa = key_float(f, arch + ".rope.freq_base_swa", 10000.0);
-  const double softcap = key_float(f, arch + ".final_logit_softcapping", 0.0);
-  auto layer_swa = [&](int64_t l) { return window > 0 && (swa_period == 0 || l % swa_period < swa_period - 1); };
+  const double attn_cap = gemma2 ? key_float(f, arch + ".attn_logit_softcapping", 50.0) : 0.0;
+  const double softcap = key_float(f, arch + ".final_logit_softcapping", gemma2 ? 30.0 : 0.0);
+  auto layer_swa = [&](int64_t l) {
+    return window_len > 0 && (swa_period == 0 || l % swa_period < swa_period - 1);
+  };
 
   const Mat embd = load(f, "token_embd.weight");
   const Mat out_norm = load(f, "output_norm.weight");
@@ -99,7 +107,7 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
   const size_t T = tokens.size();
   std::vector<Vec> x(T);
   for (size_t t = 0; t < T; ++t) x[t] = Vec(embd.row(tokens[t]), embd.row(tokens[t]) + E);
-  if (gemma3)
+  if (gemma)
     for (auto& row : x)
       for (double& v : row) v *= std::sqrt(static_cast<double>(E));
 
@@ -173,20 +181,22 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
         head_norm(Q[t], H, qn);
         head_norm(K[t], KV, kn);
       }
-      const bool local = gemma3 && layer_swa(l);
-      rope(Q[t], H, static_cast<int64_t>(t), local ? base_swa : base, local ? 1.0 : factor);
-      rope(K[t], KV, static_cast<int64_t>(t), local ? base_swa : base, local ? 1.0 : factor);
+      const bool local = local_rope && layer_swa(l);
+      const double local_factor = gemma3 ? 1.0 : factor;
+      rope(Q[t], H, static_cast<int64_t>(t), local ? base_swa : base, local ? local_factor : factor);
+      rope(K[t], KV, static_cast<int64_t>(t), local ? base_swa : base, local ? local_factor : factor);
     }
     for (size_t t = 0; t < T; ++t) {
       Vec o(static_cast<size_t>(H * hd), 0.0);
       for (int64_t h = 0; h < H; ++h) {
         const int64_t kvh = h / (H / KV);
-        const size_t start = layer_swa(l) && t + 1 > static_cast<size_t>(window) ? t + 1 - window : 0;
+        const size_t start = layer_swa(l) && t + 1 > static_cast<size_t>(window_len) ? t + 1 - window_len : 0;
         std::vector<double> s;
         for (size_t u = start; u <= t; ++u) {
           double d = 0;
           for (int64_t i = 0; i < hd; ++i) d += Q[t][h * hd + i] * K[u][kvh * hd + i];
-          s.push_back(d / std::sqrt(static_cast<double>(hd)));
+          d /= std::sqrt(static_cast<double>(hd));
+          s.push_back(attn_cap > 0 ? attn_cap * std::tanh(d / attn_cap) : d);
         }
         double mx = -1e300, sum = 0;
         for (double v : s) mx = std::max(mx, v);
@@ -195,7 +205,7 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
           for (int64_t i = 0; i < hd; ++i) o[h * hd + i] += s[u - start] / sum * V[u][kvh * hd + i];
       }
       Vec a = matvec(wo, o);
-      if (gemma3) a = rmsnorm(a, load(f, p + "post_attention_norm.weight"), eps);
+      if (f.find_tensor(p + "post_attention_norm.weight")) a = rmsnorm(a, load(f, p + "post_attention_norm.weight"), eps);
       for (int64_t i = 0; i < E; ++i) x[t][i] += a[i];
       const Vec h2 = rmsnorm(x[t], fn, eps);
       Vec g, u = matvec(wu, h2);
@@ -207,11 +217,11 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
       }
       for (size_t i = 0; i < g.size(); ++i) {
         const double z = g[i];
-        g[i] = gemma3 ? 0.5 * z * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (z + 0.044715 * z * z * z))) * u[i]
+        g[i] = gemma ? 0.5 * z * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (z + 0.044715 * z * z * z))) * u[i]
                       : z / (1.0 + std::exp(-z)) * u[i];
       }
       Vec d = matvec(wd, g);
-      if (gemma3) d = rmsnorm(d, load(f, p + "post_ffw_norm.weight"), eps);
+      if (f.find_tensor(p + "post_ffw_norm.weight")) d = rmsnorm(d, load(f, p + "post_ffw_norm.weight"), eps);
       for (int64_t i = 0; i < E; ++i) x[t][i] += d[i];
     }
   }

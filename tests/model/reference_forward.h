@@ -1,4 +1,4 @@
-// A deliberately plain reference forward pass for llama/qwen2/qwen3/phi3/gemma3 GGUF files: double precision,
+// A deliberately plain reference forward pass for llama/qwen2/qwen3/phi3/gemma* GGUF files: double precision,
 // naive loops, no KV cache (recomputes from scratch), weights dequantized to double.  Written
 // independently of src/model to check the engine.
 #pragma once

@@ -29,11 +29,18 @@ const ArchSpec& arch_llama();
 const ArchSpec& arch_qwen2();
 const ArchSpec& arch_qwen3();
 const ArchSpec& arch_phi3();
+const ArchSpec& arch_gemma();
+const ArchSpec& arch_gemma2();
 const ArchSpec& arch_gemma3();
+
+// <key> as a float when present (Corrupt unless finite and > 0), else fallback.
+Result<float> optional_positive(const gguf::File& f, const std::string& key, float fallback);
+// <arch>.attention.sliding_window_pattern when present (an integer >= 0), else fallback.
+Result<int64_t> swa_period(const gguf::File& f, const std::string& arch, int64_t fallback);
 
 // nullptr when unknown.
 const ArchSpec* find_arch(std::string_view name);
-// "llama, qwen2, qwen3, phi3, gemma3"
+// "llama, qwen2, qwen3, phi3, gemma, gemma2, gemma3"
 std::string known_archs();
 
 }  // namespace plumb::model

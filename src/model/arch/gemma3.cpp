@@ -22,38 +22,21 @@ namespace {
 Status load_layer(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeights& w) {
   PLUMB_RETURN_IF_ERROR(load_llama_block(tl, hp, layer, w));
   PLUMB_RETURN_IF_ERROR(load_qk_norms(tl, hp, layer, w));
-  PLUMB_ASSIGN_OR_RETURN(w.attn_post_norm, tl.vector(layer_tensor(layer, "post_attention_norm.weight"), hp.n_embd));
-  PLUMB_ASSIGN_OR_RETURN(w.ffn_post_norm, tl.vector(layer_tensor(layer, "post_ffw_norm.weight"), hp.n_embd));
-  return Status::Ok();
+  return load_post_norms(tl, hp, layer, w);
 }
 
 Status adjust(const gguf::File& f, ModelHParams& hp) {
   hp.embd_scale = std::sqrt(static_cast<float>(hp.n_embd));
   hp.ffn_gelu = true;
   if (hp.n_layer == 62) hp.attn_scale = 1.0f / std::sqrt(static_cast<float>(hp.n_embd / hp.n_head));
+  // Absent means none for gemma3 (gemma2 defaults to 30).
   if (f.find("gemma3.final_logit_softcapping") != nullptr) {
-    PLUMB_ASSIGN_OR_RETURN(double cap, f.get_float("gemma3.final_logit_softcapping"));
-    if (!(cap >= 0) || !std::isfinite(cap))
-      return Status::Corrupt(f.path() + ": 'gemma3.final_logit_softcapping' must be a finite number >= 0");
-    hp.logit_softcap = static_cast<float>(cap);
+    PLUMB_ASSIGN_OR_RETURN(hp.logit_softcap, optional_positive(f, "gemma3.final_logit_softcapping", 0.0f));
   }
   if (hp.sliding_window > 0) {
-    hp.swa_period = 6;
-    if (const gguf::Value* v = f.find("gemma3.attention.sliding_window_pattern"); v != nullptr) {
-      if (v->type == gguf::ValueType::kArray)
-        return Status::Unsupported(f.path() + ": 'gemma3.attention.sliding_window_pattern' is a per-layer array; "
-                                              "plumb reads the period form (one integer)");
-      PLUMB_ASSIGN_OR_RETURN(hp.swa_period, f.get_int("gemma3.attention.sliding_window_pattern"));
-      if (hp.swa_period < 0)
-        return Status::Corrupt(f.path() + ": 'gemma3.attention.sliding_window_pattern' is negative");
-    }
-    hp.rope_freq_base_swa = 10000.0f;
-    if (f.find("gemma3.rope.freq_base_swa") != nullptr) {
-      PLUMB_ASSIGN_OR_RETURN(double base, f.get_float("gemma3.rope.freq_base_swa"));
-      if (!(base > 0) || !std::isfinite(base))
-        return Status::Corrupt(f.path() + ": 'gemma3.rope.freq_base_swa' must be > 0");
-      hp.rope_freq_base_swa = static_cast<float>(base);
-    }
+    PLUMB_ASSIGN_OR_RETURN(hp.swa_period, swa_period(f, "gemma3", 6));
+    PLUMB_ASSIGN_OR_RETURN(hp.rope_freq_base_swa, optional_positive(f, "gemma3.rope.freq_base_swa", 10000.0f));
+    hp.rope_freq_scale_swa = 1.0f;
   }
   return Status::Ok();
 }
