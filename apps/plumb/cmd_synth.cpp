@@ -20,6 +20,8 @@ struct SynthOptions {
   int head_dim = 0;
   int sliding_window = 0;
   int layers = 0;
+  bool long_rope = false;
+  int context = 0;
   uint64_t seed = 0;
   std::string out;
 };
@@ -39,6 +41,8 @@ int run_synth(const SynthOptions& o) {
   spec->head_dim = o.head_dim;
   spec->sliding_window = o.sliding_window;
   if (o.layers > 0) spec->n_layer = o.layers;
+  spec->long_rope = o.long_rope;
+  if (o.context > 0) spec->n_ctx = o.context;
   // Gemma 3 files rotate their global layers with base 1e6 (the sliding-window layers keep
   // llama.cpp's default 10000), so a synthetic one does too.
   if (o.arch == "gemma3") spec->rope_freq_base = 1000000.0f;
@@ -115,6 +119,12 @@ const CommandRegistration kRegistration(
       sub.add_option("--layers", o->layers, "Number of layers instead of the preset's (0: the preset's)")
           ->check(CLI::Range(0, 1024))
           ->capture_default_str();
+      sub.add_option("--context", o->context, "Training context length instead of the preset's (0: the preset's)")
+          ->check(CLI::Range(0, 1 << 24))
+          ->capture_default_str();
+      sub.add_flag("--long-rope", o->long_rope,
+                   "LongRoPE factors and keys as Phi-3.5-mini has them (original context n_ctx / 32): a context "
+                   "above that rotates with the long factors");
       sub.add_flag("--tied", o->tied, "No output.weight: the output projection reuses token_embd");
       sub.add_option("--seed", o->seed, "Seed of the random weights (same seed, same file)")->capture_default_str();
       sub.add_option("-o,--output", o->out, "GGUF file to write (atomically)")->required();

@@ -58,6 +58,12 @@ struct ModelHParams {
   bool tied_output = false;      // output.weight absent: logits use token_embd.weight
   bool has_qkv_bias = false;
   bool has_rope_freqs = false;   // rope_freqs.weight present (Llama 3.1+ long-context factors)
+  // LongRoPE (Phi-3.5 / Phi-4-mini, 128k): rope_factors_long / rope_factors_short divide the
+  // rotation frequencies, the long ones when the context is larger than n_ctx_orig, and every
+  // cos/sin is multiplied by rope_attn_factor, as llama.cpp runs them.
+  bool has_long_rope = false;
+  int64_t n_ctx_orig = 0;        // <arch>.rope.scaling.original_context_length, else n_ctx_train
+  float rope_attn_factor = 1.0f; // <arch>.rope.scaling.attn_factor
 };
 
 struct ModelLoadOptions {

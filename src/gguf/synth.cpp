@@ -1,6 +1,7 @@
 // Synthetic llama-family models (see synth.h).
 #include "gguf/synth.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <set>
@@ -53,7 +54,7 @@ class Rng {
   uint64_t s_[4];
 };
 
-enum class Init { kWeight, kNorm, kBias };
+enum class Init { kWeight, kNorm, kBias, kLongFactor, kShortFactor };
 
 struct Planned {
   TensorInfo info;
@@ -74,6 +75,7 @@ Status check_spec(const SynthSpec& s) {
   if (!kArchs.count(s.arch))
     return bad("unknown architecture '" + s.arch + "', expected llama, qwen2, qwen3, phi3, gemma, gemma2 or gemma3");
   if (s.sliding_window < 0) return bad("sliding_window must be >= 0");
+  if (s.long_rope && s.n_ctx < 64) return bad("long_rope needs n_ctx >= 64 (the original context is n_ctx / 32)");
   if (s.n_embd <= 0 || s.n_layer <= 0 || s.n_head <= 0 || s.n_head_kv <= 0 || s.n_ff <= 0 || s.n_ctx <= 0)
     return bad("n_embd, n_layer, n_head, n_head_kv, n_ff and n_ctx must be positive");
   if (s.head_dim < 0 || s.head_dim % 2 != 0) return bad("head_dim " + std::to_string(s.head_dim) + " must be even");
@@ -166,6 +168,10 @@ std::vector<Planned> plan_tensors(const SynthSpec& s, int64_t n_vocab) {
     add(p + "ffn_down.weight", {s.n_ff, s.n_embd}, Init::kWeight, more_bits);
   }
   add("output_norm.weight", {s.n_embd}, Init::kNorm);
+  if (s.long_rope) {
+    add("rope_factors_long.weight", {head_dim / 2}, Init::kLongFactor);
+    add("rope_factors_short.weight", {head_dim / 2}, Init::kShortFactor);
+  }
   if (!s.tied_output) add("output.weight", {s.n_embd, n_vocab}, Init::kWeight, /*more_bits=*/true);
   return out;
 }
@@ -288,6 +294,14 @@ Status synth_write(const SynthSpec& s, const std::string& path, const SynthProgr
   }
   kv.push_back({a + ".vocab_size", u32(n_vocab)});
   if (s.sliding_window > 0) kv.push_back({a + ".attention.sliding_window", u32(s.sliding_window)});
+  if (s.long_rope) {
+    // Phi-3.5's: a context n_ctx / 32 times the original, and its LongRoPE attention factor.
+    const int64_t orig = std::max(1, s.n_ctx / 32);
+    kv.push_back({a + ".rope.scaling.original_context_length", u32(orig)});
+    const double scale = static_cast<double>(s.n_ctx) / static_cast<double>(orig);
+    kv.push_back({a + ".rope.scaling.attn_factor",
+                  Value::f32(static_cast<float>(std::sqrt(1.0 + std::log(scale) / std::log(static_cast<double>(orig)))))});
+  }
   for (auto& e : tok) kv.push_back(std::move(e));
 
   std::vector<Planned> plan = plan_tensors(s, n_vocab);
@@ -321,6 +335,8 @@ Status synth_write(const SynthSpec& s, const std::string& path, const SynthProgr
           case Init::kWeight: x = weight_std * rng.normal(); break;
           case Init::kNorm: x = 1.0f + 0.1f * rng.normal(); break;
           case Init::kBias: x = 0.02f * rng.normal(); break;
+          case Init::kLongFactor: x = 1.0f + 8.0f * std::fabs(rng.normal()); break;  // LongRoPE divisors > 0
+          case Init::kShortFactor: x = 1.0f + 0.1f * std::fabs(rng.normal()); break;
         }
       }
       PLUMB_RETURN_IF_ERROR(quantize_row(t.type, row.data(), qrow.data(), ne0));

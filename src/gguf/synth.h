@@ -34,6 +34,10 @@ struct SynthSpec {
   int n_ff = 128;
   int head_dim = 0;  // 0: n_embd / n_head; otherwise written as attention.key_length / value_length
   int sliding_window = 0;  // > 0: written as attention.sliding_window
+  // LongRoPE as Phi-3.5-mini has it: rope_factors_long / rope_factors_short, an original context
+  // of n_ctx / 32 (rope.scaling.original_context_length) and rope.scaling.attn_factor
+  // sqrt(1 + ln 32 / ln(original)).
+  bool long_rope = false;
   int n_ctx = 512;
   float rope_freq_base = 10000.0f;
   float rms_eps = 1e-5f;

@@ -42,6 +42,7 @@ struct Context::Impl {
   std::vector<float> fused;               // outputs of fused attn_qkv / gate+up matrices, split after
   int64_t fused_width = 0;                // floats per token in `fused` (0: no fused matrices)
   std::vector<float> rope_cos, rope_sin;  // [2][n_batch][n_rot / 2]: set 1 for sliding-window layers (gemma3)
+  const float* rope_factors = nullptr;    // divisors of the frequencies: rope_freqs, or LongRoPE's for this n_ctx
   std::vector<float> scores;              // [n_threads][n_ctx]
   std::vector<float> logits;              // last token
   std::vector<float> all_logits;          // [n_tokens][n_vocab] when asked for
@@ -81,7 +82,9 @@ struct Context::Impl {
   }
   int rope_set(int64_t l) const { return hp.rope_freq_base_swa > 0 && layer_swa(l) ? 1 : 0; }
 
-  void rope_tables(int32_t pos0, int64_t n_tok);
+  // with_mscale false: a pure rotation (the context shift re-rotates keys that already carry
+  // rope_attn_factor).
+  void rope_tables(int32_t pos0, int64_t n_tok, bool with_mscale = true);
   void rope(float* vecs, int64_t n_heads, int64_t t, int set);
   void attention(int64_t layer, int32_t pos0, int64_t n_tok);
   Status eval_chunk(const int32_t* tokens, int64_t n_tok, bool all_logits, size_t logits_row);
@@ -134,6 +137,10 @@ Result<std::unique_ptr<Context>> Context::create(const Model& model, const Conte
                               " MiB); lower -c");
   }
   c->keep_hidden = params.embeddings;
+  // As llama.cpp: LongRoPE's long factors once the context exceeds the original one.
+  const model::Weights& w = c->m->w;
+  c->rope_factors = w.rope_freqs.data;
+  if (hp.has_long_rope) c->rope_factors = c->n_ctx > hp.n_ctx_orig ? w.rope_long.data : w.rope_short.data;
   c->pool = std::make_unique<kernels::ThreadPool>(c->n_threads);
   return std::unique_ptr<Context>(new Context(std::move(c)));
 }
@@ -168,7 +175,7 @@ Status Context::shift(int32_t n_keep, int32_t n_discard) {
   // The forward pass's own tables and rotation, for one "position" of -n_discard: rotating a
   // key cached at p by theta(-d) gives theta(p - d), since every angle is linear in the
   // position (freq base, linear scaling and rope_freqs factors included).
-  c.rope_tables(-n_discard, 1);
+  c.rope_tables(-n_discard, 1, /*with_mscale=*/false);
   // Each (layer, KV head) is its own slab of the cache: the threads take whole slabs.
   const int64_t n_kv = c.hp.n_head_kv;
   Impl* impl = &c;
@@ -218,9 +225,10 @@ Status Context::eval(std::span<const int32_t> tokens, bool all_logits) {
   return Status::Ok();
 }
 
-void Context::Impl::rope_tables(int32_t pos0, int64_t n_tok) {
+void Context::Impl::rope_tables(int32_t pos0, int64_t n_tok, bool with_mscale) {
   const int64_t half = hp.n_rot / 2;
-  const float* ff = m->w.rope_freqs.data;
+  const float* ff = rope_factors;
+  const double mscale = with_mscale ? hp.rope_attn_factor : 1.0;
   const size_t set_size = static_cast<size_t>(n_batch) * static_cast<size_t>(half);
   for (int set = 0; set < (hp.rope_freq_base_swa > 0 ? 2 : 1); ++set) {
     // Set 1: the sliding-window layers' own base and scaling (gemma3: 10000, unscaled).
@@ -233,8 +241,8 @@ void Context::Impl::rope_tables(int32_t pos0, int64_t n_tok) {
       for (int64_t i = 0; i < half; ++i) {
         double theta = pos * std::pow(base, -2.0 * static_cast<double>(i) / static_cast<double>(hp.n_rot));
         if (ff != nullptr) theta /= ff[i];
-        cos_out[t * half + i] = static_cast<float>(std::cos(theta));
-        sin_out[t * half + i] = static_cast<float>(std::sin(theta));
+        cos_out[t * half + i] = static_cast<float>(std::cos(theta) * mscale);
+        sin_out[t * half + i] = static_cast<float>(std::sin(theta) * mscale);
       }
     }
   }

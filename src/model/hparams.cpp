@@ -106,6 +106,11 @@ Result<ModelHParams> read_hparams(const gguf::File& f, const ArchSpec& arch) {
                                "'; plumb supports none and linear RoPE scaling");
   }
   PLUMB_ASSIGN_OR_RETURN(hp.sliding_window, k.optional_int("attention.sliding_window", 0, 0));
+  PLUMB_ASSIGN_OR_RETURN(hp.n_ctx_orig, k.optional_int("rope.scaling.original_context_length", hp.n_ctx_train, 1));
+  PLUMB_ASSIGN_OR_RETURN(double attn_factor, k.optional_float("rope.scaling.attn_factor", 1.0));
+  if (!(attn_factor > 0))
+    return Status::Corrupt(f.path() + ": '" + k.key("rope.scaling.attn_factor") + "' must be > 0");
+  hp.rope_attn_factor = static_cast<float>(attn_factor);
 
   if (arch.adjust_hparams != nullptr) PLUMB_RETURN_IF_ERROR(arch.adjust_hparams(f, hp));
   return hp;

@@ -1,4 +1,5 @@
 // Model loading: architecture, hyper-parameters, tensor views, page-in with progress.
+#include <cmath>
 #include <map>
 
 #include "model/arch/arch.h"
@@ -88,6 +89,17 @@ Result<std::unique_ptr<Model>> Model::from_file(std::unique_ptr<gguf::File> file
   if (tl.has("rope_freqs.weight")) {
     PLUMB_ASSIGN_OR_RETURN(w.rope_freqs, tl.vector("rope_freqs.weight", hp.n_rot / 2));
     hp.has_rope_freqs = true;
+  }
+  if (tl.has("rope_factors_long.weight") || tl.has("rope_factors_short.weight")) {
+    PLUMB_ASSIGN_OR_RETURN(w.rope_long, tl.vector("rope_factors_long.weight", hp.n_rot / 2));
+    PLUMB_ASSIGN_OR_RETURN(w.rope_short, tl.vector("rope_factors_short.weight", hp.n_rot / 2));
+    for (const model::Vector* v : {&w.rope_long, &w.rope_short})
+      for (int64_t i = 0; i < v->n; ++i)
+        if (!(v->data[i] > 0) || !std::isfinite(v->data[i]))
+          return Status::Corrupt(f.path() + ": tensor '" +
+                                 (v == &w.rope_long ? "rope_factors_long.weight" : "rope_factors_short.weight") +
+                                 "' has a factor that is not a finite number > 0 at index " + std::to_string(i));
+    hp.has_long_rope = true;
   }
   w.layers.resize(static_cast<size_t>(hp.n_layer));
   for (int l = 0; l < hp.n_layer; ++l) PLUMB_RETURN_IF_ERROR(arch->load_layer(tl, hp, l, w.layers[l]));

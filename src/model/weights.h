@@ -48,6 +48,7 @@ struct Weights {
   Vector output_norm;
   Matrix output;     // == tok_embd when tied
   Vector rope_freqs; // optional, n_rot / 2 divisors of the rotation frequencies
+  Vector rope_long, rope_short;  // optional LongRoPE divisors (n_rot / 2 each), for long / short contexts
   std::vector<LayerWeights> layers;
 };
 

@@ -284,6 +284,36 @@ TEST(Forward, RopeScalingFreqFactorsAndSlidingWindow) {
   EXPECT_LE(relative_error(ref, [&](size_t t) { return (*ctx)->logits_at(t); }), 1e-4);
 }
 
+// LongRoPE as Phi-3.5-mini has it: a context above the original 64 positions rotates with the
+// long factors, one within it with the short ones, both with cos/sin scaled by attn_factor.
+TEST(Forward, LongRopePicksFactorsByContextSize) {
+  ModelShape s;
+  s.arch = "phi3";
+  s.long_rope = true;
+  s.n_ctx = 256;
+  s.n_ctx_orig = 64;
+  s.rope_attn_factor = 1.19f;
+  test::TempDir dir;
+  ASSERT_TRUE(test::write_model(s, dir.file("m.gguf")).ok());
+  auto model = Model::load(dir.file("m.gguf"));
+  ASSERT_TRUE(model.ok()) << model.status().to_string();
+  EXPECT_TRUE((*model)->hparams().has_long_rope);
+  EXPECT_EQ((*model)->hparams().n_ctx_orig, 64);
+  auto file = gguf::File::open(dir.file("m.gguf"));
+  std::vector<int32_t> ids(kPrompt.begin(), kPrompt.end());
+  std::vector<double> errors;
+  for (int32_t n_ctx : {64, 256}) {
+    auto ctx = Context::create(**model, {.n_ctx = n_ctx, .n_batch = 5, .n_threads = 2});
+    ASSERT_TRUE(ctx.ok());
+    ASSERT_TRUE((*ctx)->eval(ids, true).ok());
+    const auto ref = test::reference_logits(**file, kPrompt, n_ctx);
+    EXPECT_LE(relative_error(ref, [&](size_t t) { return (*ctx)->logits_at(t); }), 1e-4) << n_ctx;
+    // The other factor set gives other logits: the choice is visible.
+    const auto other = test::reference_logits(**file, kPrompt, n_ctx == 64 ? 256 : 64);
+    EXPECT_GT(relative_error(other, [&](size_t t) { return (*ctx)->logits_at(t); }), 1e-2) << n_ctx;
+  }
+}
+
 TEST(Forward, GreedyIdenticalForOneAndTwoThreads) {
   ModelShape s = shapes()[2];
   s.type = TensorType::kQ8_0;

@@ -92,9 +92,14 @@ std::vector<ErrorCase> cases() {
     out.push_back(c);
   }
   {
-    ErrorCase c{"phi3 longrope", phi3, {}, StatusCode::kUnsupported,
-                "tensor 'rope_factors_long.weight' marks a LongRoPE (128k-context) Phi model"};
-    c.edits.extra_vectors = {{"rope_factors_long.weight", 8}, {"rope_factors_short.weight", 8}};
+    ErrorCase c{"longrope half", phi3, {}, StatusCode::kNotFound, "tensor 'rope_factors_short.weight' is missing"};
+    c.edits.extra_vectors = {{"rope_factors_long.weight", 8}};
+    out.push_back(c);
+  }
+  {
+    ErrorCase c{"longrope size", phi3, {}, StatusCode::kCorrupt,
+                "tensor 'rope_factors_short.weight' has shape [7], expected [8]"};
+    c.edits.extra_vectors = {{"rope_factors_long.weight", 8}, {"rope_factors_short.weight", 7}};
     out.push_back(c);
   }
   test::ModelShape gemma3;

@@ -92,6 +92,9 @@ Status write_model(const ModelShape& s, const std::string& path, const ModelEdit
   if (s.rope_base_swa > 0) set(a + ".rope.freq_base_swa", gguf::Value::f32(s.rope_base_swa));
   if (s.logit_softcap > 0) set(a + ".final_logit_softcapping", gguf::Value::f32(s.logit_softcap));
   if (s.attn_softcap > 0) set(a + ".attn_logit_softcapping", gguf::Value::f32(s.attn_softcap));
+  if (s.n_ctx_orig > 0)
+    set(a + ".rope.scaling.original_context_length", gguf::Value::u32(static_cast<uint32_t>(s.n_ctx_orig)));
+  if (s.rope_attn_factor > 0) set(a + ".rope.scaling.attn_factor", gguf::Value::f32(s.rope_attn_factor));
 
   Gen g(s.seed);
   const int64_t E = s.n_embd, q = s.n_head * hd, kv = s.n_head_kv * hd, F = s.n_ff;
@@ -108,6 +111,10 @@ Status write_model(const ModelShape& s, const std::string& path, const ModelEdit
   PLUMB_RETURN_IF_ERROR(vec("output_norm.weight", E, 0.8f, 1.2f));
   if (!s.tied) PLUMB_RETURN_IF_ERROR(mat("output.weight", E, s.n_vocab));
   if (s.rope_freqs) PLUMB_RETURN_IF_ERROR(vec("rope_freqs.weight", hd / 2, 1.0f, 8.0f));
+  if (s.long_rope) {
+    PLUMB_RETURN_IF_ERROR(vec("rope_factors_long.weight", hd / 2, 1.0f, 8.0f));
+    PLUMB_RETURN_IF_ERROR(vec("rope_factors_short.weight", hd / 2, 1.0f, 1.5f));
+  }
   for (int l = 0; l < s.n_layer; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
     PLUMB_RETURN_IF_ERROR(vec(p + "attn_norm.weight", E, 0.8f, 1.2f));

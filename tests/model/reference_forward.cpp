@@ -67,7 +67,8 @@ double key_float(const gguf::File& f, const std::string& k, double fallback) {
 
 }  // namespace
 
-std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std::vector<int>& tokens) {
+std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std::vector<int>& tokens,
+                                                  int64_t n_ctx) {
   const std::string arch = f.get_string("general.architecture").value();
   const int64_t E = f.get_int(arch + ".embedding_length").value();
   const int64_t L = f.get_int(arch + ".block_count").value();
@@ -103,6 +104,14 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
   const Mat out = f.find_tensor("output.weight") ? load(f, "output.weight") : embd;
   Mat freqs;
   if (f.find_tensor("rope_freqs.weight")) freqs = load(f, "rope_freqs.weight");
+  // LongRoPE (as llama.cpp): long factors when the context exceeds the original one, else short;
+  // cos and sin scaled by rope.scaling.attn_factor.
+  const double mscale = key_float(f, arch + ".rope.scaling.attn_factor", 1.0);
+  if (f.find_tensor("rope_factors_long.weight")) {
+    const int64_t orig = key_int(f, arch + ".rope.scaling.original_context_length",
+                                 f.get_int(arch + ".context_length").value());
+    freqs = load(f, n_ctx > orig ? "rope_factors_long.weight" : "rope_factors_short.weight");
+  }
 
   const size_t T = tokens.size();
   std::vector<Vec> x(T);
@@ -119,8 +128,8 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
         if (!freqs.a.empty()) theta /= freqs.a[i];
         const int64_t i0 = neox ? i : 2 * i, i1 = neox ? i + n_rot / 2 : 2 * i + 1;
         const double a = p[i0], b = p[i1];
-        p[i0] = a * std::cos(theta) - b * std::sin(theta);
-        p[i1] = a * std::sin(theta) + b * std::cos(theta);
+        p[i0] = mscale * (a * std::cos(theta) - b * std::sin(theta));
+        p[i1] = mscale * (a * std::sin(theta) + b * std::cos(theta));
       }
     }
   };

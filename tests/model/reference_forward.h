@@ -12,6 +12,8 @@ namespace plumb::test {
 
 // logits[t][v] for every position t of `tokens`.  Aborts the test (gtest ASSERT) on an
 // unexpected file; only for the fixtures the tests write.
-std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std::vector<int>& tokens);
+// n_ctx: the context size the engine runs with, which picks LongRoPE's long or short factors.
+std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std::vector<int>& tokens,
+                                                  int64_t n_ctx = 0);
 
 }  // namespace plumb::test

@@ -2,10 +2,10 @@
 // and value projections come fused in one attn_qkv matrix and whose ffn_up holds the gate rows
 // followed by the up rows (2 * n_ff), as llama.cpp's converter writes them.
 //
-// Two choices follow llama.cpp, so that plumb computes what it computes on the same file:
-// attention.sliding_window is ignored (llama.cpp disables Phi's sliding window), and the 128k
-// "LongRoPE" variants (rope_factors_long / rope_factors_short tensors, a context-dependent
-// attention factor) are refused rather than run with the wrong rotation.
+// As in llama.cpp, attention.sliding_window is ignored (llama.cpp disables Phi's sliding window).
+// The 128k "LongRoPE" variants (Phi-3.5-mini, Phi-4-mini: rope_factors_long / rope_factors_short
+// and rope.scaling.attn_factor) are handled by the model loader and the forward pass for any
+// architecture, as llama.cpp does.
 #include "model/arch/arch.h"
 
 namespace plumb::model {
@@ -19,12 +19,7 @@ Status load_layer(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeig
   return Status::Ok();
 }
 
-Status adjust(const gguf::File& f, ModelHParams& hp) {
-  for (const char* t : {"rope_factors_long.weight", "rope_factors_short.weight"})
-    if (f.find_tensor(t) != nullptr)
-      return Status::Unsupported(f.path() + ": tensor '" + t +
-                                 "' marks a LongRoPE (128k-context) Phi model, which plumb does not run yet; the 4k "
-                                 "variants run");
+Status adjust(const gguf::File&, ModelHParams& hp) {
   hp.sliding_window = 0;
   return Status::Ok();
 }
