@@ -22,6 +22,7 @@ struct SynthOptions {
   int layers = 0;
   bool long_rope = false;
   int context = 0;
+  float yarn = 0;
   uint64_t seed = 0;
   std::string out;
 };
@@ -43,6 +44,7 @@ int run_synth(const SynthOptions& o) {
   if (o.layers > 0) spec->n_layer = o.layers;
   spec->long_rope = o.long_rope;
   if (o.context > 0) spec->n_ctx = o.context;
+  spec->yarn_factor = o.yarn;
   // Gemma 3 files rotate their global layers with base 1e6 (the sliding-window layers keep
   // llama.cpp's default 10000), so a synthetic one does too.
   if (o.arch == "gemma3") spec->rope_freq_base = 1000000.0f;
@@ -121,6 +123,11 @@ const CommandRegistration kRegistration(
           ->capture_default_str();
       sub.add_option("--context", o->context, "Training context length instead of the preset's (0: the preset's)")
           ->check(CLI::Range(0, 1 << 24))
+          ->capture_default_str();
+      sub.add_option("--yarn", o->yarn,
+                     "YaRN RoPE scaling by this factor (>= 1), with an original context of n_ctx / factor, as "
+                     "long-context Qwen files have it (0: none)")
+          ->check(CLI::NonNegativeNumber)
           ->capture_default_str();
       sub.add_flag("--long-rope", o->long_rope,
                    "LongRoPE factors and keys as Phi-3.5-mini has them (original context n_ctx / 32): a context "

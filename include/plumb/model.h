@@ -40,7 +40,12 @@ struct ModelHParams {
   int64_t n_rot = 0;             // <arch>.rope.dimension_count, else head_dim
   float rms_eps = 1e-5f;         // <arch>.attention.layer_norm_rms_epsilon
   float rope_freq_base = 10000.0f;
-  float rope_freq_scale = 1.0f;  // 1 / <arch>.rope.scaling.factor for linear scaling
+  float rope_freq_scale = 1.0f;  // 1 / <arch>.rope.scaling.factor for linear and YaRN scaling
+  // YaRN (rope.scaling.type yarn), as llama.cpp computes it: per rotation pair, a ramp between the
+  // interpolated (scaled) and the original angle over the pairs whose wavelength falls between
+  // beta_fast = 32 and beta_slow = 1 turns of the original context n_ctx_orig, and cos/sin
+  // multiplied by 1 + 0.1 ln(factor).
+  bool rope_yarn = false;
   int64_t sliding_window = 0;    // <arch>.attention.sliding_window; 0 = full attention
   // With a sliding window: 0 = every layer uses it; P > 0 = layer l uses it unless l % P == P - 1
   // (gemma3: five local layers, then one global).

@@ -76,6 +76,7 @@ Status check_spec(const SynthSpec& s) {
     return bad("unknown architecture '" + s.arch + "', expected llama, qwen2, qwen3, phi3, gemma, gemma2 or gemma3");
   if (s.sliding_window < 0) return bad("sliding_window must be >= 0");
   if (s.long_rope && s.n_ctx < 64) return bad("long_rope needs n_ctx >= 64 (the original context is n_ctx / 32)");
+  if (s.yarn_factor != 0 && !(s.yarn_factor >= 1)) return bad("yarn_factor must be >= 1");
   if (s.n_embd <= 0 || s.n_layer <= 0 || s.n_head <= 0 || s.n_head_kv <= 0 || s.n_ff <= 0 || s.n_ctx <= 0)
     return bad("n_embd, n_layer, n_head, n_head_kv, n_ff and n_ctx must be positive");
   if (s.head_dim < 0 || s.head_dim % 2 != 0) return bad("head_dim " + std::to_string(s.head_dim) + " must be even");
@@ -294,6 +295,12 @@ Status synth_write(const SynthSpec& s, const std::string& path, const SynthProgr
   }
   kv.push_back({a + ".vocab_size", u32(n_vocab)});
   if (s.sliding_window > 0) kv.push_back({a + ".attention.sliding_window", u32(s.sliding_window)});
+  if (s.yarn_factor > 0) {
+    kv.push_back({a + ".rope.scaling.type", Value::string("yarn")});
+    kv.push_back({a + ".rope.scaling.factor", Value::f32(s.yarn_factor)});
+    kv.push_back({a + ".rope.scaling.original_context_length",
+                  u32(std::max<int64_t>(1, static_cast<int64_t>(s.n_ctx / s.yarn_factor)))});
+  }
   if (s.long_rope) {
     // Phi-3.5's: a context n_ctx / 32 times the original, and its LongRoPE attention factor.
     const int64_t orig = std::max(1, s.n_ctx / 32);

@@ -38,6 +38,9 @@ struct SynthSpec {
   // of n_ctx / 32 (rope.scaling.original_context_length) and rope.scaling.attn_factor
   // sqrt(1 + ln 32 / ln(original)).
   bool long_rope = false;
+  // > 1: YaRN scaling by this factor (rope.scaling.type yarn, .factor, and an original context of
+  // n_ctx / factor), as Qwen2.5 / Qwen3 long-context files have it.
+  float yarn_factor = 0.0f;
   int n_ctx = 512;
   float rope_freq_base = 10000.0f;
   float rms_eps = 1e-5f;

@@ -236,13 +236,31 @@ void Context::Impl::rope_tables(int32_t pos0, int64_t n_tok, bool with_mscale) {
     const double scale = set == 0 ? hp.rope_freq_scale : hp.rope_freq_scale_swa;
     float* cos_out = rope_cos.data() + set * set_size;
     float* sin_out = rope_sin.data() + set * set_size;
-    for (int64_t t = 0; t < n_tok; ++t) {
-      const double pos = static_cast<double>(pos0 + t) * scale;
-      for (int64_t i = 0; i < half; ++i) {
-        double theta = pos * std::pow(base, -2.0 * static_cast<double>(i) / static_cast<double>(hp.n_rot));
-        if (ff != nullptr) theta /= ff[i];
-        cos_out[t * half + i] = static_cast<float>(std::cos(theta) * mscale);
-        sin_out[t * half + i] = static_cast<float>(std::sin(theta) * mscale);
+    // Per pair i, the angle is pos * mult[i]: the plain frequency times the scale, or with YaRN a
+    // ramp from the scaled frequency (pairs of long wavelength) to the unscaled one (short).
+    double set_mscale = mscale;
+    double low = 0, high = 0;
+    if (hp.rope_yarn) {
+      // ggml_rope_yarn_corr_dims: the pairs that turn beta_fast = 32 and beta_slow = 1 times over
+      // the original context.
+      const double n_rot = static_cast<double>(hp.n_rot), n_orig = static_cast<double>(hp.n_ctx_orig);
+      auto corr_dim = [&](double turns) { return n_rot * std::log(n_orig / (turns * 2 * M_PI)) / (2 * std::log(base)); };
+      low = std::max(0.0, std::floor(corr_dim(32.0)));
+      high = std::min(n_rot - 1, std::ceil(corr_dim(1.0)));
+      if (with_mscale) set_mscale *= 1.0 + 0.1 * std::log(1.0 / scale);
+    }
+    for (int64_t i = 0; i < half; ++i) {
+      double freq = std::pow(base, -2.0 * static_cast<double>(i) / static_cast<double>(hp.n_rot));
+      if (ff != nullptr) freq /= ff[i];
+      double mult = freq * scale;
+      if (hp.rope_yarn) {
+        const double ramp = 1.0 - std::clamp((static_cast<double>(i) - low) / std::max(0.001, high - low), 0.0, 1.0);
+        mult = mult * (1.0 - ramp) + freq * ramp;
+      }
+      for (int64_t t = 0; t < n_tok; ++t) {
+        const double theta = static_cast<double>(pos0 + t) * mult;
+        cos_out[t * half + i] = static_cast<float>(std::cos(theta) * set_mscale);
+        sin_out[t * half + i] = static_cast<float>(std::sin(theta) * set_mscale);
       }
     }
   }

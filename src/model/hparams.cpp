@@ -86,24 +86,29 @@ Result<ModelHParams> read_hparams(const gguf::File& f, const ArchSpec& arch) {
   if (!(base > 0)) return Status::Corrupt(f.path() + ": '" + k.key("rope.freq_base") + "' must be > 0");
   hp.rope_freq_base = static_cast<float>(base);
 
-  // RoPE scaling: none and linear are supported; YaRN / LongRoPE are refused rather than
-  // silently computed wrong.
-  std::string scaling = "none";
+  // RoPE scaling, read as llama.cpp reads it: a factor without a type is linear.  none, linear
+  // and yarn are computed; other types are refused rather than silently computed wrong.
+  std::string scaling;
   if (f.find(k.key("rope.scaling.type")) != nullptr) {
     PLUMB_ASSIGN_OR_RETURN(scaling, f.get_string(k.key("rope.scaling.type")));
   }
   PLUMB_ASSIGN_OR_RETURN(double factor, k.optional_float("rope.scaling.factor", 0.0));
   if (factor == 0.0) {  // older files: <arch>.rope.scale_linear
     PLUMB_ASSIGN_OR_RETURN(factor, k.optional_float("rope.scale_linear", 0.0));
-    if (factor != 0.0 && scaling == "none") scaling = "linear";
   }
-  if (scaling == "linear") {
-    if (!(factor > 0))
-      return Status::Corrupt(f.path() + ": linear RoPE scaling needs '" + k.key("rope.scaling.factor") + "' > 0");
+  if (scaling.empty()) scaling = factor != 0.0 ? "linear" : "none";
+  if (scaling == "linear" || scaling == "yarn") {
+    if (!(factor > 0) || (scaling == "yarn" && factor < 1))
+      return Status::Corrupt(f.path() + ": " + scaling + " RoPE scaling needs '" + k.key("rope.scaling.factor") +
+                             "' " + (scaling == "yarn" ? ">= 1" : "> 0") + ", found " + std::to_string(factor));
     hp.rope_freq_scale = static_cast<float>(1.0 / factor);
+    hp.rope_yarn = scaling == "yarn";
+    if (hp.rope_yarn && f.find(k.key("rope.scaling.yarn_log_multiplier")) != nullptr)
+      return Status::Unsupported(f.path() + ": '" + k.key("rope.scaling.yarn_log_multiplier") +
+                                 "' (DeepSeek's YaRN variant) is not supported");
   } else if (scaling != "none") {
     return Status::Unsupported(f.path() + ": '" + k.key("rope.scaling.type") + "' is '" + scaling +
-                               "'; plumb supports none and linear RoPE scaling");
+                               "'; plumb supports none, linear and yarn RoPE scaling");
   }
   PLUMB_ASSIGN_OR_RETURN(hp.sliding_window, k.optional_int("attention.sliding_window", 0, 0));
   PLUMB_ASSIGN_OR_RETURN(hp.n_ctx_orig, k.optional_int("rope.scaling.original_context_length", hp.n_ctx_train, 1));

@@ -332,6 +332,31 @@ TEST(GgufSynth, Gemma3HasPostNormsAndWindow) {
   EXPECT_EQ(synth_write(spec, dir.file("x.gguf")).message(), "synth: sliding_window must be >= 0");
 }
 
+TEST(GgufSynth, RopeScalingKeys) {
+  test::TempDir dir;
+  auto spec = *synth_preset("tiny");
+  spec.yarn_factor = 4.0f;
+  ASSERT_TRUE(synth_write(spec, dir.file("y.gguf")).ok());
+  auto f = File::open(dir.file("y.gguf"));
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(*(*f)->get_string("llama.rope.scaling.type"), "yarn");
+  EXPECT_FLOAT_EQ(static_cast<float>(*(*f)->get_float("llama.rope.scaling.factor")), 4.0f);
+  EXPECT_EQ(*(*f)->get_int("llama.rope.scaling.original_context_length"), 512 / 4);
+  spec.yarn_factor = 0.5f;
+  EXPECT_EQ(synth_write(spec, dir.file("x.gguf")).message(), "synth: yarn_factor must be >= 1");
+
+  spec = *synth_preset("tiny");
+  spec.arch = "phi3";
+  spec.long_rope = true;
+  ASSERT_TRUE(synth_write(spec, dir.file("l.gguf")).ok());
+  auto g = File::open(dir.file("l.gguf"));
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(*(*g)->get_int("phi3.rope.scaling.original_context_length"), 512 / 32);
+  EXPECT_NEAR(*(*g)->get_float("phi3.rope.scaling.attn_factor"), std::sqrt(1 + std::log(32.0) / std::log(16.0)), 1e-6);
+  EXPECT_EQ((*g)->find_tensor("rope_factors_long.weight")->shape, (std::vector<int64_t>{8}));
+  EXPECT_NE((*g)->find_tensor("rope_factors_short.weight"), nullptr);
+}
+
 TEST(GgufSynth, RejectsInconsistentSpecs) {
   test::TempDir dir;
   auto spec = *synth_preset("tiny");

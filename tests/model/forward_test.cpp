@@ -284,6 +284,38 @@ TEST(Forward, RopeScalingFreqFactorsAndSlidingWindow) {
   EXPECT_LE(relative_error(ref, [&](size_t t) { return (*ctx)->logits_at(t); }), 1e-4);
 }
 
+// YaRN (Qwen2.5 / Qwen3 long-context files): an original context of 4096 puts the ramp between
+// interpolated and original angles over rotation pairs 2-6 of the 8 of a 16-dim head.
+TEST(Forward, YarnScalingMatchesReference) {
+  for (const char* arch : {"llama", "qwen2"}) {
+    ModelShape s;
+    s.arch = arch;
+    s.rope_yarn_factor = 4.0f;
+    s.n_ctx_orig = 4096;
+    s.rope_base = 10000.0f;
+    s.seed = 31;
+    test::TempDir dir;
+    ASSERT_TRUE(test::write_model(s, dir.file("m.gguf")).ok());
+    auto model = Model::load(dir.file("m.gguf"));
+    ASSERT_TRUE(model.ok()) << model.status().to_string();
+    EXPECT_TRUE((*model)->hparams().rope_yarn);
+    EXPECT_FLOAT_EQ((*model)->hparams().rope_freq_scale, 0.25f);
+    auto file = gguf::File::open(dir.file("m.gguf"));
+    const auto ref = test::reference_logits(**file, kPrompt);
+    auto ctx = Context::create(**model, {.n_ctx = 64, .n_batch = 5, .n_threads = 2});
+    std::vector<int32_t> ids(kPrompt.begin(), kPrompt.end());
+    ASSERT_TRUE((*ctx)->eval(ids, true).ok());
+    EXPECT_LE(relative_error(ref, [&](size_t t) { return (*ctx)->logits_at(t); }), 1e-4) << arch;
+    // Plain linear scaling by the same factor is a different model: YaRN is visible.
+    s.rope_yarn_factor = 0;
+    s.rope_linear_factor = 4.0f;
+    ASSERT_TRUE(test::write_model(s, dir.file("lin.gguf")).ok());
+    auto lin = gguf::File::open(dir.file("lin.gguf"));
+    const auto ref_lin = test::reference_logits(**lin, kPrompt);
+    EXPECT_GT(relative_error(ref_lin, [&](size_t t) { return (*ctx)->logits_at(t); }), 1e-2) << arch;
+  }
+}
+
 // LongRoPE as Phi-3.5-mini has it: a context above the original 64 positions rotates with the
 // long factors, one within it with the short ones, both with cos/sin scaled by attn_factor.
 TEST(Forward, LongRopePicksFactorsByContextSize) {

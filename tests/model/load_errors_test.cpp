@@ -126,9 +126,10 @@ std::vector<ErrorCase> cases() {
     out.push_back(c);
   }
   {
-    ErrorCase c{"yarn scaling", llama, {}, StatusCode::kUnsupported, "supports none and linear RoPE scaling"};
+    ErrorCase c{"unknown scaling", llama, {}, StatusCode::kUnsupported,
+                "is 'su'; plumb supports none, linear and yarn RoPE scaling"};
     c.shape.rope_linear_factor = 2.0f;
-    out.push_back(c);  // the type is patched to "yarn" below
+    out.push_back(c);  // the type is patched to "su" below
   }
   return out;
 }
@@ -137,14 +138,14 @@ TEST(LoadErrors, Table) {
   for (auto c : cases()) {
     test::TempDir dir;
     const std::string path = dir.file("bad.gguf");
-    if (c.what == "yarn scaling") {
+    if (c.what == "unknown scaling") {
       // Re-write with the type key replaced.
       c.edits.drop_keys = {"llama.rope.scaling.type"};
       ASSERT_TRUE(test::write_model(c.shape, path, c.edits).ok());
       auto f = gguf::File::open(path);
       gguf::Writer w;
       for (const auto& kv : (*f)->metadata()) w.set(kv.key, kv.value);
-      w.set("llama.rope.scaling.type", gguf::Value::string("yarn"));
+      w.set("llama.rope.scaling.type", gguf::Value::string("su"));
       for (const auto& t : (*f)->tensors()) {
         auto d = (*f)->tensor_data(t);
         ASSERT_TRUE(w.add_tensor_raw(t.name, t.shape, t.type, std::vector<uint8_t>(d.begin(), d.end())).ok());

@@ -85,6 +85,10 @@ Status write_model(const ModelShape& s, const std::string& path, const ModelEdit
     set(a + ".rope.scaling.type", gguf::Value::string("linear"));
     set(a + ".rope.scaling.factor", gguf::Value::f32(s.rope_linear_factor));
   }
+  if (s.rope_yarn_factor > 0) {
+    set(a + ".rope.scaling.type", gguf::Value::string("yarn"));
+    set(a + ".rope.scaling.factor", gguf::Value::f32(s.rope_yarn_factor));
+  }
   if (s.sliding_window > 0)
     set(a + ".attention.sliding_window", gguf::Value::u32(static_cast<uint32_t>(s.sliding_window)));
   if (s.swa_period > 0)

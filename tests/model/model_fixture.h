@@ -30,6 +30,7 @@ struct ModelShape {
   uint32_t seed = 1;
   float rope_base = 10000.0f;
   float rope_linear_factor = 0;  // > 0: rope.scaling.type linear
+  float rope_yarn_factor = 0;    // > 0: rope.scaling.type yarn (with n_ctx_orig below)
   int sliding_window = 0;
   int swa_period = 0;            // > 0: attention.sliding_window_pattern (gemma3)
   float rope_base_swa = 0;       // > 0: rope.freq_base_swa (gemma3)

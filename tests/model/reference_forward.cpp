@@ -120,16 +120,31 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
     for (auto& row : x)
       for (double& v : row) v *= std::sqrt(static_cast<double>(E));
 
+  // YaRN, as in the paper and ggml: pair i keeps its original angle when it turns more than
+  // beta_fast = 32 times over the original context, takes the interpolated (scaled) angle when it
+  // turns fewer than beta_slow = 1 times, and a linear mix between; cos and sin are multiplied by
+  // 1 + 0.1 ln(factor).
+  const bool yarn = f.find(arch + ".rope.scaling.type") && f.get_string(arch + ".rope.scaling.type").value() == "yarn";
+  const double n_orig = static_cast<double>(key_int(f, arch + ".rope.scaling.original_context_length",
+                                                    f.get_int(arch + ".context_length").value()));
   auto rope = [&](Vec& v, int64_t n_heads, int64_t pos, double base, double factor) {
+    // The pair whose wavelength 2 pi / freq makes `turns` turns over n_orig positions.
+    auto pair_of = [&](double turns) { return n_rot * std::log(n_orig / (turns * 2 * M_PI)) / (2 * std::log(base)); };
+    const double lo = std::max(0.0, std::floor(pair_of(32))), hi = std::min<double>(n_rot - 1, std::ceil(pair_of(1)));
+    const double yarn_m = yarn && factor > 1 ? 1 + 0.1 * std::log(factor) : 1.0;
     for (int64_t h = 0; h < n_heads; ++h) {
       double* p = v.data() + h * hd;
       for (int64_t i = 0; i < n_rot / 2; ++i) {
         double theta = static_cast<double>(pos) / factor * std::pow(base, -2.0 * static_cast<double>(i) / n_rot);
         if (!freqs.a.empty()) theta /= freqs.a[i];
+        if (yarn) {
+          const double keep = 1 - std::min(1.0, std::max(0.0, (static_cast<double>(i) - lo) / std::max(0.001, hi - lo)));
+          theta = theta * (1 - keep) + theta * factor * keep;
+        }
         const int64_t i0 = neox ? i : 2 * i, i1 = neox ? i + n_rot / 2 : 2 * i + 1;
         const double a = p[i0], b = p[i1];
-        p[i0] = mscale * (a * std::cos(theta) - b * std::sin(theta));
-        p[i1] = mscale * (a * std::sin(theta) + b * std::cos(theta));
+        p[i0] = mscale * yarn_m * (a * std::cos(theta) - b * std::sin(theta));
+        p[i1] = mscale * yarn_m * (a * std::sin(theta) + b * std::cos(theta));
       }
     }
   };
