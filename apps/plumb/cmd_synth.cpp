@@ -23,6 +23,7 @@ struct SynthOptions {
   bool long_rope = false;
   int context = 0;
   float yarn = 0;
+  int experts = 0, experts_used = 0, expert_ff = 0;
   uint64_t seed = 0;
   std::string out;
 };
@@ -45,6 +46,9 @@ int run_synth(const SynthOptions& o) {
   spec->long_rope = o.long_rope;
   if (o.context > 0) spec->n_ctx = o.context;
   spec->yarn_factor = o.yarn;
+  spec->n_expert = o.experts;
+  spec->n_expert_used = o.experts_used;
+  spec->n_ff_exp = o.expert_ff;
   // Gemma 3 files rotate their global layers with base 1e6 (the sliding-window layers keep
   // llama.cpp's default 10000), so a synthetic one does too.
   if (o.arch == "gemma3") spec->rope_freq_base = 1000000.0f;
@@ -92,7 +96,7 @@ const CommandRegistration kRegistration(
     [](CLI::App& sub) -> std::function<int()> {
       auto o = std::make_shared<SynthOptions>();
       sub.add_option("--arch", o->arch, "Architecture: its metadata key prefix and tensor set")
-          ->check(CLI::IsMember({"llama", "qwen2", "qwen3", "phi3", "gemma", "gemma2", "gemma3"}))
+          ->check(CLI::IsMember({"llama", "qwen2", "qwen3", "qwen3moe", "phi3", "gemma", "gemma2", "gemma3"}))
           ->capture_default_str();
       sub.add_option("--preset", o->preset, "Model shape: tiny (n_embd 64, 2 layers), small (n_embd 256, 4 layers), "
                                             "1b (Llama-3.2-1B shape: n_embd 2048, 16 layers, vocab 128256)")
@@ -129,6 +133,14 @@ const CommandRegistration kRegistration(
                      "long-context Qwen files have it (0: none)")
           ->check(CLI::NonNegativeNumber)
           ->capture_default_str();
+      sub.add_option("--experts", o->experts,
+                     "Mixture of experts: this many experts per layer (qwen3moe, or llama for a Mixtral-style "
+                     "model), with --experts-used of them per token")
+          ->check(CLI::Range(0, 1024))
+          ->capture_default_str();
+      sub.add_option("--experts-used", o->experts_used, "Experts run per token")->check(CLI::Range(0, 1024));
+      sub.add_option("--expert-ff", o->expert_ff, "Width of each expert's FFN (0: the preset's n_ff)")
+          ->check(CLI::Range(0, 1 << 20));
       sub.add_flag("--long-rope", o->long_rope,
                    "LongRoPE factors and keys as Phi-3.5-mini has them (original context n_ctx / 32): a context "
                    "above that rotates with the long factors");
@@ -141,6 +153,7 @@ const CommandRegistration kRegistration(
           "  plumb synth --arch qwen2 --preset small --type q8_0 --seed 2 -o small-qwen2.gguf\n"
           "  plumb synth --arch qwen3 --preset small --head-dim 64 --type q8_0 --seed 5 -o small-qwen3.gguf\n"
           "  plumb synth --arch gemma3 --preset small --sliding-window 16 --tied --seed 6 -o small-gemma3.gguf\n"
+          "  plumb synth --arch qwen3moe --preset small --experts 8 --experts-used 2 --expert-ff 256 -o moe.gguf\n"
           "  plumb synth --preset 1b --type q4_0 --tied --vocab llama3-vocab.gguf --seed 3 -o 1b.gguf\n"
           "  plumb synth --preset 1b --type q4_K_M --seed 1 -o 1b-q4_K_M.gguf\n"
           "  plumb synth --preset small --type q5_0 --seed 4 -o small-q5_0.gguf\n");

@@ -71,9 +71,16 @@ int64_t head_dim_of(const SynthSpec& s) { return s.head_dim > 0 ? s.head_dim : s
 
 Status check_spec(const SynthSpec& s) {
   auto bad = [](const std::string& m) { return Status::InvalidArgument("synth: " + m); };
-  static const std::set<std::string> kArchs = {"llama", "qwen2", "qwen3", "phi3", "gemma", "gemma2", "gemma3"};
+  static const std::set<std::string> kArchs = {"llama", "qwen2",  "qwen3",  "qwen3moe",
+                                               "phi3",  "gemma", "gemma2", "gemma3"};
   if (!kArchs.count(s.arch))
-    return bad("unknown architecture '" + s.arch + "', expected llama, qwen2, qwen3, phi3, gemma, gemma2 or gemma3");
+    return bad("unknown architecture '" + s.arch +
+               "', expected llama, qwen2, qwen3, qwen3moe, phi3, gemma, gemma2 or gemma3");
+  if (s.n_expert < 0 || s.n_expert_used < 0 || s.n_ff_exp < 0 || s.n_expert_used > s.n_expert ||
+      (s.n_expert > 0) != (s.n_expert_used > 0) || (s.arch == "qwen3moe" && s.n_expert == 0) ||
+      (s.n_expert > 0 && s.arch != "llama" && s.arch != "qwen3moe"))
+    return bad("experts: n_expert_used must be in [1, n_expert], both set for qwen3moe (and optionally llama, "
+               "Mixtral-style) and for no other architecture");
   if (s.sliding_window < 0) return bad("sliding_window must be >= 0");
   if (s.long_rope && s.n_ctx < 64) return bad("long_rope needs n_ctx >= 64 (the original context is n_ctx / 32)");
   if (s.yarn_factor != 0 && !(s.yarn_factor >= 1)) return bad("yarn_factor must be >= 1");
@@ -92,7 +99,7 @@ Status check_spec(const SynthSpec& s) {
   const uint32_t block = tensor_type_traits(s.type)->block_size;
   // A mix stores rows that its K-quants cannot hold in a fallback type instead (mix_type).
   const int64_t q_dim = static_cast<int64_t>(s.n_head) * head_dim_of(s);
-  if (!s.k_mix && (s.n_embd % block != 0 || s.n_ff % block != 0 || q_dim % block != 0))
+  if (!s.k_mix && (s.n_embd % block != 0 || s.n_ff % block != 0 || q_dim % block != 0 || s.n_ff_exp % block != 0))
     return bad("n_embd " + std::to_string(s.n_embd) +
                (q_dim == s.n_embd ? "" : ", n_head * head_dim " + std::to_string(q_dim)) + " and n_ff " +
                std::to_string(s.n_ff) + " must be multiples of " +
@@ -154,7 +161,7 @@ std::vector<Planned> plan_tensors(const SynthSpec& s, int64_t n_vocab) {
       add(p + "attn_k.bias", {n_embd_kv}, Init::kBias);
       add(p + "attn_v.bias", {n_embd_kv}, Init::kBias);
     }
-    if (s.arch == "qwen3" || s.arch == "gemma3") {
+    if (s.arch == "qwen3" || s.arch == "qwen3moe" || s.arch == "gemma3") {
       add(p + "attn_q_norm.weight", {head_dim}, Init::kNorm);
       add(p + "attn_k_norm.weight", {head_dim}, Init::kNorm);
     }
@@ -164,9 +171,18 @@ std::vector<Planned> plan_tensors(const SynthSpec& s, int64_t n_vocab) {
       add(p + "post_ffw_norm.weight", {s.n_embd}, Init::kNorm);
     }
     add(p + "ffn_norm.weight", {s.n_embd}, Init::kNorm);
-    if (!fused) add(p + "ffn_gate.weight", {s.n_embd, s.n_ff}, Init::kWeight);
-    add(p + "ffn_up.weight", {s.n_embd, fused ? 2 * s.n_ff : s.n_ff}, Init::kWeight);
-    add(p + "ffn_down.weight", {s.n_ff, s.n_embd}, Init::kWeight, more_bits);
+    if (s.n_expert > 0) {
+      const int64_t X = s.n_expert, FE = s.n_ff_exp > 0 ? s.n_ff_exp : s.n_ff;
+      add(p + "ffn_gate_inp.weight", {s.n_embd, X}, Init::kWeight);
+      out.back().info.type = TensorType::kF32;  // llama.cpp never quantizes the router
+      add(p + "ffn_gate_exps.weight", {s.n_embd, FE, X}, Init::kWeight);
+      add(p + "ffn_up_exps.weight", {s.n_embd, FE, X}, Init::kWeight);
+      add(p + "ffn_down_exps.weight", {FE, s.n_embd, X}, Init::kWeight, more_bits);
+    } else {
+      if (!fused) add(p + "ffn_gate.weight", {s.n_embd, s.n_ff}, Init::kWeight);
+      add(p + "ffn_up.weight", {s.n_embd, fused ? 2 * s.n_ff : s.n_ff}, Init::kWeight);
+      add(p + "ffn_down.weight", {s.n_ff, s.n_embd}, Init::kWeight, more_bits);
+    }
   }
   add("output_norm.weight", {s.n_embd}, Init::kNorm);
   if (s.long_rope) {
@@ -295,6 +311,11 @@ Status synth_write(const SynthSpec& s, const std::string& path, const SynthProgr
   }
   kv.push_back({a + ".vocab_size", u32(n_vocab)});
   if (s.sliding_window > 0) kv.push_back({a + ".attention.sliding_window", u32(s.sliding_window)});
+  if (s.n_expert > 0) {
+    kv.push_back({a + ".expert_count", u32(s.n_expert)});
+    kv.push_back({a + ".expert_used_count", u32(s.n_expert_used)});
+    if (s.n_ff_exp > 0) kv.push_back({a + ".expert_feed_forward_length", u32(s.n_ff_exp)});
+  }
   if (s.yarn_factor > 0) {
     kv.push_back({a + ".rope.scaling.type", Value::string("yarn")});
     kv.push_back({a + ".rope.scaling.factor", Value::f32(s.yarn_factor)});

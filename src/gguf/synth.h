@@ -38,6 +38,11 @@ struct SynthSpec {
   // of n_ctx / 32 (rope.scaling.original_context_length) and rope.scaling.attn_factor
   // sqrt(1 + ln 32 / ln(original)).
   bool long_rope = false;
+  // > 0: every FFN a mixture of n_expert experts of n_ff_exp (0: n_ff), n_expert_used per token:
+  // ffn_gate_inp and ffn_gate/up/down_exps, as Mixtral (arch llama) and qwen3moe files have them.
+  int n_expert = 0;
+  int n_expert_used = 0;
+  int n_ff_exp = 0;
   // > 1: YaRN scaling by this factor (rope.scaling.type yarn, .factor, and an original context of
   // n_ctx / factor), as Qwen2.5 / Qwen3 long-context files have it.
   float yarn_factor = 0.0f;

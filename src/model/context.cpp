@@ -41,6 +41,10 @@ struct Context::Impl {
   std::vector<float> x, xb, q, k, v, att, gate, up;
   std::vector<float> fused;               // outputs of fused attn_qkv / gate+up matrices, split after
   int64_t fused_width = 0;                // floats per token in `fused` (0: no fused matrices)
+  // Mixture of experts: router logits [n_batch][n_expert]; each token's chosen experts and
+  // weights [n_batch][n_expert_used]; gathered rows and outputs [n_batch][n_embd].
+  std::vector<float> router, expert_w, moe_in, moe_down, moe_out;
+  std::vector<int32_t> expert_id, expert_rows;
   std::vector<float> rope_cos, rope_sin;  // [2][n_batch][n_rot / 2]: set 1 for sliding-window layers (gemma3)
   const float* rope_factors = nullptr;    // divisors of the frequencies: rope_freqs, or LongRoPE's for this n_ctx
   std::vector<float> scores;              // [n_threads][n_ctx]
@@ -87,6 +91,15 @@ struct Context::Impl {
   void rope_tables(int32_t pos0, int64_t n_tok, bool with_mscale = true);
   void rope(float* vecs, int64_t n_heads, int64_t t, int set);
   void attention(int64_t layer, int32_t pos0, int64_t n_tok);
+  // The FFN of xb (the normalised residual) into xb.
+  void dense_ffn(const model::LayerWeights& L, int64_t n_tok);
+  void moe_ffn(const model::LayerWeights& L, int64_t n_tok);
+  void activate(int64_t n) {  // gate = act(gate) * up over n floats
+    if (hp.ffn_gelu)
+      kernels::geglu_inplace(gate.data(), up.data(), n);
+    else
+      kernels::swiglu_inplace(gate.data(), up.data(), n);
+  }
   Status eval_chunk(const int32_t* tokens, int64_t n_tok, bool all_logits, size_t logits_row);
 };
 
@@ -120,8 +133,17 @@ Result<std::unique_ptr<Context>> Context::create(const Model& model, const Conte
     c->k.resize(B * c->kv_dim);
     c->v.resize(B * c->kv_dim);
     c->att.resize(B * c->q_dim);
-    c->gate.resize(B * hp.n_ff);
-    c->up.resize(B * hp.n_ff);
+    c->gate.resize(B * std::max(hp.n_ff, hp.n_expert > 0 ? hp.n_ff_exp : 0));
+    c->up.resize(B * std::max(hp.n_ff, hp.n_expert > 0 ? hp.n_ff_exp : 0));
+    if (hp.n_expert > 0) {
+      c->router.resize(B * hp.n_expert);
+      c->expert_w.resize(B * hp.n_expert_used);
+      c->expert_id.resize(B * hp.n_expert_used);
+      c->expert_rows.resize(B);
+      c->moe_in.resize(B * hp.n_embd);
+      c->moe_down.resize(B * hp.n_embd);
+      c->moe_out.resize(B * hp.n_embd);
+    }
     for (const model::LayerWeights& L : c->m->w.layers) {
       if (L.wqkv) c->fused_width = std::max(c->fused_width, c->q_dim + 2 * c->kv_dim);
       if (!L.ffn_gate) c->fused_width = std::max(c->fused_width, 2 * hp.n_ff);
@@ -343,6 +365,80 @@ void Context::Impl::attention(int64_t layer, int32_t pos0, int64_t n_tok) {
     pool->parallel_for(items, body);
 }
 
+void Context::Impl::dense_ffn(const model::LayerWeights& L, int64_t n_tok) {
+  if (L.ffn_gate) {
+    mul(L.ffn_gate, xb.data(), n_tok, gate.data());
+    mul(L.ffn_up, xb.data(), n_tok, up.data());
+  } else {
+    // Fused: each token's 2 * n_ff outputs are the gate's, then the up projection's.
+    const int64_t F = hp.n_ff;
+    mul(L.ffn_up, xb.data(), n_tok, fused.data());
+    for (int64_t t = 0; t < n_tok; ++t) {
+      std::memcpy(gate.data() + t * F, fused.data() + t * 2 * F, static_cast<size_t>(F) * sizeof(float));
+      std::memcpy(up.data() + t * F, fused.data() + t * 2 * F + F, static_cast<size_t>(F) * sizeof(float));
+    }
+  }
+  activate(n_tok * hp.n_ff);
+  mul(L.ffn_down, gate.data(), n_tok, xb.data());
+}
+
+// Mixture of experts, as llama.cpp's build_moe_ffn with softmax gating and normalised weights
+// (Mixtral, qwen3moe): per token, p = softmax(router h); the n_expert_used experts of largest p
+// run, and their outputs are summed with weights p / (sum of the chosen p).  xb holds h on entry
+// and the FFN output on return.  A single token runs its experts one after another; a batch runs
+// each expert once over the tokens routed to it (gathered into moe_in), so every expert's
+// weights are read once per batch.
+void Context::Impl::moe_ffn(const model::LayerWeights& L, int64_t n_tok) {
+  const int64_t E = hp.n_embd, F = hp.n_ff_exp, X = hp.n_expert, K = hp.n_expert_used;
+  mul(L.ffn_gate_inp, xb.data(), n_tok, router.data());
+  for (int64_t t = 0; t < n_tok; ++t) {
+    float* p = router.data() + t * X;
+    kernels::softmax_inplace(p, X);
+    int32_t* ids = expert_id.data() + t * K;
+    float* ws = expert_w.data() + t * K;
+    // Top K by probability; equal probabilities go to the lower expert index.
+    for (int64_t j = 0; j < K; ++j) {
+      int32_t best = -1;
+      for (int32_t e = 0; e < X; ++e) {
+        bool taken = false;
+        for (int64_t i = 0; i < j; ++i) taken = taken || ids[i] == e;
+        if (!taken && (best < 0 || p[e] > p[best])) best = e;
+      }
+      ids[j] = best;
+      ws[j] = p[best];
+    }
+    float sum = 0;
+    for (int64_t j = 0; j < K; ++j) sum += ws[j];
+    sum = std::max(sum, 6.103515625e-5f);  // llama.cpp's clamp against a zero sum
+    for (int64_t j = 0; j < K; ++j) ws[j] /= sum;
+  }
+  std::fill(moe_out.begin(), moe_out.begin() + n_tok * E, 0.0f);
+  for (int32_t e = 0; e < X; ++e) {
+    // The tokens routed to expert e, their rows gathered into moe_in.
+    int64_t m = 0;
+    for (int64_t t = 0; t < n_tok; ++t)
+      for (int64_t j = 0; j < K; ++j)
+        if (expert_id[t * K + j] == e) expert_rows[m++] = static_cast<int32_t>(t * K + j);
+    if (m == 0) continue;
+    const float* in = xb.data();
+    if (n_tok > 1) {
+      for (int64_t i = 0; i < m; ++i)
+        std::memcpy(moe_in.data() + i * E, xb.data() + (expert_rows[i] / K) * E, static_cast<size_t>(E) * sizeof(float));
+      in = moe_in.data();
+    }
+    mul(L.ffn_gate_exps.at(e), in, m, gate.data());
+    mul(L.ffn_up_exps.at(e), in, m, up.data());
+    activate(m * F);
+    mul(L.ffn_down_exps.at(e), gate.data(), m, moe_down.data());
+    for (int64_t i = 0; i < m; ++i) {
+      const float w = expert_w[expert_rows[i]];
+      float* out = moe_out.data() + (expert_rows[i] / K) * E;
+      kernels::axpy_f32(w, moe_down.data() + i * E, out, E);
+    }
+  }
+  std::memcpy(xb.data(), moe_out.data(), static_cast<size_t>(n_tok * E) * sizeof(float));
+}
+
 Status Context::Impl::eval_chunk(const int32_t* tokens, int64_t n_tok, bool want_all, size_t logits_row) {
   const model::Weights& w = m->w;
   const int64_t E = hp.n_embd;
@@ -403,23 +499,10 @@ Status Context::Impl::eval_chunk(const int32_t* tokens, int64_t n_tok, bool want
     for (int64_t i = 0; i < n_tok * E; ++i) x[i] += xb[i];
 
     rmsnorm_rows(x.data(), L.ffn_norm, xb.data(), n_tok);
-    if (L.ffn_gate) {
-      mul(L.ffn_gate, xb.data(), n_tok, gate.data());
-      mul(L.ffn_up, xb.data(), n_tok, up.data());
-    } else {
-      // Fused: each token's 2 * n_ff outputs are the gate's, then the up projection's.
-      const int64_t F = hp.n_ff;
-      mul(L.ffn_up, xb.data(), n_tok, fused.data());
-      for (int64_t t = 0; t < n_tok; ++t) {
-        std::memcpy(gate.data() + t * F, fused.data() + t * 2 * F, static_cast<size_t>(F) * sizeof(float));
-        std::memcpy(up.data() + t * F, fused.data() + t * 2 * F + F, static_cast<size_t>(F) * sizeof(float));
-      }
-    }
-    if (hp.ffn_gelu)
-      kernels::geglu_inplace(gate.data(), up.data(), n_tok * hp.n_ff);
+    if (L.ffn_gate_inp)
+      moe_ffn(L, n_tok);
     else
-      kernels::swiglu_inplace(gate.data(), up.data(), n_tok * hp.n_ff);
-    mul(L.ffn_down, gate.data(), n_tok, xb.data());
+      dense_ffn(L, n_tok);
     if (L.ffn_post_norm) rmsnorm_rows(xb.data(), L.ffn_post_norm, xb.data(), n_tok);
     for (int64_t i = 0; i < n_tok * E; ++i) x[i] += xb[i];
   }

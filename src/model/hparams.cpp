@@ -111,6 +111,13 @@ Result<ModelHParams> read_hparams(const gguf::File& f, const ArchSpec& arch) {
                                "'; plumb supports none, linear and yarn RoPE scaling");
   }
   PLUMB_ASSIGN_OR_RETURN(hp.sliding_window, k.optional_int("attention.sliding_window", 0, 0));
+  PLUMB_ASSIGN_OR_RETURN(hp.n_expert, k.optional_int("expert_count", 0, 0));
+  PLUMB_ASSIGN_OR_RETURN(hp.n_expert_used, k.optional_int("expert_used_count", 0, 0));
+  PLUMB_ASSIGN_OR_RETURN(hp.n_ff_exp, k.optional_int("expert_feed_forward_length", hp.n_ff, 1));
+  if (hp.n_expert > 1024 || hp.n_expert_used > hp.n_expert)
+    return Status::Corrupt(f.path() + ": '" + k.key("expert_used_count") + "' (" + std::to_string(hp.n_expert_used) +
+                           ") must be at most '" + k.key("expert_count") + "' (" + std::to_string(hp.n_expert) +
+                           "), itself at most 1024");
   PLUMB_ASSIGN_OR_RETURN(hp.n_ctx_orig, k.optional_int("rope.scaling.original_context_length", hp.n_ctx_train, 1));
   PLUMB_ASSIGN_OR_RETURN(double attn_factor, k.optional_float("rope.scaling.attn_factor", 1.0));
   if (!(attn_factor > 0))

@@ -47,6 +47,22 @@ Result<Matrix> TensorLoader::matrix(const std::string& name, int64_t n_cols, int
   return m;
 }
 
+Result<MatrixStack> TensorLoader::stack(const std::string& name, int64_t n_cols, int64_t n_rows, int64_t n) {
+  PLUMB_ASSIGN_OR_RETURN(const gguf::TensorInfo* t, find(name, {n_cols, n_rows, n}));
+  if (!kernels::supports(t->type))
+    return Status::Unsupported(file_.path() + ": tensor '" + name + "' has type " +
+                               std::string(tensor_type_name(t->type)) + ", which the engine cannot compute with");
+  MatrixStack s;
+  s.n = n;
+  s.stride = t->n_bytes / static_cast<uint64_t>(n);
+  s.first.data = file_.tensor_data(*t).data();
+  s.first.type = t->type;
+  s.first.n_cols = n_cols;
+  s.first.n_rows = n_rows;
+  s.first.n_bytes = s.stride;
+  return s;
+}
+
 Result<Vector> TensorLoader::vector(const std::string& name, int64_t n) {
   PLUMB_ASSIGN_OR_RETURN(const gguf::TensorInfo* t, find(name, {n}));
   auto bytes = file_.tensor_data(*t);
@@ -97,13 +113,24 @@ Status load_post_norms(TensorLoader& tl, const ModelHParams& hp, int l, LayerWei
   return Status::Ok();
 }
 
+Status load_moe_ffn(TensorLoader& tl, const ModelHParams& hp, int l, LayerWeights& w) {
+  const int64_t e = hp.n_embd, X = hp.n_expert, F = hp.n_ff_exp;
+  if (X < 1 || hp.n_expert_used < 1)
+    return Status::NotFound(tl.file().path() + ": layer " + std::to_string(l) + " is a mixture of experts "
+                            "(ffn_gate_inp.weight) but '" + hp.arch + ".expert_count' / '" + hp.arch +
+                            ".expert_used_count' are missing");
+  PLUMB_ASSIGN_OR_RETURN(w.ffn_gate_inp, tl.matrix(layer_tensor(l, "ffn_gate_inp.weight"), e, X));
+  PLUMB_ASSIGN_OR_RETURN(w.ffn_gate_exps, tl.stack(layer_tensor(l, "ffn_gate_exps.weight"), e, F, X));
+  PLUMB_ASSIGN_OR_RETURN(w.ffn_up_exps, tl.stack(layer_tensor(l, "ffn_up_exps.weight"), e, F, X));
+  PLUMB_ASSIGN_OR_RETURN(w.ffn_down_exps, tl.stack(layer_tensor(l, "ffn_down_exps.weight"), F, e, X));
+  return Status::Ok();
+}
+
 Status load_llama_block(TensorLoader& tl, const ModelHParams& hp, int l, LayerWeights& w) {
   const int64_t e = hp.n_embd;
   PLUMB_RETURN_IF_ERROR(load_attention(tl, hp, l, w));
   PLUMB_ASSIGN_OR_RETURN(w.ffn_norm, tl.vector(layer_tensor(l, "ffn_norm.weight"), e));
-  if (tl.has(layer_tensor(l, "ffn_gate_inp.weight")))
-    return Status::Unsupported(tl.file().path() + ": layer " + std::to_string(l) +
-                               " is a mixture of experts (ffn_gate_inp.weight), which plumb does not run yet");
+  if (tl.has(layer_tensor(l, "ffn_gate_inp.weight"))) return load_moe_ffn(tl, hp, l, w);
   PLUMB_ASSIGN_OR_RETURN(w.ffn_gate, tl.matrix(layer_tensor(l, "ffn_gate.weight"), e, hp.n_ff));
   PLUMB_ASSIGN_OR_RETURN(w.ffn_up, tl.matrix(layer_tensor(l, "ffn_up.weight"), e, hp.n_ff));
   PLUMB_ASSIGN_OR_RETURN(w.ffn_down, tl.matrix(layer_tensor(l, "ffn_down.weight"), hp.n_ff, e));

@@ -19,6 +19,8 @@ class TensorLoader {
   // ("FILE: tensor 'blk.3.ffn_up.weight' has shape [64, 100], expected [64, 172]"), or
   // Unsupported when the engine cannot compute with its type.
   Result<Matrix> matrix(const std::string& name, int64_t n_cols, int64_t n_rows);
+  // n matrices of [n_cols, n_rows] in one tensor of shape [n_cols, n_rows, n].
+  Result<MatrixStack> stack(const std::string& name, int64_t n_cols, int64_t n_rows, int64_t n);
   // A vector of n floats (any float type; converted when not F32).
   Result<Vector> vector(const std::string& name, int64_t n);
   bool has(const std::string& name) const { return file_.find_tensor(name) != nullptr; }
@@ -46,7 +48,11 @@ Status load_qk_norms(TensorLoader& tl, const ModelHParams& hp, int layer, LayerW
 // post_attention_norm and post_ffw_norm: RMSNorm of each branch's output (gemma2, gemma3).
 Status load_post_norms(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeights& w);
 
-// The tensors every llama-like block has: load_attention's, then ffn_norm, ffn_gate/up/down.
+// A mixture-of-experts FFN: ffn_gate_inp (the router) and ffn_gate/up/down_exps.
+Status load_moe_ffn(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeights& w);
+
+// The tensors every llama-like block has: load_attention's, then ffn_norm, and ffn_gate/up/down
+// or, when the layer has a router (ffn_gate_inp), load_moe_ffn's.
 Status load_llama_block(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeights& w);
 
 }  // namespace plumb::model

@@ -112,7 +112,15 @@ Result<std::unique_ptr<Model>> Model::from_file(std::unique_ptr<gguf::File> file
     bytes_by_type[m.type] += m.n_bytes;
   };
   for (const auto& L : w.layers) {
-    for (const auto* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) count(*m);
+    for (const auto* m : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down, &L.ffn_gate_inp})
+      count(*m);
+    // A token reads only the experts it is routed to; every expert counts as parameters.
+    for (const auto* s : {&L.ffn_gate_exps, &L.ffn_up_exps, &L.ffn_down_exps}) {
+      if (!*s) continue;
+      impl->bytes_per_token += s->stride * static_cast<uint64_t>(hp.n_expert_used);
+      impl->n_params += static_cast<uint64_t>(s->first.n_rows * s->first.n_cols * s->n);
+      bytes_by_type[s->first.type] += s->stride * static_cast<uint64_t>(hp.n_expert_used);
+    }
   }
   count(w.output);
   impl->bytes_per_token += w.tok_embd.n_rows ? w.tok_embd.n_bytes / static_cast<uint64_t>(w.tok_embd.n_rows) : 0;

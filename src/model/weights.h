@@ -23,6 +23,20 @@ struct Matrix {
   explicit operator bool() const { return data != nullptr; }
 };
 
+// n same-shaped matrices stored one after another in one tensor of GGUF shape
+// [n_cols, n_rows, n]: the experts of a mixture-of-experts layer.
+struct MatrixStack {
+  Matrix first;          // matrix 0
+  uint64_t stride = 0;   // bytes from one matrix to the next
+  int64_t n = 0;
+  explicit operator bool() const { return n > 0; }
+  Matrix at(int64_t i) const {
+    Matrix m = first;
+    m.data = static_cast<const uint8_t*>(first.data) + static_cast<uint64_t>(i) * stride;
+    return m;
+  }
+};
+
 // A 1-D vector (norm weights, biases) as floats: points into the mapping when stored as
 // F32, otherwise into a converted copy owned by the Model.
 struct Vector {
@@ -41,6 +55,10 @@ struct LayerWeights {
   Vector ffn_norm;
   // Without ffn_gate (phi3), ffn_up has 2 * n_ff rows: the gate's, then the up projection's.
   Matrix ffn_gate, ffn_up, ffn_down;
+  // Mixture of experts (Mixtral, qwen3moe) instead of ffn_gate/up/down: a router of n_expert
+  // rows and n_expert stacked FFNs of n_ff_exp.
+  Matrix ffn_gate_inp;
+  MatrixStack ffn_gate_exps, ffn_up_exps, ffn_down_exps;
 };
 
 struct Weights {

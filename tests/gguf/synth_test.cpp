@@ -332,6 +332,38 @@ TEST(GgufSynth, Gemma3HasPostNormsAndWindow) {
   EXPECT_EQ(synth_write(spec, dir.file("x.gguf")).message(), "synth: sliding_window must be >= 0");
 }
 
+// Mixture of experts as Mixtral (arch llama) and qwen3moe files store it: an F32 router and 3-D
+// expert stacks; Q4_K_M gives ffn_down_exps the more-bits layers' q6_K like ffn_down.
+TEST(GgufSynth, ExpertsAreStackedTensors) {
+  test::TempDir dir;
+  auto spec = *synth_preset("small");
+  spec.arch = "qwen3moe";
+  spec.n_expert = 8;
+  spec.n_expert_used = 2;
+  spec.n_ff_exp = 256;
+  ASSERT_TRUE(set_synth_type(spec, "q4_K_M").ok());
+  ASSERT_TRUE(synth_write(spec, dir.file("moe.gguf")).ok());
+  auto f = File::open(dir.file("moe.gguf"));
+  ASSERT_TRUE(f.ok()) << f.status().to_string();
+  EXPECT_EQ(*(*f)->get_int("qwen3moe.expert_count"), 8);
+  EXPECT_EQ(*(*f)->get_int("qwen3moe.expert_used_count"), 2);
+  EXPECT_EQ(*(*f)->get_int("qwen3moe.expert_feed_forward_length"), 256);
+  const TensorInfo* router = (*f)->find_tensor("blk.1.ffn_gate_inp.weight");
+  ASSERT_NE(router, nullptr);
+  EXPECT_EQ(router->shape, (std::vector<int64_t>{256, 8}));
+  EXPECT_EQ(router->type, TensorType::kF32);
+  EXPECT_EQ((*f)->find_tensor("blk.1.ffn_up_exps.weight")->shape, (std::vector<int64_t>{256, 256, 8}));
+  EXPECT_EQ((*f)->find_tensor("blk.1.ffn_up_exps.weight")->type, TensorType::kQ4_K);
+  EXPECT_EQ((*f)->find_tensor("blk.3.ffn_down_exps.weight")->type, TensorType::kQ6_K);  // the last eighth: more bits
+  EXPECT_EQ((*f)->find_tensor("blk.1.ffn_gate.weight"), nullptr);
+  spec.arch = "gemma";
+  EXPECT_NE(synth_write(spec, dir.file("x.gguf")).message().find("experts:"), std::string::npos);
+  spec.arch = "qwen3moe";
+  spec.n_expert = 0;
+  spec.n_expert_used = 0;
+  EXPECT_NE(synth_write(spec, dir.file("x.gguf")).message().find("experts:"), std::string::npos);
+}
+
 TEST(GgufSynth, RopeScalingKeys) {
   test::TempDir dir;
   auto spec = *synth_preset("tiny");

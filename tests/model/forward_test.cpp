@@ -112,6 +112,21 @@ std::vector<ModelShape> shapes() {
   g2.tied = true;
   g2.seed = 11;
   out.push_back(g2);
+  ModelShape mx;  // llama with a Mixtral-style mixture: 4 experts, 2 per token, GQA 4:2
+  mx.n_expert = 4;
+  mx.n_expert_used = 2;
+  mx.n_head_kv = 2;
+  mx.seed = 13;
+  out.push_back(mx);
+  ModelShape qm;  // qwen3moe: q/k norms, 6 experts of 64, 3 per token, heads of 32
+  qm.arch = "qwen3moe";
+  qm.n_expert = 6;
+  qm.n_expert_used = 3;
+  qm.n_ff_exp = 64;
+  qm.head_dim = 32;
+  qm.tied = true;
+  qm.seed = 14;
+  out.push_back(qm);
   ModelShape g1;  // gemma: embedding scale and GELU only
   g1.arch = "gemma";
   g1.tied = true;

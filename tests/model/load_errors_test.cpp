@@ -102,6 +102,36 @@ std::vector<ErrorCase> cases() {
     c.edits.extra_vectors = {{"rope_factors_long.weight", 8}, {"rope_factors_short.weight", 7}};
     out.push_back(c);
   }
+  test::ModelShape moe;
+  moe.arch = "qwen3moe";
+  moe.n_expert = 4;
+  moe.n_expert_used = 2;
+  moe.n_ff_exp = 32;
+  {
+    ErrorCase c{"moe without experts", moe, {}, StatusCode::kNotFound, "tensor 'blk.1.ffn_down_exps.weight' is missing"};
+    c.edits.drop_tensors = {"blk.1.ffn_down_exps.weight"};
+    out.push_back(c);
+  }
+  {
+    ErrorCase c{"moe expert count", moe, {}, StatusCode::kNotFound,
+                "'qwen3moe.expert_count' and 'qwen3moe.expert_used_count' must be > 0"};
+    c.edits.drop_keys = {"qwen3moe.expert_count", "qwen3moe.expert_used_count"};
+    out.push_back(c);
+  }
+  {
+    ErrorCase c{"moe used > count", moe, {}, StatusCode::kCorrupt,
+                "'qwen3moe.expert_used_count' (2) must be at most 'qwen3moe.expert_count' (0)"};
+    c.edits.drop_keys = {"qwen3moe.expert_count"};
+    out.push_back(c);
+  }
+  {
+    ErrorCase c{"moe expert shape", moe, {}, StatusCode::kCorrupt,
+                "tensor 'blk.0.ffn_gate_exps.weight' has shape [64, 32, 3], expected [64, 32, 4]"};
+    c.edits.reshape = [](const std::string& n, std::vector<int64_t>& s) {
+      if (n == "blk.0.ffn_gate_exps.weight") s = {64, 32, 3};
+    };
+    out.push_back(c);
+  }
   test::ModelShape gemma3;
   gemma3.arch = "gemma3";
   {
@@ -172,7 +202,7 @@ TEST(LoadErrors, UnknownArchitecture) {
   ASSERT_FALSE(m.ok());
   EXPECT_EQ(m.status().code(), StatusCode::kUnsupported);
   EXPECT_NE(m.status().message().find("architecture 'mamba'"), std::string::npos) << m.status().message();
-  EXPECT_NE(m.status().message().find("llama, qwen2, qwen3, phi3, gemma, gemma2, gemma3"), std::string::npos) << m.status().message();
+  EXPECT_NE(m.status().message().find("llama, qwen2, qwen3, qwen3moe, phi3, gemma, gemma2, gemma3"), std::string::npos) << m.status().message();
 }
 
 TEST(LoadErrors, TruncatedFilesNeverCrash) {

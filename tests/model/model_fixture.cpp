@@ -10,6 +10,8 @@ namespace plumb::test {
 std::string ModelShape::name() const {
   return arch + "_e" + std::to_string(n_embd) + "_h" + std::to_string(n_head) + "kv" + std::to_string(n_head_kv) +
          (head_dim > 0 ? std::string("d").append(std::to_string(head_dim)) : std::string()) +
+         (n_expert > 0 ? std::string("_x").append(std::to_string(n_expert)).append("k").append(std::to_string(n_expert_used))
+                       : std::string()) +
          (tied ? "_tied" : "_untied") + "_" + std::string(tensor_type_name(type));
 }
 
@@ -96,6 +98,11 @@ Status write_model(const ModelShape& s, const std::string& path, const ModelEdit
   if (s.rope_base_swa > 0) set(a + ".rope.freq_base_swa", gguf::Value::f32(s.rope_base_swa));
   if (s.logit_softcap > 0) set(a + ".final_logit_softcapping", gguf::Value::f32(s.logit_softcap));
   if (s.attn_softcap > 0) set(a + ".attn_logit_softcapping", gguf::Value::f32(s.attn_softcap));
+  if (s.n_expert > 0) {
+    set(a + ".expert_count", gguf::Value::u32(static_cast<uint32_t>(s.n_expert)));
+    set(a + ".expert_used_count", gguf::Value::u32(static_cast<uint32_t>(s.n_expert_used)));
+  }
+  if (s.n_ff_exp > 0) set(a + ".expert_feed_forward_length", gguf::Value::u32(static_cast<uint32_t>(s.n_ff_exp)));
   if (s.n_ctx_orig > 0)
     set(a + ".rope.scaling.original_context_length", gguf::Value::u32(static_cast<uint32_t>(s.n_ctx_orig)));
   if (s.rope_attn_factor > 0) set(a + ".rope.scaling.attn_factor", gguf::Value::f32(s.rope_attn_factor));
@@ -134,7 +141,7 @@ Status write_model(const ModelShape& s, const std::string& path, const ModelEdit
       PLUMB_RETURN_IF_ERROR(vec(p + "attn_k.bias", kv, -0.5f, 0.5f));
       PLUMB_RETURN_IF_ERROR(vec(p + "attn_v.bias", kv, -0.5f, 0.5f));
     }
-    if (a == "qwen3" || a == "gemma3") {
+    if (a == "qwen3" || a == "qwen3moe" || a == "gemma3") {
       PLUMB_RETURN_IF_ERROR(vec(p + "attn_q_norm.weight", hd, 0.5f, 1.5f));
       PLUMB_RETURN_IF_ERROR(vec(p + "attn_k_norm.weight", hd, 0.5f, 1.5f));
     }
@@ -144,13 +151,24 @@ Status write_model(const ModelShape& s, const std::string& path, const ModelEdit
       PLUMB_RETURN_IF_ERROR(vec(p + "post_ffw_norm.weight", E, 0.5f, 1.5f));
     }
     PLUMB_RETURN_IF_ERROR(vec(p + "ffn_norm.weight", E, 0.8f, 1.2f));
-    if (a == "phi3") {
+    if (s.n_expert > 0) {
+      const int64_t X = s.n_expert, FE = s.n_ff_exp > 0 ? s.n_ff_exp : F;
+      PLUMB_RETURN_IF_ERROR(add_tensor(w, e, p + "ffn_gate_inp.weight", {E, X}, TensorType::kF32,
+                                       g.uniform(static_cast<size_t>(E * X), -1.0f, 1.0f)));
+      auto stack = [&](const std::string& name, int64_t cols, int64_t rows) {
+        const float lim = std::sqrt(3.0f / static_cast<float>(cols));
+        return add_tensor(w, e, name, {cols, rows, X}, s.type, g.uniform(static_cast<size_t>(cols * rows * X), -lim, lim));
+      };
+      PLUMB_RETURN_IF_ERROR(stack(p + "ffn_gate_exps.weight", E, FE));
+      PLUMB_RETURN_IF_ERROR(stack(p + "ffn_up_exps.weight", E, FE));
+      PLUMB_RETURN_IF_ERROR(stack(p + "ffn_down_exps.weight", FE, E));
+    } else if (a == "phi3") {
       PLUMB_RETURN_IF_ERROR(mat(p + "ffn_up.weight", E, 2 * F));  // gate rows, then up rows
     } else {
       PLUMB_RETURN_IF_ERROR(mat(p + "ffn_gate.weight", E, F));
       PLUMB_RETURN_IF_ERROR(mat(p + "ffn_up.weight", E, F));
     }
-    PLUMB_RETURN_IF_ERROR(mat(p + "ffn_down.weight", F, E));
+    if (s.n_expert == 0) PLUMB_RETURN_IF_ERROR(mat(p + "ffn_down.weight", F, E));
   }
   for (const auto& [name, n] : e.extra_vectors) PLUMB_RETURN_IF_ERROR(vec(name, n, 1.0f, 2.0f));
   return w.write(path);

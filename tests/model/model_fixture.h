@@ -36,6 +36,9 @@ struct ModelShape {
   float rope_base_swa = 0;       // > 0: rope.freq_base_swa (gemma3)
   float logit_softcap = 0;       // > 0: final_logit_softcapping (gemma2, gemma3)
   float attn_softcap = 0;        // > 0: attn_logit_softcapping (gemma2)
+  int n_expert = 0;              // > 0: a mixture of experts in every layer (Mixtral-style for llama)
+  int n_expert_used = 0;
+  int n_ff_exp = 0;              // > 0: expert_feed_forward_length (else the experts are n_ff wide)
   bool long_rope = false;        // rope_factors_long / _short (n_rot / 2 each, in [1, 8]) and the keys below
   int n_ctx_orig = 0;            // > 0: rope.scaling.original_context_length
   float rope_attn_factor = 0;    // > 0: rope.scaling.attn_factor

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "gguf/quantize.h"
@@ -58,6 +59,32 @@ Vec rmsnorm(const Vec& x, const Mat& w, double eps) {
   return y;
 }
 
+// A [cols, rows, n] tensor as n matrices.
+std::vector<Mat> load_stack(const gguf::File& f, const std::string& name) {
+  const gguf::TensorInfo* t = f.find_tensor(name);
+  EXPECT_TRUE(t != nullptr && t->shape.size() == 3) << name;
+  std::vector<Mat> out;
+  if (!t || t->shape.size() != 3) return out;
+  const int64_t cols = t->shape[0], rows = t->shape[1], n = t->shape[2];
+  auto bytes = f.tensor_data(*t);
+  const size_t row_bytes = bytes.size() / static_cast<size_t>(rows * n);
+  std::vector<float> tmp(static_cast<size_t>(cols));
+  for (int64_t e = 0; e < n; ++e) {
+    Mat m;
+    m.cols = cols;
+    m.rows = rows;
+    m.a.resize(static_cast<size_t>(rows * cols));
+    for (int64_t r = 0; r < rows; ++r) {
+      const uint8_t* src = bytes.data() + (e * rows + r) * row_bytes;
+      if (gguf::dequantize_row(t->type, src, tmp.data(), cols).ok() == false)
+        kernels::dequantize_row(t->type, src, tmp.data(), cols);
+      for (int64_t c = 0; c < cols; ++c) m.a[r * cols + c] = tmp[c];
+    }
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
 int64_t key_int(const gguf::File& f, const std::string& k, int64_t fallback) {
   return f.find(k) ? f.get_int(k).value() : fallback;
 }
@@ -88,7 +115,7 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
   // by default.  gemma3: window only when the file has one, P = 6, RoPE base 10000 unscaled in the
   // window layers, logits soft-capped only when the file says so.
   const bool gemma = arch.rfind("gemma", 0) == 0, gemma2 = arch == "gemma2", gemma3 = arch == "gemma3";
-  const bool neox = arch == "qwen2" || arch == "qwen3" || arch == "phi3" || gemma;
+  const bool neox = arch == "qwen2" || arch == "qwen3" || arch == "qwen3moe" || arch == "phi3" || gemma;
   const int64_t window_len = gemma2 ? key_int(f, arch + ".attention.sliding_window", 4096) : window;
   const int64_t swa_period = gemma2 || gemma3 ? key_int(f, arch + ".attention.sliding_window_pattern", gemma2 ? 2 : 6) : 0;
   const bool local_rope = gemma3 || f.find(arch + ".rope.freq_base_swa") != nullptr;
@@ -152,10 +179,23 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
   for (int64_t l = 0; l < L; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
     const Mat an = load(f, p + "attn_norm.weight"), wo = load(f, p + "attn_output.weight"),
-              fn = load(f, p + "ffn_norm.weight"), wu = load(f, p + "ffn_up.weight"), wd = load(f, p + "ffn_down.weight");
+              fn = load(f, p + "ffn_norm.weight");
+    // Mixture of experts: the router and the stacked experts (3-D tensors, one matrix per expert).
+    const bool moe = f.find_tensor(p + "ffn_gate_inp.weight") != nullptr;
+    Mat wu, wd, router;
+    std::vector<Mat> eg, eu, ed;
+    if (moe) {
+      router = load(f, p + "ffn_gate_inp.weight");
+      eg = load_stack(f, p + "ffn_gate_exps.weight");
+      eu = load_stack(f, p + "ffn_up_exps.weight");
+      ed = load_stack(f, p + "ffn_down_exps.weight");
+    } else {
+      wu = load(f, p + "ffn_up.weight");
+      wd = load(f, p + "ffn_down.weight");
+    }
     // phi3 fuses q, k, v into attn_qkv and the gate into ffn_up (its first half).
     const bool fused_qkv = f.find_tensor(p + "attn_qkv.weight") != nullptr;
-    const bool fused_up = f.find_tensor(p + "ffn_gate.weight") == nullptr;
+    const bool fused_up = !moe && f.find_tensor(p + "ffn_gate.weight") == nullptr;
     Mat wq, wk, wv, wqkv, wg;
     if (fused_qkv) {
       wqkv = load(f, p + "attn_qkv.weight");
@@ -164,7 +204,7 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
       wk = load(f, p + "attn_k.weight");
       wv = load(f, p + "attn_v.weight");
     }
-    if (!fused_up) wg = load(f, p + "ffn_gate.weight");
+    if (!moe && !fused_up) wg = load(f, p + "ffn_gate.weight");
     Mat bq, bk, bv, qn, kn;
     if (f.find_tensor(p + "attn_q_norm.weight")) {
       qn = load(f, p + "attn_q_norm.weight");
@@ -232,19 +272,44 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
       if (f.find_tensor(p + "post_attention_norm.weight")) a = rmsnorm(a, load(f, p + "post_attention_norm.weight"), eps);
       for (int64_t i = 0; i < E; ++i) x[t][i] += a[i];
       const Vec h2 = rmsnorm(x[t], fn, eps);
-      Vec g, u = matvec(wu, h2);
-      if (fused_up) {
-        g = Vec(u.begin(), u.begin() + u.size() / 2);
-        u.erase(u.begin(), u.begin() + u.size() / 2);
+      auto ffn = [&](const Mat& mg, const Mat& mu, const Mat& md, bool fused) {
+        Vec g, u = matvec(mu, h2);
+        if (fused) {
+          g = Vec(u.begin(), u.begin() + u.size() / 2);
+          u.erase(u.begin(), u.begin() + u.size() / 2);
+        } else {
+          g = matvec(mg, h2);
+        }
+        for (size_t i = 0; i < g.size(); ++i) {
+          const double z = g[i];
+          g[i] = gemma ? 0.5 * z * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (z + 0.044715 * z * z * z))) * u[i]
+                        : z / (1.0 + std::exp(-z)) * u[i];
+        }
+        return matvec(md, g);
+      };
+      Vec d;
+      if (moe) {
+        // softmax over the router's logits, the k largest, weights renormalised over them.
+        const int64_t k = f.get_int(arch + ".expert_used_count").value();
+        Vec pr = matvec(router, h2);
+        const double mx = *std::max_element(pr.begin(), pr.end());
+        double z = 0;
+        for (double& v : pr) z += (v = std::exp(v - mx));
+        for (double& v : pr) v /= z;
+        std::vector<size_t> order(pr.size());
+        for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+        std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return pr[a] > pr[b]; });
+        double chosen = 0;
+        for (int64_t j = 0; j < k; ++j) chosen += pr[order[j]];
+        d.assign(static_cast<size_t>(E), 0.0);
+        for (int64_t j = 0; j < k; ++j) {
+          const size_t ex = order[j];
+          const Vec o = ffn(eg[ex], eu[ex], ed[ex], false);
+          for (int64_t i = 0; i < E; ++i) d[i] += pr[ex] / chosen * o[i];
+        }
       } else {
-        g = matvec(wg, h2);
+        d = ffn(wg, wu, wd, fused_up);
       }
-      for (size_t i = 0; i < g.size(); ++i) {
-        const double z = g[i];
-        g[i] = gemma ? 0.5 * z * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (z + 0.044715 * z * z * z))) * u[i]
-                      : z / (1.0 + std::exp(-z)) * u[i];
-      }
-      Vec d = matvec(wd, g);
       if (f.find_tensor(p + "post_ffw_norm.weight")) d = rmsnorm(d, load(f, p + "post_ffw_norm.weight"), eps);
       for (int64_t i = 0; i < E; ++i) x[t][i] += d[i];
     }

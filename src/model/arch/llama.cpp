@@ -1,4 +1,5 @@
-// llama: Llama 2/3.x, Mistral, TinyLlama, SmolLM, CodeLlama.
+// llama: Llama 2/3.x, Mistral, Mixtral (a router and stacked experts in place of the FFN, see
+// load_moe_ffn), TinyLlama, SmolLM, CodeLlama.
 //
 // RoPE is ggml's "normal" mode (adjacent pairs): llama.cpp's converter permutes the Q and K
 // weights of Hugging Face checkpoints into that order, and llama2.c / Meta checkpoints use it
