@@ -279,24 +279,49 @@ TEST(Forward, KQuantMixWithFallbackTypesMatchesReference) {
   }
 }
 
+// A written and loaded model whose logits for kPrompt can be compared with the reference.
+struct LoadedShape {
+  test::TempDir dir;
+  std::unique_ptr<Model> model;
+  std::unique_ptr<gguf::File> file;
+  explicit LoadedShape(const ModelShape& s) {
+    const std::string path = dir.file("m.gguf");
+    EXPECT_TRUE(test::write_model(s, path).ok());
+    auto m = Model::load(path);
+    EXPECT_TRUE(m.ok()) << m.status().to_string();
+    if (m.ok()) model = std::move(*m);
+    auto f = gguf::File::open(path);
+    if (f.ok()) file = std::move(*f);
+  }
+  // The engine's logits for kPrompt in a context of n_ctx, evaluated n_batch tokens at a time.
+  std::vector<std::vector<float>> logits(int32_t n_ctx, int32_t n_batch) const {
+    auto ctx = Context::create(*model, {.n_ctx = n_ctx, .n_batch = n_batch, .n_threads = 2});
+    EXPECT_TRUE(ctx.ok());
+    std::vector<int32_t> ids(kPrompt.begin(), kPrompt.end());
+    EXPECT_TRUE((*ctx)->eval(ids, true).ok());
+    std::vector<std::vector<float>> out;
+    for (size_t t = 0; t < ids.size(); ++t) out.emplace_back((*ctx)->logits_at(t).begin(), (*ctx)->logits_at(t).end());
+    return out;
+  }
+  // Their largest distance to the reference's logits for a context of ref_n_ctx, relative to the
+  // largest reference logit.
+  double error(const std::vector<std::vector<float>>& got, int64_t ref_n_ctx) const {
+    const auto ref = test::reference_logits(*file, kPrompt, ref_n_ctx);
+    return relative_error(ref, [&](size_t t) { return std::span<const float>(got[t]); });
+  }
+};
+
 TEST(Forward, RopeScalingFreqFactorsAndSlidingWindow) {
   ModelShape s;
   s.rope_linear_factor = 4.0f;
   s.rope_freqs = true;
   s.sliding_window = 5;
-  test::TempDir dir;
-  ASSERT_TRUE(test::write_model(s, dir.file("m.gguf")).ok());
-  auto model = Model::load(dir.file("m.gguf"));
-  ASSERT_TRUE(model.ok()) << model.status().to_string();
-  EXPECT_FLOAT_EQ((*model)->hparams().rope_freq_scale, 0.25f);
-  EXPECT_TRUE((*model)->hparams().has_rope_freqs);
-  EXPECT_EQ((*model)->hparams().sliding_window, 5);
-  auto file = gguf::File::open(dir.file("m.gguf"));
-  const auto ref = test::reference_logits(**file, kPrompt);
-  auto ctx = Context::create(**model, {.n_ctx = 32, .n_batch = 4, .n_threads = 2});  // 3 chunks
-  std::vector<int32_t> ids(kPrompt.begin(), kPrompt.end());
-  ASSERT_TRUE((*ctx)->eval(ids, true).ok());
-  EXPECT_LE(relative_error(ref, [&](size_t t) { return (*ctx)->logits_at(t); }), 1e-4);
+  LoadedShape m(s);
+  ASSERT_TRUE(m.model && m.file);
+  EXPECT_FLOAT_EQ(m.model->hparams().rope_freq_scale, 0.25f);
+  EXPECT_TRUE(m.model->hparams().has_rope_freqs);
+  EXPECT_EQ(m.model->hparams().sliding_window, 5);
+  EXPECT_LE(m.error(m.logits(32, 4), 32), 1e-4);  // 3 chunks
 }
 
 // YaRN (Qwen2.5 / Qwen3 long-context files): an original context of 4096 puts the ramp between
@@ -307,27 +332,19 @@ TEST(Forward, YarnScalingMatchesReference) {
     s.arch = arch;
     s.rope_yarn_factor = 4.0f;
     s.n_ctx_orig = 4096;
-    s.rope_base = 10000.0f;
     s.seed = 31;
-    test::TempDir dir;
-    ASSERT_TRUE(test::write_model(s, dir.file("m.gguf")).ok());
-    auto model = Model::load(dir.file("m.gguf"));
-    ASSERT_TRUE(model.ok()) << model.status().to_string();
-    EXPECT_TRUE((*model)->hparams().rope_yarn);
-    EXPECT_FLOAT_EQ((*model)->hparams().rope_freq_scale, 0.25f);
-    auto file = gguf::File::open(dir.file("m.gguf"));
-    const auto ref = test::reference_logits(**file, kPrompt);
-    auto ctx = Context::create(**model, {.n_ctx = 64, .n_batch = 5, .n_threads = 2});
-    std::vector<int32_t> ids(kPrompt.begin(), kPrompt.end());
-    ASSERT_TRUE((*ctx)->eval(ids, true).ok());
-    EXPECT_LE(relative_error(ref, [&](size_t t) { return (*ctx)->logits_at(t); }), 1e-4) << arch;
+    LoadedShape m(s);
+    ASSERT_TRUE(m.model && m.file);
+    EXPECT_TRUE(m.model->hparams().rope_yarn);
+    EXPECT_FLOAT_EQ(m.model->hparams().rope_freq_scale, 0.25f);
+    const auto got = m.logits(64, 5);
+    EXPECT_LE(m.error(got, 64), 1e-4) << arch;
     // Plain linear scaling by the same factor is a different model: YaRN is visible.
     s.rope_yarn_factor = 0;
     s.rope_linear_factor = 4.0f;
-    ASSERT_TRUE(test::write_model(s, dir.file("lin.gguf")).ok());
-    auto lin = gguf::File::open(dir.file("lin.gguf"));
-    const auto ref_lin = test::reference_logits(**lin, kPrompt);
-    EXPECT_GT(relative_error(ref_lin, [&](size_t t) { return (*ctx)->logits_at(t); }), 1e-2) << arch;
+    LoadedShape linear(s);
+    ASSERT_TRUE(linear.file);
+    EXPECT_GT(linear.error(got, 64), 1e-2) << arch;
   }
 }
 
@@ -340,24 +357,15 @@ TEST(Forward, LongRopePicksFactorsByContextSize) {
   s.n_ctx = 256;
   s.n_ctx_orig = 64;
   s.rope_attn_factor = 1.19f;
-  test::TempDir dir;
-  ASSERT_TRUE(test::write_model(s, dir.file("m.gguf")).ok());
-  auto model = Model::load(dir.file("m.gguf"));
-  ASSERT_TRUE(model.ok()) << model.status().to_string();
-  EXPECT_TRUE((*model)->hparams().has_long_rope);
-  EXPECT_EQ((*model)->hparams().n_ctx_orig, 64);
-  auto file = gguf::File::open(dir.file("m.gguf"));
-  std::vector<int32_t> ids(kPrompt.begin(), kPrompt.end());
-  std::vector<double> errors;
+  LoadedShape m(s);
+  ASSERT_TRUE(m.model && m.file);
+  EXPECT_TRUE(m.model->hparams().has_long_rope);
+  EXPECT_EQ(m.model->hparams().n_ctx_orig, 64);
   for (int32_t n_ctx : {64, 256}) {
-    auto ctx = Context::create(**model, {.n_ctx = n_ctx, .n_batch = 5, .n_threads = 2});
-    ASSERT_TRUE(ctx.ok());
-    ASSERT_TRUE((*ctx)->eval(ids, true).ok());
-    const auto ref = test::reference_logits(**file, kPrompt, n_ctx);
-    EXPECT_LE(relative_error(ref, [&](size_t t) { return (*ctx)->logits_at(t); }), 1e-4) << n_ctx;
+    const auto got = m.logits(n_ctx, 5);
+    EXPECT_LE(m.error(got, n_ctx), 1e-4) << n_ctx;
     // The other factor set gives other logits: the choice is visible.
-    const auto other = test::reference_logits(**file, kPrompt, n_ctx == 64 ? 256 : 64);
-    EXPECT_GT(relative_error(other, [&](size_t t) { return (*ctx)->logits_at(t); }), 1e-2) << n_ctx;
+    EXPECT_GT(m.error(got, n_ctx == 64 ? 256 : 64), 1e-2) << n_ctx;
   }
 }
 
