@@ -57,6 +57,7 @@ struct ModelHParams {
   // the global layers' rope.freq_base and scaling elsewhere); base 0 = the same as every layer.
   float rope_freq_base_swa = 0.0f;
   float rope_freq_scale_swa = 1.0f;
+  int64_t nope_period = 0;       // > 0: layers l with (l + 1) % P == 0 use no RoPE (smollm3: 4)
   float embd_scale = 1.0f;       // token embeddings are multiplied by this (gemma3: sqrt(n_embd))
   float attn_scale = 0.0f;       // scale of q.k; 0 = 1 / sqrt(head_dim)
   float attn_softcap = 0.0f;     // > 0: attention scores = cap * tanh(scores / cap) (gemma2)

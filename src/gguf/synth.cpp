@@ -71,11 +71,11 @@ int64_t head_dim_of(const SynthSpec& s) { return s.head_dim > 0 ? s.head_dim : s
 
 Status check_spec(const SynthSpec& s) {
   auto bad = [](const std::string& m) { return Status::InvalidArgument("synth: " + m); };
-  static const std::set<std::string> kArchs = {"llama", "qwen2",  "qwen3",  "qwen3moe",
-                                               "phi3",  "gemma", "gemma2", "gemma3"};
+  static const std::set<std::string> kArchs = {"llama", "qwen2",  "qwen3",  "qwen3moe", "phi3",
+                                               "gemma", "gemma2", "gemma3", "smollm3"};
   if (!kArchs.count(s.arch))
     return bad("unknown architecture '" + s.arch +
-               "', expected llama, qwen2, qwen3, qwen3moe, phi3, gemma, gemma2 or gemma3");
+               "', expected llama, qwen2, qwen3, qwen3moe, phi3, gemma, gemma2, gemma3 or smollm3");
   if (s.n_expert < 0 || s.n_expert_used < 0 || s.n_ff_exp < 0 || s.n_expert_used > s.n_expert ||
       (s.n_expert > 0) != (s.n_expert_used > 0) || (s.arch == "qwen3moe" && s.n_expert == 0) ||
       (s.n_expert > 0 && s.arch != "llama" && s.arch != "qwen3moe"))

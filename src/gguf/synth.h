@@ -23,7 +23,8 @@ namespace plumb::gguf {
 struct SynthSpec {
   // "llama", "qwen2" (also implies qkv_bias), "qwen3" (q/k norms), "phi3" (fused attn_qkv, and
   // ffn_up of 2 * n_ff rows holding the gate's rows first, no ffn_gate), "gemma" (llama's
-  // tensors), "gemma2" (post_attention_norm / post_ffw_norm) or "gemma3" (those and q/k norms)
+  // tensors), "gemma2" (post_attention_norm / post_ffw_norm), "gemma3" (those and q/k norms) or
+  // "smollm3" (llama's tensors)
   std::string arch = "llama";
   std::string name = "plumb-synth";  // general.name
   int n_vocab = 320;  // ignored when vocab_path is set (the copied vocabulary decides)

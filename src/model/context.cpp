@@ -3,7 +3,7 @@
 // Per block, for a chunk of T tokens (T = 1 when decoding):
 //   h = rmsnorm(x) * attn_norm;  q, k, v = Wq h (+bq), Wk h (+bk), Wv h (+bv)   (or one fused Wqkv h)
 //   [q, k = per-head rmsnorm(q) * q_norm, rmsnorm(k) * k_norm]   (qwen3, gemma3)
-//   rope(q, k);  K/V cache[pos] = k, v
+//   rope(q, k)  [not in smollm3's NoPE layers];  K/V cache[pos] = k, v
 //   o = softmax(q k^T * scale, causal [, sliding window]) v   (GQA: n_head / n_head_kv query heads
 //       share each KV head; scale 1/sqrt(head_dim) unless the architecture says otherwise)
 //   x += [post_norm] Wo o;  h = rmsnorm(x) * ffn_norm;  x += [post_norm] Wdown (act(Wgate h) * Wup h)
@@ -85,6 +85,7 @@ struct Context::Impl {
     return hp.sliding_window > 0 && (hp.swa_period == 0 || l % hp.swa_period < hp.swa_period - 1);
   }
   int rope_set(int64_t l) const { return hp.rope_freq_base_swa > 0 && layer_swa(l) ? 1 : 0; }
+  bool layer_rope(int64_t l) const { return hp.nope_period == 0 || (l + 1) % hp.nope_period != 0; }
 
   // with_mscale false: a pure rotation (the context shift re-rotates keys that already carry
   // rope_attn_factor).
@@ -210,7 +211,7 @@ Status Context::shift(int32_t n_keep, int32_t n_discard) {
       std::memmove(k_dst, impl->kc(l, h, n_keep + n_discard), bytes);
       std::memmove(v_dst, impl->vc(l, h, n_keep + n_discard), bytes);
       // One head's positions are contiguous, head_dim apart: rope() sees them as n_moved heads.
-      impl->rope(k_dst, n_moved, 0, impl->rope_set(l));
+      if (impl->layer_rope(l)) impl->rope(k_dst, n_moved, 0, impl->rope_set(l));
     }
   });
   c.n_past -= n_discard;
@@ -486,8 +487,10 @@ Status Context::Impl::eval_chunk(const int32_t* tokens, int64_t n_tok, bool want
         for (int64_t h = 0; h < hp.n_head_kv; ++h)
           kernels::rmsnorm(kt + h * hp.head_dim, L.k_norm.data, kt + h * hp.head_dim, hp.head_dim, hp.rms_eps);
       }
-      rope(qt, hp.n_head, t, rope_set(l));
-      rope(kt, hp.n_head_kv, t, rope_set(l));
+      if (layer_rope(l)) {
+        rope(qt, hp.n_head, t, rope_set(l));
+        rope(kt, hp.n_head_kv, t, rope_set(l));
+      }
       for (int64_t h = 0; h < hp.n_head_kv; ++h) {
         std::memcpy(kc(l, h, pos0 + t), kt + h * hp.head_dim, hp.head_dim * sizeof(float));
         std::memcpy(vc(l, h, pos0 + t), vt + h * hp.head_dim, hp.head_dim * sizeof(float));

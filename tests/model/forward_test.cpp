@@ -127,6 +127,12 @@ std::vector<ModelShape> shapes() {
   qm.tied = true;
   qm.seed = 14;
   out.push_back(qm);
+  ModelShape sm;  // smollm3: layer 3 of 4 without RoPE, GQA 4:2
+  sm.arch = "smollm3";
+  sm.n_layer = 4;
+  sm.n_head_kv = 2;
+  sm.seed = 15;
+  out.push_back(sm);
   ModelShape g1;  // gemma: embedding scale and GELU only
   g1.arch = "gemma";
   g1.tied = true;

@@ -245,10 +245,14 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
         head_norm(Q[t], H, qn);
         head_norm(K[t], KV, kn);
       }
+      // smollm3 leaves every fourth layer without positions (NoPE).
+      const bool nope = arch == "smollm3" && (l + 1) % 4 == 0;
       const bool local = local_rope && layer_swa(l);
       const double local_factor = gemma3 ? 1.0 : factor;
-      rope(Q[t], H, static_cast<int64_t>(t), local ? base_swa : base, local ? local_factor : factor);
-      rope(K[t], KV, static_cast<int64_t>(t), local ? base_swa : base, local ? local_factor : factor);
+      if (!nope) {
+        rope(Q[t], H, static_cast<int64_t>(t), local ? base_swa : base, local ? local_factor : factor);
+        rope(K[t], KV, static_cast<int64_t>(t), local ? base_swa : base, local ? local_factor : factor);
+      }
     }
     for (size_t t = 0; t < T; ++t) {
       Vec o(static_cast<size_t>(H * hd), 0.0);
