@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 
 #include "gguf/synth.h"
 #include "model/model_fixture.h"
@@ -374,6 +375,59 @@ TEST(Forward, LongRopePicksFactorsByContextSize) {
     EXPECT_GT(m.error(got, n_ctx == 64 ? 256 : 64), 1e-2) << n_ctx;
   }
 }
+
+// Every architecture as `plumb synth` writes it (the files the docs' llama.cpp cross-checks use)
+// loads and matches the reference forward pass: synth and the loader agree on every tensor and key.
+struct SynthCase {
+  const char* label;
+  std::function<void(gguf::SynthSpec&)> edit;
+};
+void PrintTo(const SynthCase& c, std::ostream* os) { *os << c.label; }
+
+std::vector<SynthCase> synth_cases() {
+  return {
+      {"llama", [](gguf::SynthSpec&) {}},
+      {"llama_experts", [](gguf::SynthSpec& s) { s.n_expert = 4, s.n_expert_used = 2; }},
+      {"llama_yarn", [](gguf::SynthSpec& s) { s.yarn_factor = 4; }},
+      {"qwen2", [](gguf::SynthSpec& s) { s.arch = "qwen2"; }},
+      {"qwen3", [](gguf::SynthSpec& s) { s.arch = "qwen3", s.head_dim = 32; }},
+      {"qwen3moe", [](gguf::SynthSpec& s) { s.arch = "qwen3moe", s.n_expert = 4, s.n_expert_used = 2, s.n_ff_exp = 64; }},
+      {"phi3", [](gguf::SynthSpec& s) { s.arch = "phi3"; }},
+      {"phi3_longrope", [](gguf::SynthSpec& s) { s.arch = "phi3", s.long_rope = true; }},
+      {"gemma", [](gguf::SynthSpec& s) { s.arch = "gemma", s.tied_output = true; }},
+      {"gemma2", [](gguf::SynthSpec& s) { s.arch = "gemma2", s.sliding_window = 4, s.tied_output = true; }},
+      {"gemma3", [](gguf::SynthSpec& s) { s.arch = "gemma3", s.n_layer = 7, s.sliding_window = 3; }},
+      {"smollm3", [](gguf::SynthSpec& s) { s.arch = "smollm3", s.n_layer = 4; }},
+  };
+}
+
+class SynthArchs : public ::testing::TestWithParam<SynthCase> {};
+
+TEST_P(SynthArchs, LoadAndMatchReference) {
+  gguf::SynthSpec spec = *gguf::synth_preset("tiny");
+  spec.seed = 3;
+  GetParam().edit(spec);
+  test::TempDir dir;
+  const std::string path = dir.file("m.gguf");
+  ASSERT_TRUE(gguf::synth_write(spec, path).ok());
+  auto model = Model::load(path);
+  ASSERT_TRUE(model.ok()) << model.status().to_string();
+  EXPECT_EQ((*model)->hparams().arch, spec.arch);
+  auto file = gguf::File::open(path);
+  ASSERT_TRUE(file.ok());
+  // n_ctx 64: above phi3_longrope's original 16, so its long factors are in use.
+  const auto ref = test::reference_logits(**file, kPrompt, 64);
+  auto ctx = Context::create(**model, {.n_ctx = 64, .n_batch = 5, .n_threads = 2});
+  ASSERT_TRUE(ctx.ok());
+  std::vector<int32_t> ids(kPrompt.begin(), kPrompt.end());
+  ASSERT_TRUE((*ctx)->eval(ids, true).ok());
+  const double err = relative_error(ref, [&](size_t t) { return (*ctx)->logits_at(t); });
+  EXPECT_LE(err, 1e-4) << GetParam().label;
+  std::printf("  %-14s vs reference %.2e\n", GetParam().label, err);
+}
+
+INSTANTIATE_TEST_SUITE_P(Archs, SynthArchs, ::testing::ValuesIn(synth_cases()),
+                         [](const auto& info) { return std::string(info.param.label); });
 
 TEST(Forward, GreedyIdenticalForOneAndTwoThreads) {
   ModelShape s = shapes()[2];
