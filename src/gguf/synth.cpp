@@ -72,10 +72,10 @@ int64_t head_dim_of(const SynthSpec& s) { return s.head_dim > 0 ? s.head_dim : s
 Status check_spec(const SynthSpec& s) {
   auto bad = [](const std::string& m) { return Status::InvalidArgument("synth: " + m); };
   static const std::set<std::string> kArchs = {"llama", "qwen2",  "qwen3",  "qwen3moe", "phi3",
-                                               "gemma", "gemma2", "gemma3", "smollm3"};
+                                               "gemma", "gemma2", "gemma3", "smollm3", "olmo2"};
   if (!kArchs.count(s.arch))
     return bad("unknown architecture '" + s.arch +
-               "', expected llama, qwen2, qwen3, qwen3moe, phi3, gemma, gemma2, gemma3 or smollm3");
+               "', expected llama, qwen2, qwen3, qwen3moe, phi3, gemma, gemma2, gemma3, smollm3 or olmo2");
   if (s.n_expert < 0 || s.n_expert_used < 0 || s.n_ff_exp < 0 || s.n_expert_used > s.n_expert ||
       (s.n_expert > 0) != (s.n_expert_used > 0) || (s.arch == "qwen3moe" && s.n_expert == 0) ||
       (s.n_expert > 0 && s.arch != "llama" && s.arch != "qwen3moe"))
@@ -148,7 +148,8 @@ std::vector<Planned> plan_tensors(const SynthSpec& s, int64_t n_vocab) {
   for (int l = 0; l < s.n_layer; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
     const bool more_bits = more_bits_layer(l, s.n_layer);
-    add(p + "attn_norm.weight", {s.n_embd}, Init::kNorm);
+    const bool olmo2 = s.arch == "olmo2";  // no pre-norms; q/k norms over the whole width
+    if (!olmo2) add(p + "attn_norm.weight", {s.n_embd}, Init::kNorm);
     if (fused) {
       add(p + "attn_qkv.weight", {s.n_embd, q_dim + 2 * n_embd_kv}, Init::kWeight, false, /*step_up=*/true);
     } else {
@@ -166,11 +167,15 @@ std::vector<Planned> plan_tensors(const SynthSpec& s, int64_t n_vocab) {
       add(p + "attn_k_norm.weight", {head_dim}, Init::kNorm);
     }
     add(p + "attn_output.weight", {q_dim, s.n_embd}, Init::kWeight);
-    if (s.arch == "gemma2" || s.arch == "gemma3") {
+    if (olmo2) {
+      add(p + "attn_q_norm.weight", {q_dim}, Init::kNorm);
+      add(p + "attn_k_norm.weight", {n_embd_kv}, Init::kNorm);
+    }
+    if (s.arch == "gemma2" || s.arch == "gemma3" || olmo2) {
       add(p + "post_attention_norm.weight", {s.n_embd}, Init::kNorm);
       add(p + "post_ffw_norm.weight", {s.n_embd}, Init::kNorm);
     }
-    add(p + "ffn_norm.weight", {s.n_embd}, Init::kNorm);
+    if (!olmo2) add(p + "ffn_norm.weight", {s.n_embd}, Init::kNorm);
     if (s.n_expert > 0) {
       const int64_t X = s.n_expert, FE = s.n_ff_exp > 0 ? s.n_ff_exp : s.n_ff;
       add(p + "ffn_gate_inp.weight", {s.n_embd, X}, Init::kWeight);

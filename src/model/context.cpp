@@ -1,8 +1,9 @@
-// The forward pass: llama-style decoder blocks over a KV cache.
+// The forward pass: llama-style decoder blocks over a KV cache.  (olmo2 has no attn_norm or
+// ffn_norm: h is x itself there.)
 //
 // Per block, for a chunk of T tokens (T = 1 when decoding):
 //   h = rmsnorm(x) * attn_norm;  q, k, v = Wq h (+bq), Wk h (+bk), Wv h (+bv)   (or one fused Wqkv h)
-//   [q, k = per-head rmsnorm(q) * q_norm, rmsnorm(k) * k_norm]   (qwen3, gemma3)
+//   [q, k = per-head rmsnorm(q) * q_norm, rmsnorm(k) * k_norm]   (qwen3, gemma3; olmo2: whole q, k)
 //   rope(q, k)  [not in smollm3's NoPE layers];  K/V cache[pos] = k, v
 //   o = softmax(q k^T * scale, causal [, sliding window]) v   (GQA: n_head / n_head_kv query heads
 //       share each KV head; scale 1/sqrt(head_dim) unless the architecture says otherwise)
@@ -75,7 +76,12 @@ struct Context::Impl {
     for (int64_t i = 0; i < n; ++i) l[i] = cap * std::tanh(l[i] * inv);
   }
 
+  // An absent weight (olmo2's missing pre-norms) copies the rows unnormalised.
   void rmsnorm_rows(const float* in, const model::Vector& weight, float* out, int64_t n_tok) {
+    if (!weight) {
+      if (out != in) std::memcpy(out, in, static_cast<size_t>(n_tok * hp.n_embd) * sizeof(float));
+      return;
+    }
     for (int64_t t = 0; t < n_tok; ++t)
       kernels::rmsnorm(in + t * hp.n_embd, weight.data, out + t * hp.n_embd, hp.n_embd, hp.rms_eps);
   }
@@ -481,7 +487,10 @@ Status Context::Impl::eval_chunk(const int32_t* tokens, int64_t n_tok, bool want
         for (int64_t i = 0; i < kv_dim; ++i) kt[i] += L.bk.data[i];
         for (int64_t i = 0; i < kv_dim; ++i) vt[i] += L.bv.data[i];
       }
-      if (L.q_norm) {
+      if (L.q_norm && L.q_norm.n == q_dim && q_dim != hp.head_dim) {  // olmo2: over the whole q and k
+        kernels::rmsnorm(qt, L.q_norm.data, qt, q_dim, hp.rms_eps);
+        kernels::rmsnorm(kt, L.k_norm.data, kt, kv_dim, hp.rms_eps);
+      } else if (L.q_norm) {
         for (int64_t h = 0; h < hp.n_head; ++h)
           kernels::rmsnorm(qt + h * hp.head_dim, L.q_norm.data, qt + h * hp.head_dim, hp.head_dim, hp.rms_eps);
         for (int64_t h = 0; h < hp.n_head_kv; ++h)

@@ -85,8 +85,12 @@ Result<Vector> TensorLoader::vector(const std::string& name, int64_t n) {
 }
 
 Status load_attention(TensorLoader& tl, const ModelHParams& hp, int l, LayerWeights& w) {
+  PLUMB_ASSIGN_OR_RETURN(w.attn_norm, tl.vector(layer_tensor(l, "attn_norm.weight"), hp.n_embd));
+  return load_projections(tl, hp, l, w);
+}
+
+Status load_projections(TensorLoader& tl, const ModelHParams& hp, int l, LayerWeights& w) {
   const int64_t e = hp.n_embd, q_dim = hp.n_head * hp.head_dim, kv_dim = hp.n_head_kv * hp.head_dim;
-  PLUMB_ASSIGN_OR_RETURN(w.attn_norm, tl.vector(layer_tensor(l, "attn_norm.weight"), e));
   if (tl.has(layer_tensor(l, "attn_qkv.weight"))) {
     PLUMB_ASSIGN_OR_RETURN(w.wqkv, tl.matrix(layer_tensor(l, "attn_qkv.weight"), e, q_dim + 2 * kv_dim));
   } else if (!tl.has(layer_tensor(l, "attn_q.weight")) && !tl.has(layer_tensor(l, "attn_k.weight"))) {

@@ -41,6 +41,8 @@ std::string layer_tensor(int layer, const char* suffix);
 // attn_norm, the query/key/value projections (one fused attn_qkv matrix when the file has it,
 // as llama.cpp accepts for every architecture, otherwise attn_q, attn_k, attn_v) and attn_output.
 Status load_attention(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeights& w);
+// load_attention without attn_norm (olmo2 normalises after the branch instead).
+Status load_projections(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeights& w);
 
 // attn_q_norm and attn_k_norm: per-head RMSNorm weights of head_dim (qwen3, gemma3).
 Status load_qk_norms(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeights& w);

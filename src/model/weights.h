@@ -46,11 +46,13 @@ struct Vector {
 };
 
 struct LayerWeights {
-  Vector attn_norm;
+  Vector attn_norm;           // absent in olmo2 (no norm before the attention or the FFN)
   Matrix wq, wk, wv, wo;
   Matrix wqkv;                // q, k and v rows in one matrix (phi3 files); then wq, wk and wv are empty
   Vector bq, bk, bv;          // qwen2
-  Vector q_norm, k_norm;      // per-head RMSNorm of q and k (qwen3, gemma3); unused by llama/qwen2
+  // RMSNorm of q and k: per head when head_dim long (qwen3, gemma3), over the whole q / k when
+  // q_dim / kv_dim long (olmo2).
+  Vector q_norm, k_norm;
   Vector attn_post_norm, ffn_post_norm;  // RMSNorm of the attention / FFN output before the residual add (gemma3)
   Vector ffn_norm;
   // Without ffn_gate (phi3), ffn_up has 2 * n_ff rows: the gate's, then the up projection's.

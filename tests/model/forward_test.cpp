@@ -134,6 +134,17 @@ std::vector<ModelShape> shapes() {
   sm.n_head_kv = 2;
   sm.seed = 15;
   out.push_back(sm);
+  ModelShape o2;  // olmo2: no pre-norms, post-norms, q/k normalised over their whole width, GQA 4:2
+  o2.arch = "olmo2";
+  o2.n_head_kv = 2;
+  o2.seed = 16;
+  out.push_back(o2);
+  ModelShape o3 = o2;  // OLMo 3: window 5 in layers 0-2 (unscaled RoPE), layer 3 global, scaled by 2
+  o3.n_layer = 4;
+  o3.sliding_window = 5;
+  o3.rope_linear_factor = 2.0f;
+  o3.seed = 17;
+  out.push_back(o3);
   ModelShape g1;  // gemma: embedding scale and GELU only
   g1.arch = "gemma";
   g1.tied = true;
@@ -166,6 +177,9 @@ class ForwardTest : public ::testing::TestWithParam<std::tuple<ModelShape, TypeC
 TEST_P(ForwardTest, MatchesReferenceBatchedAndOneByOne) {
   auto [shape, tc] = GetParam();
   shape.type = tc.type;
+  // olmo2 feeds the un-normalised residual stream to its matrices, so the 8-bit activations of
+  // the quantized types carry more error (measured up to 5.5e-2 on these models): 1.5x.
+  if (shape.arch == "olmo2" && tc.tol >= 5e-2) tc.tol *= 1.5;
   test::TempDir dir;
   const std::string path = dir.file("m.gguf");
   ASSERT_TRUE(test::write_model(shape, path).ok());
@@ -398,6 +412,8 @@ std::vector<SynthCase> synth_cases() {
       {"gemma2", [](gguf::SynthSpec& s) { s.arch = "gemma2", s.sliding_window = 4, s.tied_output = true; }},
       {"gemma3", [](gguf::SynthSpec& s) { s.arch = "gemma3", s.n_layer = 7, s.sliding_window = 3; }},
       {"smollm3", [](gguf::SynthSpec& s) { s.arch = "smollm3", s.n_layer = 4; }},
+      {"olmo2", [](gguf::SynthSpec& s) { s.arch = "olmo2"; }},
+      {"olmo2_window", [](gguf::SynthSpec& s) { s.arch = "olmo2", s.n_layer = 4, s.sliding_window = 3; }},
   };
 }
 

@@ -128,7 +128,7 @@ Status write_model(const ModelShape& s, const std::string& path, const ModelEdit
   }
   for (int l = 0; l < s.n_layer; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
-    PLUMB_RETURN_IF_ERROR(vec(p + "attn_norm.weight", E, 0.8f, 1.2f));
+    if (a != "olmo2") PLUMB_RETURN_IF_ERROR(vec(p + "attn_norm.weight", E, 0.8f, 1.2f));
     if (a == "phi3") {
       PLUMB_RETURN_IF_ERROR(mat(p + "attn_qkv.weight", E, q + 2 * kv));
     } else {
@@ -145,12 +145,16 @@ Status write_model(const ModelShape& s, const std::string& path, const ModelEdit
       PLUMB_RETURN_IF_ERROR(vec(p + "attn_q_norm.weight", hd, 0.5f, 1.5f));
       PLUMB_RETURN_IF_ERROR(vec(p + "attn_k_norm.weight", hd, 0.5f, 1.5f));
     }
+    if (a == "olmo2") {  // over the whole q and k
+      PLUMB_RETURN_IF_ERROR(vec(p + "attn_q_norm.weight", q, 0.5f, 1.5f));
+      PLUMB_RETURN_IF_ERROR(vec(p + "attn_k_norm.weight", kv, 0.5f, 1.5f));
+    }
     PLUMB_RETURN_IF_ERROR(mat(p + "attn_output.weight", q, E));
-    if (a == "gemma2" || a == "gemma3") {
+    if (a == "gemma2" || a == "gemma3" || a == "olmo2") {
       PLUMB_RETURN_IF_ERROR(vec(p + "post_attention_norm.weight", E, 0.5f, 1.5f));
       PLUMB_RETURN_IF_ERROR(vec(p + "post_ffw_norm.weight", E, 0.5f, 1.5f));
     }
-    PLUMB_RETURN_IF_ERROR(vec(p + "ffn_norm.weight", E, 0.8f, 1.2f));
+    if (a != "olmo2") PLUMB_RETURN_IF_ERROR(vec(p + "ffn_norm.weight", E, 0.8f, 1.2f));
     if (s.n_expert > 0) {
       const int64_t X = s.n_expert, FE = s.n_ff_exp > 0 ? s.n_ff_exp : F;
       PLUMB_RETURN_IF_ERROR(add_tensor(w, e, p + "ffn_gate_inp.weight", {E, X}, TensorType::kF32,

@@ -15,7 +15,8 @@ namespace plumb::test {
 
 struct ModelShape {
   // or "qwen2" (QKV biases), "qwen3" (per-head q/k norms), "phi3" (fused), "gemma", "gemma2" (post
-  // norms), "gemma3" (q/k and post norms)
+  // norms), "gemma3" (q/k and post norms), "smollm3" (NoPE layers), "olmo2" (post norms only, whole-q/k
+  // norms)
   std::string arch = "llama";
   int n_vocab = 100;
   int n_embd = 64;

@@ -115,11 +115,14 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
   // by default.  gemma3: window only when the file has one, P = 6, RoPE base 10000 unscaled in the
   // window layers, logits soft-capped only when the file says so.
   const bool gemma = arch.rfind("gemma", 0) == 0, gemma2 = arch == "gemma2", gemma3 = arch == "gemma3";
-  const bool neox = arch == "qwen2" || arch == "qwen3" || arch == "qwen3moe" || arch == "phi3" || gemma;
+  const bool olmo2 = arch == "olmo2";
+  const bool neox = arch == "qwen2" || arch == "qwen3" || arch == "qwen3moe" || arch == "phi3" || gemma || olmo2;
   const int64_t window_len = gemma2 ? key_int(f, arch + ".attention.sliding_window", 4096) : window;
-  const int64_t swa_period = gemma2 || gemma3 ? key_int(f, arch + ".attention.sliding_window_pattern", gemma2 ? 2 : 6) : 0;
-  const bool local_rope = gemma3 || f.find(arch + ".rope.freq_base_swa") != nullptr;
-  const double base_swa = key_float(f, arch + ".rope.freq_base_swa", 10000.0);
+  const int64_t swa_period =
+      gemma2 || gemma3 || olmo2 ? key_int(f, arch + ".attention.sliding_window_pattern", gemma2 ? 2 : gemma3 ? 6 : 4) : 0;
+  // olmo2 (OLMo 3): window layers rotate with rope.freq_base_swa, else the global base, unscaled.
+  const bool local_rope = gemma3 || olmo2 || f.find(arch + ".rope.freq_base_swa") != nullptr;
+  const double base_swa = key_float(f, arch + ".rope.freq_base_swa", olmo2 ? base : 10000.0);
   const double attn_cap = gemma2 ? key_float(f, arch + ".attn_logit_softcapping", 50.0) : 0.0;
   const double softcap = key_float(f, arch + ".final_logit_softcapping", gemma2 ? 30.0 : 0.0);
   auto layer_swa = [&](int64_t l) {
@@ -178,8 +181,12 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
 
   for (int64_t l = 0; l < L; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
-    const Mat an = load(f, p + "attn_norm.weight"), wo = load(f, p + "attn_output.weight"),
-              fn = load(f, p + "ffn_norm.weight");
+    const Mat wo = load(f, p + "attn_output.weight");
+    // olmo2 has no norm before its branches: they read x as it is.
+    Mat an, fn;
+    if (f.find_tensor(p + "attn_norm.weight")) an = load(f, p + "attn_norm.weight");
+    if (f.find_tensor(p + "ffn_norm.weight")) fn = load(f, p + "ffn_norm.weight");
+    auto pre_norm = [&](const Vec& v, const Mat& w) { return w.a.empty() ? v : rmsnorm(v, w, eps); };
     // Mixture of experts: the router and the stacked experts (3-D tensors, one matrix per expert).
     const bool moe = f.find_tensor(p + "ffn_gate_inp.weight") != nullptr;
     Mat wu, wd, router;
@@ -217,7 +224,7 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
     }
     std::vector<Vec> Q(T), K(T), V(T);
     for (size_t t = 0; t < T; ++t) {
-      const Vec h = rmsnorm(x[t], an, eps);
+      const Vec h = pre_norm(x[t], an);
       if (fused_qkv) {
         const Vec all = matvec(wqkv, h);
         Q[t] = Vec(all.begin(), all.begin() + H * hd);
@@ -233,7 +240,10 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
         for (size_t i = 0; i < K[t].size(); ++i) K[t][i] += bk.a[i];
         for (size_t i = 0; i < V[t].size(); ++i) V[t][i] += bv.a[i];
       }
-      if (!qn.a.empty()) {  // qwen3, gemma3: each head's q and k RMS-normalised before RoPE
+      if (static_cast<int64_t>(qn.a.size()) == H * hd && H > 1) {  // olmo2: the whole q and k
+        Q[t] = rmsnorm(Q[t], qn, eps);
+        K[t] = rmsnorm(K[t], kn, eps);
+      } else if (!qn.a.empty()) {  // qwen3, gemma3: each head's q and k RMS-normalised before RoPE
         auto head_norm = [&](Vec& v, int64_t n_heads, const Mat& w) {
           for (int64_t h = 0; h < n_heads; ++h) {
             double ss = 0;
@@ -248,7 +258,7 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
       // smollm3 leaves every fourth layer without positions (NoPE).
       const bool nope = arch == "smollm3" && (l + 1) % 4 == 0;
       const bool local = local_rope && layer_swa(l);
-      const double local_factor = gemma3 ? 1.0 : factor;
+      const double local_factor = gemma3 || olmo2 ? 1.0 : factor;
       if (!nope) {
         rope(Q[t], H, static_cast<int64_t>(t), local ? base_swa : base, local ? local_factor : factor);
         rope(K[t], KV, static_cast<int64_t>(t), local ? base_swa : base, local ? local_factor : factor);
@@ -275,7 +285,7 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
       Vec a = matvec(wo, o);
       if (f.find_tensor(p + "post_attention_norm.weight")) a = rmsnorm(a, load(f, p + "post_attention_norm.weight"), eps);
       for (int64_t i = 0; i < E; ++i) x[t][i] += a[i];
-      const Vec h2 = rmsnorm(x[t], fn, eps);
+      const Vec h2 = pre_norm(x[t], fn);
       auto ffn = [&](const Mat& mg, const Mat& mu, const Mat& md, bool fused) {
         Vec g, u = matvec(mu, h2);
         if (fused) {
