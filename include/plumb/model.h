@@ -62,6 +62,8 @@ struct ModelHParams {
   float attn_scale = 0.0f;       // scale of q.k; 0 = 1 / sqrt(head_dim)
   float attn_softcap = 0.0f;     // > 0: attention scores = cap * tanh(scores / cap) (gemma2)
   float logit_softcap = 0.0f;    // > 0: logits = cap * tanh(logits / cap) (<arch>.final_logit_softcapping)
+  float logit_scale = 1.0f;      // logits are divided by this (granite)
+  float residual_scale = 1.0f;   // each branch's output is multiplied by this before the residual add (granite)
   bool ffn_gelu = false;         // FFN gate activation GELU (tanh form) instead of SiLU
   RopeType rope_type = RopeType::kNorm;
   bool tied_output = false;      // output.weight absent: logits use token_embd.weight

@@ -72,10 +72,10 @@ int64_t head_dim_of(const SynthSpec& s) { return s.head_dim > 0 ? s.head_dim : s
 Status check_spec(const SynthSpec& s) {
   auto bad = [](const std::string& m) { return Status::InvalidArgument("synth: " + m); };
   static const std::set<std::string> kArchs = {"llama", "qwen2",  "qwen3",  "qwen3moe", "phi3",
-                                               "gemma", "gemma2", "gemma3", "smollm3", "olmo2"};
+                                               "gemma", "gemma2", "gemma3", "smollm3", "olmo2", "granite"};
   if (!kArchs.count(s.arch))
     return bad("unknown architecture '" + s.arch +
-               "', expected llama, qwen2, qwen3, qwen3moe, phi3, gemma, gemma2, gemma3, smollm3 or olmo2");
+               "', expected llama, qwen2, qwen3, qwen3moe, phi3, gemma, gemma2, gemma3, smollm3, olmo2 or granite");
   if (s.n_expert < 0 || s.n_expert_used < 0 || s.n_ff_exp < 0 || s.n_expert_used > s.n_expert ||
       (s.n_expert > 0) != (s.n_expert_used > 0) || (s.arch == "qwen3moe" && s.n_expert == 0) ||
       (s.n_expert > 0 && s.arch != "llama" && s.arch != "qwen3moe"))
@@ -316,6 +316,12 @@ Status synth_write(const SynthSpec& s, const std::string& path, const SynthProgr
   }
   kv.push_back({a + ".vocab_size", u32(n_vocab)});
   if (s.sliding_window > 0) kv.push_back({a + ".attention.sliding_window", u32(s.sliding_window)});
+  if (s.arch == "granite") {  // Granite 3.x 2B's multipliers
+    kv.push_back({a + ".embedding_scale", Value::f32(12.0f)});
+    kv.push_back({a + ".residual_scale", Value::f32(0.22f)});
+    kv.push_back({a + ".logit_scale", Value::f32(8.0f)});
+    kv.push_back({a + ".attention.scale", Value::f32(0.015625f)});
+  }
   if (s.n_expert > 0) {
     kv.push_back({a + ".expert_count", u32(s.n_expert)});
     kv.push_back({a + ".expert_used_count", u32(s.n_expert_used)});

@@ -24,8 +24,8 @@ struct SynthSpec {
   // "llama", "qwen2" (also implies qkv_bias), "qwen3" (q/k norms), "phi3" (fused attn_qkv, and
   // ffn_up of 2 * n_ff rows holding the gate's rows first, no ffn_gate), "gemma" (llama's
   // tensors), "gemma2" (post_attention_norm / post_ffw_norm), "gemma3" (those and q/k norms) or
-  // "smollm3" (llama's tensors) or "olmo2" (no attn_norm / ffn_norm; post-norms; q/k norms over
-  // the whole q / k)
+  // "smollm3" (llama's tensors), "olmo2" (no attn_norm / ffn_norm; post-norms; q/k norms over
+  // the whole q / k) or "granite" (llama's tensors; Granite 3.x 2B's four scalars)
   std::string arch = "llama";
   std::string name = "plumb-synth";  // general.name
   int n_vocab = 320;  // ignored when vocab_path is set (the copied vocabulary decides)

@@ -70,10 +70,18 @@ struct Context::Impl {
       kernels::matmul(w.type, w.data, w.n_rows, w.n_cols, in, n_tok, out, *pool, scratch);
   }
 
-  void softcap(float* l, int64_t n) const {
+  // The output's last steps: granite's logit scale, gemma2/3's soft-cap.
+  void finish_logits(float* l, int64_t n) const {
+    if (hp.logit_scale != 1.0f)
+      for (int64_t i = 0; i < n; ++i) l[i] /= hp.logit_scale;
     if (hp.logit_softcap <= 0) return;
     const float cap = hp.logit_softcap, inv = 1.0f / hp.logit_softcap;
     for (int64_t i = 0; i < n; ++i) l[i] = cap * std::tanh(l[i] * inv);
+  }
+  // x += residual_scale * branch (granite scales its branches).
+  void add_residual(int64_t n) {
+    const float s = hp.residual_scale;
+    for (int64_t i = 0; i < n; ++i) x[i] += s == 1.0f ? xb[i] : s * xb[i];
   }
 
   // An absent weight (olmo2's missing pre-norms) copies the rows unnormalised.
@@ -508,7 +516,7 @@ Status Context::Impl::eval_chunk(const int32_t* tokens, int64_t n_tok, bool want
     attention(l, pos0, n_tok);
     mul(L.wo, att.data(), n_tok, xb.data());
     if (L.attn_post_norm) rmsnorm_rows(xb.data(), L.attn_post_norm, xb.data(), n_tok);
-    for (int64_t i = 0; i < n_tok * E; ++i) x[i] += xb[i];
+    add_residual(n_tok * E);
 
     rmsnorm_rows(x.data(), L.ffn_norm, xb.data(), n_tok);
     if (L.ffn_gate_inp)
@@ -516,7 +524,7 @@ Status Context::Impl::eval_chunk(const int32_t* tokens, int64_t n_tok, bool want
     else
       dense_ffn(L, n_tok);
     if (L.ffn_post_norm) rmsnorm_rows(xb.data(), L.ffn_post_norm, xb.data(), n_tok);
-    for (int64_t i = 0; i < n_tok * E; ++i) x[i] += xb[i];
+    add_residual(n_tok * E);
   }
 
   n_past += static_cast<int32_t>(n_tok);
@@ -526,12 +534,12 @@ Status Context::Impl::eval_chunk(const int32_t* tokens, int64_t n_tok, bool want
     rmsnorm_rows(x.data(), w.output_norm, xb.data(), n_tok);
     float* dst = all_logits.data() + logits_row * static_cast<size_t>(nv);
     mul(w.output, xb.data(), n_tok, dst);
-    softcap(dst, n_tok * nv);
+    finish_logits(dst, n_tok * nv);
     std::memcpy(logits.data(), dst + (n_tok - 1) * nv, static_cast<size_t>(nv) * sizeof(float));
   } else {
     kernels::rmsnorm(x.data() + (n_tok - 1) * E, w.output_norm.data, xb.data(), E, hp.rms_eps);
     mul(w.output, xb.data(), 1, logits.data());
-    softcap(logits.data(), nv);
+    finish_logits(logits.data(), nv);
   }
   return Status::Ok();
 }

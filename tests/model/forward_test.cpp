@@ -145,6 +145,19 @@ std::vector<ModelShape> shapes() {
   o3.rope_linear_factor = 2.0f;
   o3.seed = 17;
   out.push_back(o3);
+  ModelShape gr;  // granite: embedding, attention, residual and logit scalars, GQA 4:2
+  gr.arch = "granite";
+  gr.n_head_kv = 2;
+  gr.embedding_scale = 12.0f;
+  gr.attention_scale = 0.0625f;
+  gr.residual_scale = 0.22f;
+  gr.logit_scale = 8.0f;
+  gr.seed = 18;
+  out.push_back(gr);
+  ModelShape gn = gr;  // ... and with RoPE switched off (rope.scaling.finetuned = false)
+  gn.rope_off = true;
+  gn.seed = 19;
+  out.push_back(gn);
   ModelShape g1;  // gemma: embedding scale and GELU only
   g1.arch = "gemma";
   g1.tied = true;
@@ -414,6 +427,7 @@ std::vector<SynthCase> synth_cases() {
       {"smollm3", [](gguf::SynthSpec& s) { s.arch = "smollm3", s.n_layer = 4; }},
       {"olmo2", [](gguf::SynthSpec& s) { s.arch = "olmo2"; }},
       {"olmo2_window", [](gguf::SynthSpec& s) { s.arch = "olmo2", s.n_layer = 4, s.sliding_window = 3; }},
+      {"granite", [](gguf::SynthSpec& s) { s.arch = "granite"; }},
   };
 }
 

@@ -132,6 +132,21 @@ std::vector<ErrorCase> cases() {
     };
     out.push_back(c);
   }
+  test::ModelShape granite;
+  granite.arch = "granite";
+  granite.logit_scale = 8.0f;
+  {
+    ErrorCase c{"granite biases", granite, {}, StatusCode::kUnsupported,
+                "tensor 'blk.0.attn_output.bias': Granite files with bias tensors are not supported yet"};
+    c.edits.extra_vectors = {{"blk.0.attn_output.bias", 64}};
+    out.push_back(c);
+  }
+  {
+    ErrorCase c{"granite logit scale", granite, {}, StatusCode::kNotFound,
+                "metadata key 'granite.logit_scale' is missing (required for granite)"};
+    c.edits.drop_keys = {"granite.logit_scale"};
+    out.push_back(c);
+  }
   test::ModelShape gemma3;
   gemma3.arch = "gemma3";
   {
@@ -202,7 +217,7 @@ TEST(LoadErrors, UnknownArchitecture) {
   ASSERT_FALSE(m.ok());
   EXPECT_EQ(m.status().code(), StatusCode::kUnsupported);
   EXPECT_NE(m.status().message().find("architecture 'mamba'"), std::string::npos) << m.status().message();
-  EXPECT_NE(m.status().message().find("llama, qwen2, qwen3, qwen3moe, phi3, gemma, gemma2, gemma3, smollm3, olmo2"), std::string::npos) << m.status().message();
+  EXPECT_NE(m.status().message().find("llama, qwen2, qwen3, qwen3moe, phi3, gemma, gemma2, gemma3, smollm3, olmo2, granite"), std::string::npos) << m.status().message();
 }
 
 TEST(LoadErrors, TruncatedFilesNeverCrash) {

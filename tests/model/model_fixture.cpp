@@ -98,6 +98,11 @@ Status write_model(const ModelShape& s, const std::string& path, const ModelEdit
   if (s.rope_base_swa > 0) set(a + ".rope.freq_base_swa", gguf::Value::f32(s.rope_base_swa));
   if (s.logit_softcap > 0) set(a + ".final_logit_softcapping", gguf::Value::f32(s.logit_softcap));
   if (s.attn_softcap > 0) set(a + ".attn_logit_softcapping", gguf::Value::f32(s.attn_softcap));
+  if (s.embedding_scale > 0) set(a + ".embedding_scale", gguf::Value::f32(s.embedding_scale));
+  if (s.residual_scale > 0) set(a + ".residual_scale", gguf::Value::f32(s.residual_scale));
+  if (s.logit_scale > 0) set(a + ".logit_scale", gguf::Value::f32(s.logit_scale));
+  if (s.attention_scale > 0) set(a + ".attention.scale", gguf::Value::f32(s.attention_scale));
+  if (s.rope_off) set(a + ".rope.scaling.finetuned", gguf::Value::boolean(false));
   if (s.n_expert > 0) {
     set(a + ".expert_count", gguf::Value::u32(static_cast<uint32_t>(s.n_expert)));
     set(a + ".expert_used_count", gguf::Value::u32(static_cast<uint32_t>(s.n_expert_used)));

@@ -40,6 +40,9 @@ struct ModelShape {
   int n_expert = 0;              // > 0: a mixture of experts in every layer (Mixtral-style for llama)
   int n_expert_used = 0;
   int n_ff_exp = 0;              // > 0: expert_feed_forward_length (else the experts are n_ff wide)
+  // granite's scalars, written when > 0; rope_off writes rope.scaling.finetuned = false.
+  float embedding_scale = 0, residual_scale = 0, logit_scale = 0, attention_scale = 0;
+  bool rope_off = false;
   bool long_rope = false;        // rope_factors_long / _short (n_rot / 2 each, in [1, 8]) and the keys below
   int n_ctx_orig = 0;            // > 0: rope.scaling.original_context_length
   float rope_attn_factor = 0;    // > 0: rope.scaling.attn_factor

@@ -125,6 +125,15 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
   const double base_swa = key_float(f, arch + ".rope.freq_base_swa", olmo2 ? base : 10000.0);
   const double attn_cap = gemma2 ? key_float(f, arch + ".attn_logit_softcapping", 50.0) : 0.0;
   const double softcap = key_float(f, arch + ".final_logit_softcapping", gemma2 ? 30.0 : 0.0);
+  // granite: scalars on the embeddings, q.k, each branch and the logits; no RoPE when
+  // rope.scaling.finetuned is false.
+  const bool granite = arch == "granite";
+  const double embd_mult = granite ? key_float(f, arch + ".embedding_scale", 1.0) : 1.0;
+  const double branch_mult = granite ? key_float(f, arch + ".residual_scale", 1.0) : 1.0;
+  const double logit_div = granite ? key_float(f, arch + ".logit_scale", 1.0) : 1.0;
+  const double kq_scale = granite ? key_float(f, arch + ".attention.scale", 0.0) : 0.0;
+  const bool rope_off = granite && f.find(arch + ".rope.scaling.finetuned") &&
+                        !f.get_bool(arch + ".rope.scaling.finetuned").value();
   auto layer_swa = [&](int64_t l) {
     return window_len > 0 && (swa_period == 0 || l % swa_period < swa_period - 1);
   };
@@ -146,6 +155,9 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
   const size_t T = tokens.size();
   std::vector<Vec> x(T);
   for (size_t t = 0; t < T; ++t) x[t] = Vec(embd.row(tokens[t]), embd.row(tokens[t]) + E);
+  if (embd_mult != 1.0)
+    for (auto& row : x)
+      for (double& v : row) v *= embd_mult;
   if (gemma)
     for (auto& row : x)
       for (double& v : row) v *= std::sqrt(static_cast<double>(E));
@@ -256,7 +268,7 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
         head_norm(K[t], KV, kn);
       }
       // smollm3 leaves every fourth layer without positions (NoPE).
-      const bool nope = arch == "smollm3" && (l + 1) % 4 == 0;
+      const bool nope = (arch == "smollm3" && (l + 1) % 4 == 0) || rope_off;
       const bool local = local_rope && layer_swa(l);
       const double local_factor = gemma3 || olmo2 ? 1.0 : factor;
       if (!nope) {
@@ -273,7 +285,7 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
         for (size_t u = start; u <= t; ++u) {
           double d = 0;
           for (int64_t i = 0; i < hd; ++i) d += Q[t][h * hd + i] * K[u][kvh * hd + i];
-          d /= std::sqrt(static_cast<double>(hd));
+          d = kq_scale > 0 ? d * kq_scale : d / std::sqrt(static_cast<double>(hd));
           s.push_back(attn_cap > 0 ? attn_cap * std::tanh(d / attn_cap) : d);
         }
         double mx = -1e300, sum = 0;
@@ -284,7 +296,7 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
       }
       Vec a = matvec(wo, o);
       if (f.find_tensor(p + "post_attention_norm.weight")) a = rmsnorm(a, load(f, p + "post_attention_norm.weight"), eps);
-      for (int64_t i = 0; i < E; ++i) x[t][i] += a[i];
+      for (int64_t i = 0; i < E; ++i) x[t][i] += branch_mult * a[i];
       const Vec h2 = pre_norm(x[t], fn);
       auto ffn = [&](const Mat& mg, const Mat& mu, const Mat& md, bool fused) {
         Vec g, u = matvec(mu, h2);
@@ -325,12 +337,13 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
         d = ffn(wg, wu, wd, fused_up);
       }
       if (f.find_tensor(p + "post_ffw_norm.weight")) d = rmsnorm(d, load(f, p + "post_ffw_norm.weight"), eps);
-      for (int64_t i = 0; i < E; ++i) x[t][i] += d[i];
+      for (int64_t i = 0; i < E; ++i) x[t][i] += branch_mult * d[i];
     }
   }
   std::vector<Vec> logits(T);
   for (size_t t = 0; t < T; ++t) {
     logits[t] = matvec(out, rmsnorm(x[t], out_norm, eps));
+    for (double& v : logits[t]) v /= logit_div;
     if (softcap > 0)
       for (double& v : logits[t]) v = softcap * std::tanh(v / softcap);
   }

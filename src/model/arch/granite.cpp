@@ -1,0 +1,45 @@
+// granite: IBM Granite 3.x (dense).  A llama block (RoPE in normal order) with four scalars from
+// the file, applied as llama.cpp's granite graph applies them:
+//   embedding_scale   multiplies the token embeddings;
+//   attention.scale   replaces 1/sqrt(head_dim) on q.k;
+//   residual_scale    multiplies each branch's output before its residual add;
+//   logit_scale       divides the logits (required, as in llama.cpp);
+// and rope.scaling.finetuned = false turns RoPE off in every layer.  Files with bias tensors
+// (attn_output.bias, ffn_*.bias) are refused rather than run without their biases.
+#include "model/arch/arch.h"
+
+namespace plumb::model {
+namespace {
+
+Status load_layer(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeights& w) {
+  for (const char* b : {"attn_output.bias", "ffn_gate.bias", "ffn_up.bias", "ffn_down.bias"})
+    if (tl.has(layer_tensor(layer, b)))
+      return Status::Unsupported(tl.file().path() + ": tensor '" + layer_tensor(layer, b) +
+                                 "': Granite files with bias tensors are not supported yet");
+  return load_llama_block(tl, hp, layer, w);
+}
+
+Status adjust(const gguf::File& f, ModelHParams& hp) {
+  if (f.find("granite.logit_scale") == nullptr)
+    return Status::NotFound(f.path() + ": metadata key 'granite.logit_scale' is missing (required for granite)");
+  PLUMB_ASSIGN_OR_RETURN(hp.logit_scale, optional_positive(f, "granite.logit_scale", 1.0f));
+  PLUMB_ASSIGN_OR_RETURN(hp.embd_scale, optional_positive(f, "granite.embedding_scale", 1.0f));
+  PLUMB_ASSIGN_OR_RETURN(hp.residual_scale, optional_positive(f, "granite.residual_scale", 1.0f));
+  if (f.find("granite.attention.scale") != nullptr) {
+    PLUMB_ASSIGN_OR_RETURN(hp.attn_scale, optional_positive(f, "granite.attention.scale", 0.0f));
+  }
+  if (f.find("granite.rope.scaling.finetuned") != nullptr) {
+    PLUMB_ASSIGN_OR_RETURN(bool rope, f.get_bool("granite.rope.scaling.finetuned"));
+    if (!rope) hp.nope_period = 1;  // (l + 1) % 1 == 0: no layer rotates
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+const ArchSpec& arch_granite() {
+  static const ArchSpec spec{"granite", RopeType::kNorm, &adjust, &load_layer};
+  return spec;
+}
+
+}  // namespace plumb::model
