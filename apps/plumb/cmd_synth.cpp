@@ -96,7 +96,7 @@ const CommandRegistration kRegistration(
     [](CLI::App& sub) -> std::function<int()> {
       auto o = std::make_shared<SynthOptions>();
       sub.add_option("--arch", o->arch, "Architecture: its metadata key prefix and tensor set")
-          ->check(CLI::IsMember({"llama", "qwen2", "qwen3", "qwen3moe", "phi3", "gemma", "gemma2", "gemma3", "smollm3", "olmo2", "granite"}))
+          ->check(CLI::IsMember({"llama", "qwen2", "qwen2moe", "qwen3", "qwen3moe", "phi3", "gemma", "gemma2", "gemma3", "smollm3", "olmo2", "granite"}))
           ->capture_default_str();
       sub.add_option("--preset", o->preset, "Model shape: tiny (n_embd 64, 2 layers), small (n_embd 256, 4 layers), "
                                             "1b (Llama-3.2-1B shape: n_embd 2048, 16 layers, vocab 128256)")
@@ -134,8 +134,8 @@ const CommandRegistration kRegistration(
           ->check(CLI::NonNegativeNumber)
           ->capture_default_str();
       sub.add_option("--experts", o->experts,
-                     "Mixture of experts: this many experts per layer (qwen3moe, or llama for a Mixtral-style "
-                     "model), with --experts-used of them per token")
+                     "Mixture of experts: this many experts per layer (qwen2moe, qwen3moe, or llama for a "
+                     "Mixtral-style model), with --experts-used of them per token")
           ->check(CLI::Range(0, 1024))
           ->capture_default_str();
       sub.add_option("--experts-used", o->experts_used, "Experts run per token")->check(CLI::Range(0, 1024));

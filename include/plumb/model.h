@@ -37,6 +37,8 @@ struct ModelHParams {
   int64_t n_expert = 0;          // <arch>.expert_count (mixture of experts; 0 = dense)
   int64_t n_expert_used = 0;     // <arch>.expert_used_count: experts run per token
   int64_t n_ff_exp = 0;          // <arch>.expert_feed_forward_length, else n_ff
+  int64_t n_ff_shexp = 0;        // <arch>.expert_shared_feed_forward_length, else n_ff (qwen2moe's shared expert)
+  bool moe_norm_weights = true;  // renormalise the chosen experts' probabilities (false: qwen2moe)
   int64_t n_head = 0;            // <arch>.attention.head_count
   int64_t n_head_kv = 0;         // <arch>.attention.head_count_kv (defaults to n_head)
   int64_t head_dim = 0;          // <arch>.attention.key_length, else n_embd / n_head

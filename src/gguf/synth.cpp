@@ -71,16 +71,17 @@ int64_t head_dim_of(const SynthSpec& s) { return s.head_dim > 0 ? s.head_dim : s
 
 Status check_spec(const SynthSpec& s) {
   auto bad = [](const std::string& m) { return Status::InvalidArgument("synth: " + m); };
-  static const std::set<std::string> kArchs = {"llama", "qwen2",  "qwen3",  "qwen3moe", "phi3",
+  static const std::set<std::string> kArchs = {"llama", "qwen2", "qwen2moe", "qwen3", "qwen3moe", "phi3",
                                                "gemma", "gemma2", "gemma3", "smollm3", "olmo2", "granite"};
   if (!kArchs.count(s.arch))
     return bad("unknown architecture '" + s.arch +
-               "', expected llama, qwen2, qwen3, qwen3moe, phi3, gemma, gemma2, gemma3, smollm3, olmo2 or granite");
+               "', expected llama, qwen2, qwen2moe, qwen3, qwen3moe, phi3, gemma, gemma2, gemma3, smollm3, olmo2 or "
+               "granite");
   if (s.n_expert < 0 || s.n_expert_used < 0 || s.n_ff_exp < 0 || s.n_expert_used > s.n_expert ||
-      (s.n_expert > 0) != (s.n_expert_used > 0) || (s.arch == "qwen3moe" && s.n_expert == 0) ||
-      (s.n_expert > 0 && s.arch != "llama" && s.arch != "qwen3moe"))
-    return bad("experts: n_expert_used must be in [1, n_expert], both set for qwen3moe (and optionally llama, "
-               "Mixtral-style) and for no other architecture");
+      (s.n_expert > 0) != (s.n_expert_used > 0) || ((s.arch == "qwen3moe" || s.arch == "qwen2moe") && s.n_expert == 0) ||
+      (s.n_expert > 0 && s.arch != "llama" && s.arch != "qwen3moe" && s.arch != "qwen2moe"))
+    return bad("experts: n_expert_used must be in [1, n_expert], both set for qwen2moe and qwen3moe (and "
+               "optionally llama, Mixtral-style) and for no other architecture");
   if (s.sliding_window < 0) return bad("sliding_window must be >= 0");
   if (s.long_rope && s.n_ctx < 64) return bad("long_rope needs n_ctx >= 64 (the original context is n_ctx / 32)");
   if (s.yarn_factor != 0 && !(s.yarn_factor >= 1)) return bad("yarn_factor must be >= 1");
@@ -128,7 +129,7 @@ TensorType mix_type(TensorType k_type, int64_t ne0) {
 std::vector<Planned> plan_tensors(const SynthSpec& s, int64_t n_vocab) {
   const int64_t head_dim = head_dim_of(s);
   const int64_t q_dim = head_dim * s.n_head, n_embd_kv = head_dim * s.n_head_kv;
-  const bool bias = s.qkv_bias || s.arch == "qwen2";
+  const bool bias = s.qkv_bias || s.arch == "qwen2" || s.arch == "qwen2moe";
   std::vector<Planned> out;
   // more_bits: a tensor the K-quant mix stores as q6_K.  step_up: one the mix stores one K-quant
   // wider (llama.cpp's rule for a fused attn_qkv: q5_K in Q4_K_M, q6_K in Q5_K_M).
@@ -183,6 +184,13 @@ std::vector<Planned> plan_tensors(const SynthSpec& s, int64_t n_vocab) {
       add(p + "ffn_gate_exps.weight", {s.n_embd, FE, X}, Init::kWeight);
       add(p + "ffn_up_exps.weight", {s.n_embd, FE, X}, Init::kWeight);
       add(p + "ffn_down_exps.weight", {FE, s.n_embd, X}, Init::kWeight, more_bits);
+      if (s.arch == "qwen2moe") {  // the shared expert, n_ff wide, and its sigmoid gate
+        add(p + "ffn_gate_inp_shexp.weight", {s.n_embd}, Init::kWeight);
+        out.back().info.type = TensorType::kF32;
+        add(p + "ffn_gate_shexp.weight", {s.n_embd, s.n_ff}, Init::kWeight);
+        add(p + "ffn_up_shexp.weight", {s.n_embd, s.n_ff}, Init::kWeight);
+        add(p + "ffn_down_shexp.weight", {s.n_ff, s.n_embd}, Init::kWeight, more_bits);
+      }
     } else {
       if (!fused) add(p + "ffn_gate.weight", {s.n_embd, s.n_ff}, Init::kWeight);
       add(p + "ffn_up.weight", {s.n_embd, fused ? 2 * s.n_ff : s.n_ff}, Init::kWeight);

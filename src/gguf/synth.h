@@ -21,7 +21,7 @@
 namespace plumb::gguf {
 
 struct SynthSpec {
-  // "llama", "qwen2" (also implies qkv_bias), "qwen3" (q/k norms), "phi3" (fused attn_qkv, and
+  // "llama", "qwen2" (also implies qkv_bias), "qwen2moe" (qwen2 with experts and a shared expert), "qwen3" (q/k norms), "phi3" (fused attn_qkv, and
   // ffn_up of 2 * n_ff rows holding the gate's rows first, no ffn_gate), "gemma" (llama's
   // tensors), "gemma2" (post_attention_norm / post_ffw_norm), "gemma3" (those and q/k norms) or
   // "smollm3" (llama's tensors), "olmo2" (no attn_norm / ffn_norm; post-norms; q/k norms over

@@ -148,8 +148,9 @@ Result<std::unique_ptr<Context>> Context::create(const Model& model, const Conte
     c->k.resize(B * c->kv_dim);
     c->v.resize(B * c->kv_dim);
     c->att.resize(B * c->q_dim);
-    c->gate.resize(B * std::max(hp.n_ff, hp.n_expert > 0 ? hp.n_ff_exp : 0));
-    c->up.resize(B * std::max(hp.n_ff, hp.n_expert > 0 ? hp.n_ff_exp : 0));
+    const int64_t ff_width = std::max({hp.n_ff, hp.n_expert > 0 ? hp.n_ff_exp : 0, hp.n_expert > 0 ? hp.n_ff_shexp : 0});
+    c->gate.resize(B * ff_width);
+    c->up.resize(B * ff_width);
     if (hp.n_expert > 0) {
       c->router.resize(B * hp.n_expert);
       c->expert_w.resize(B * hp.n_expert_used);
@@ -397,9 +398,10 @@ void Context::Impl::dense_ffn(const model::LayerWeights& L, int64_t n_tok) {
   mul(L.ffn_down, gate.data(), n_tok, xb.data());
 }
 
-// Mixture of experts, as llama.cpp's build_moe_ffn with softmax gating and normalised weights
-// (Mixtral, qwen3moe): per token, p = softmax(router h); the n_expert_used experts of largest p
-// run, and their outputs are summed with weights p / (sum of the chosen p).  xb holds h on entry
+// Mixture of experts, as llama.cpp's build_moe_ffn with softmax gating (Mixtral, qwen3moe,
+// qwen2moe): per token, p = softmax(router h); the n_expert_used experts of largest p run, and
+// their outputs are summed with weights p / (sum of the chosen p), or p itself for qwen2moe, plus
+// qwen2moe's shared expert.  xb holds h on entry
 // and the FFN output on return.  A single token runs its experts one after another; a batch runs
 // each expert once over the tokens routed to it (gathered into moe_in), so every expert's
 // weights are read once per batch.
@@ -422,10 +424,12 @@ void Context::Impl::moe_ffn(const model::LayerWeights& L, int64_t n_tok) {
       ids[j] = best;
       ws[j] = p[best];
     }
-    float sum = 0;
-    for (int64_t j = 0; j < K; ++j) sum += ws[j];
-    sum = std::max(sum, 6.103515625e-5f);  // llama.cpp's clamp against a zero sum
-    for (int64_t j = 0; j < K; ++j) ws[j] /= sum;
+    if (hp.moe_norm_weights) {
+      float sum = 0;
+      for (int64_t j = 0; j < K; ++j) sum += ws[j];
+      sum = std::max(sum, 6.103515625e-5f);  // llama.cpp's clamp against a zero sum
+      for (int64_t j = 0; j < K; ++j) ws[j] /= sum;
+    }
   }
   std::fill(moe_out.begin(), moe_out.begin() + n_tok * E, 0.0f);
   for (int32_t e = 0; e < X; ++e) {
@@ -449,6 +453,18 @@ void Context::Impl::moe_ffn(const model::LayerWeights& L, int64_t n_tok) {
       const float w = expert_w[expert_rows[i]];
       float* out = moe_out.data() + (expert_rows[i] / K) * E;
       kernels::axpy_f32(w, moe_down.data() + i * E, out, E);
+    }
+  }
+  if (L.ffn_gate_inp_shexp) {
+    // The shared expert runs on every token; its output is weighted by sigmoid(gate_inp_shexp . h).
+    const int64_t S = hp.n_ff_shexp;
+    mul(L.ffn_gate_shexp, xb.data(), n_tok, gate.data());
+    mul(L.ffn_up_shexp, xb.data(), n_tok, up.data());
+    activate(n_tok * S);
+    mul(L.ffn_down_shexp, gate.data(), n_tok, moe_down.data());
+    for (int64_t t = 0; t < n_tok; ++t) {
+      const float g = kernels::dot_f32(L.ffn_gate_inp_shexp.data, xb.data() + t * E, E);
+      kernels::axpy_f32(1.0f / (1.0f + std::exp(-g)), moe_down.data() + t * E, moe_out.data() + t * E, E);
     }
   }
   std::memcpy(xb.data(), moe_out.data(), static_cast<size_t>(n_tok * E) * sizeof(float));

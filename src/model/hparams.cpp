@@ -114,9 +114,12 @@ Result<ModelHParams> read_hparams(const gguf::File& f, const ArchSpec& arch) {
   PLUMB_ASSIGN_OR_RETURN(hp.n_expert, k.optional_int("expert_count", 0, 0));
   PLUMB_ASSIGN_OR_RETURN(hp.n_expert_used, k.optional_int("expert_used_count", 0, 0));
   PLUMB_ASSIGN_OR_RETURN(hp.n_ff_exp, k.optional_int("expert_feed_forward_length", hp.n_ff, 1));
-  if (hp.n_ff_exp > kMaxDim)
-    return Status::Corrupt(f.path() + ": metadata key '" + k.key("expert_feed_forward_length") + "' is " +
-                           std::to_string(hp.n_ff_exp) + ", larger than plumb accepts (" + std::to_string(kMaxDim) + ")");
+  PLUMB_ASSIGN_OR_RETURN(hp.n_ff_shexp, k.optional_int("expert_shared_feed_forward_length", hp.n_ff, 1));
+  for (auto [v, name] : {std::pair{hp.n_ff_exp, "expert_feed_forward_length"},
+                         {hp.n_ff_shexp, "expert_shared_feed_forward_length"}})
+    if (v > kMaxDim)
+      return Status::Corrupt(f.path() + ": metadata key '" + k.key(name) + "' is " + std::to_string(v) +
+                             ", larger than plumb accepts (" + std::to_string(kMaxDim) + ")");
   if (hp.n_expert > 1024 || hp.n_expert_used > hp.n_expert)
     return Status::Corrupt(f.path() + ": '" + k.key("expert_used_count") + "' (" + std::to_string(hp.n_expert_used) +
                            ") must be at most '" + k.key("expert_count") + "' (" + std::to_string(hp.n_expert) +

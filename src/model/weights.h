@@ -61,6 +61,9 @@ struct LayerWeights {
   // rows and n_expert stacked FFNs of n_ff_exp.
   Matrix ffn_gate_inp;
   MatrixStack ffn_gate_exps, ffn_up_exps, ffn_down_exps;
+  // qwen2moe's shared expert, added to every token's mixture with weight sigmoid(gate_inp_shexp . h).
+  Vector ffn_gate_inp_shexp;
+  Matrix ffn_gate_shexp, ffn_up_shexp, ffn_down_shexp;
 };
 
 struct Weights {

@@ -158,6 +158,13 @@ std::vector<ModelShape> shapes() {
   gn.rope_off = true;
   gn.seed = 19;
   out.push_back(gn);
+  ModelShape q2m;  // qwen2moe: biases, 4 experts of 32 (2 used, not renormalised), a shared expert
+  q2m.arch = "qwen2moe";
+  q2m.n_expert = 4;
+  q2m.n_expert_used = 2;
+  q2m.n_ff_exp = 32;
+  q2m.seed = 20;
+  out.push_back(q2m);
   ModelShape g1;  // gemma: embedding scale and GELU only
   g1.arch = "gemma";
   g1.tied = true;
@@ -418,6 +425,7 @@ std::vector<SynthCase> synth_cases() {
       {"llama_yarn", [](gguf::SynthSpec& s) { s.yarn_factor = 4; }},
       {"qwen2", [](gguf::SynthSpec& s) { s.arch = "qwen2"; }},
       {"qwen3", [](gguf::SynthSpec& s) { s.arch = "qwen3", s.head_dim = 32; }},
+      {"qwen2moe", [](gguf::SynthSpec& s) { s.arch = "qwen2moe", s.n_expert = 4, s.n_expert_used = 2, s.n_ff_exp = 64; }},
       {"qwen3moe", [](gguf::SynthSpec& s) { s.arch = "qwen3moe", s.n_expert = 4, s.n_expert_used = 2, s.n_ff_exp = 64; }},
       {"phi3", [](gguf::SynthSpec& s) { s.arch = "phi3"; }},
       {"phi3_longrope", [](gguf::SynthSpec& s) { s.arch = "phi3", s.long_rope = true; }},

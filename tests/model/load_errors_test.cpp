@@ -132,6 +132,14 @@ std::vector<ErrorCase> cases() {
     };
     out.push_back(c);
   }
+  {
+    test::ModelShape q2m = moe;
+    q2m.arch = "qwen2moe";
+    ErrorCase c{"qwen2moe without shared expert", q2m, {}, StatusCode::kNotFound,
+                "tensor 'blk.1.ffn_gate_inp_shexp.weight' is missing (qwen2moe's shared expert)"};
+    c.edits.drop_tensors = {"blk.1.ffn_gate_inp_shexp.weight"};
+    out.push_back(c);
+  }
   test::ModelShape granite;
   granite.arch = "granite";
   granite.logit_scale = 8.0f;
@@ -217,7 +225,7 @@ TEST(LoadErrors, UnknownArchitecture) {
   ASSERT_FALSE(m.ok());
   EXPECT_EQ(m.status().code(), StatusCode::kUnsupported);
   EXPECT_NE(m.status().message().find("architecture 'mamba'"), std::string::npos) << m.status().message();
-  EXPECT_NE(m.status().message().find("llama, qwen2, qwen3, qwen3moe, phi3, gemma, gemma2, gemma3, smollm3, olmo2, granite"), std::string::npos) << m.status().message();
+  EXPECT_NE(m.status().message().find("llama, qwen2, qwen2moe, qwen3, qwen3moe, phi3, gemma, gemma2, gemma3, smollm3, olmo2, granite"), std::string::npos) << m.status().message();
 }
 
 TEST(LoadErrors, TruncatedFilesNeverCrash) {

@@ -141,7 +141,7 @@ Status write_model(const ModelShape& s, const std::string& path, const ModelEdit
       PLUMB_RETURN_IF_ERROR(mat(p + "attn_k.weight", E, kv));
       PLUMB_RETURN_IF_ERROR(mat(p + "attn_v.weight", E, kv));
     }
-    if (a == "qwen2") {
+    if (a == "qwen2" || a == "qwen2moe") {
       PLUMB_RETURN_IF_ERROR(vec(p + "attn_q.bias", q, -0.5f, 0.5f));
       PLUMB_RETURN_IF_ERROR(vec(p + "attn_k.bias", kv, -0.5f, 0.5f));
       PLUMB_RETURN_IF_ERROR(vec(p + "attn_v.bias", kv, -0.5f, 0.5f));
@@ -171,6 +171,12 @@ Status write_model(const ModelShape& s, const std::string& path, const ModelEdit
       PLUMB_RETURN_IF_ERROR(stack(p + "ffn_gate_exps.weight", E, FE));
       PLUMB_RETURN_IF_ERROR(stack(p + "ffn_up_exps.weight", E, FE));
       PLUMB_RETURN_IF_ERROR(stack(p + "ffn_down_exps.weight", FE, E));
+      if (a == "qwen2moe") {  // the shared expert, n_ff wide
+        PLUMB_RETURN_IF_ERROR(vec(p + "ffn_gate_inp_shexp.weight", E, -1.0f, 1.0f));
+        PLUMB_RETURN_IF_ERROR(mat(p + "ffn_gate_shexp.weight", E, F));
+        PLUMB_RETURN_IF_ERROR(mat(p + "ffn_up_shexp.weight", E, F));
+        PLUMB_RETURN_IF_ERROR(mat(p + "ffn_down_shexp.weight", F, E));
+      }
     } else if (a == "phi3") {
       PLUMB_RETURN_IF_ERROR(mat(p + "ffn_up.weight", E, 2 * F));  // gate rows, then up rows
     } else {

@@ -14,7 +14,7 @@
 namespace plumb::test {
 
 struct ModelShape {
-  // or "qwen2" (QKV biases), "qwen3" (per-head q/k norms), "phi3" (fused), "gemma", "gemma2" (post
+  // or "qwen2" (QKV biases), "qwen2moe" (qwen2 with experts and a shared expert), "qwen3" (per-head q/k norms), "phi3" (fused), "gemma", "gemma2" (post
   // norms), "gemma3" (q/k and post norms), "smollm3" (NoPE layers), "olmo2" (post norms only, whole-q/k
   // norms)
   std::string arch = "llama";

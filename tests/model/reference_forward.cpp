@@ -116,7 +116,8 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
   // window layers, logits soft-capped only when the file says so.
   const bool gemma = arch.rfind("gemma", 0) == 0, gemma2 = arch == "gemma2", gemma3 = arch == "gemma3";
   const bool olmo2 = arch == "olmo2";
-  const bool neox = arch == "qwen2" || arch == "qwen3" || arch == "qwen3moe" || arch == "phi3" || gemma || olmo2;
+  const bool neox =
+      arch == "qwen2" || arch == "qwen2moe" || arch == "qwen3" || arch == "qwen3moe" || arch == "phi3" || gemma || olmo2;
   const int64_t window_len = gemma2 ? key_int(f, arch + ".attention.sliding_window", 4096) : window;
   const int64_t swa_period =
       gemma2 || gemma3 || olmo2 ? key_int(f, arch + ".attention.sliding_window_pattern", gemma2 ? 2 : gemma3 ? 6 : 4) : 0;
@@ -325,13 +326,23 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
         std::vector<size_t> order(pr.size());
         for (size_t i = 0; i < order.size(); ++i) order[i] = i;
         std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return pr[a] > pr[b]; });
+        // qwen2moe uses the chosen probabilities as they are; the others renormalise them.
         double chosen = 0;
         for (int64_t j = 0; j < k; ++j) chosen += pr[order[j]];
+        if (arch == "qwen2moe") chosen = 1;
         d.assign(static_cast<size_t>(E), 0.0);
         for (int64_t j = 0; j < k; ++j) {
           const size_t ex = order[j];
           const Vec o = ffn(eg[ex], eu[ex], ed[ex], false);
           for (int64_t i = 0; i < E; ++i) d[i] += pr[ex] / chosen * o[i];
+        }
+        if (f.find_tensor(p + "ffn_gate_inp_shexp.weight")) {  // qwen2moe's shared expert
+          const Mat gi = load(f, p + "ffn_gate_inp_shexp.weight");
+          double z = 0;
+          for (int64_t i = 0; i < E; ++i) z += gi.a[i] * h2[i];
+          const Vec o = ffn(load(f, p + "ffn_gate_shexp.weight"), load(f, p + "ffn_up_shexp.weight"),
+                            load(f, p + "ffn_down_shexp.weight"), false);
+          for (int64_t i = 0; i < E; ++i) d[i] += o[i] / (1 + std::exp(-z));
         }
       } else {
         d = ffn(wg, wu, wd, fused_up);

@@ -29,6 +29,7 @@ const ArchSpec& arch_llama();
 const ArchSpec& arch_qwen2();
 const ArchSpec& arch_qwen3();
 const ArchSpec& arch_qwen3moe();
+const ArchSpec& arch_qwen2moe();
 const ArchSpec& arch_phi3();
 const ArchSpec& arch_smollm3();
 const ArchSpec& arch_olmo2();
@@ -44,7 +45,7 @@ Result<int64_t> swa_period(const gguf::File& f, const std::string& arch, int64_t
 
 // nullptr when unknown.
 const ArchSpec* find_arch(std::string_view name);
-// "llama, qwen2, qwen3, qwen3moe, phi3, gemma, gemma2, gemma3, smollm3, olmo2, granite"
+// "llama, qwen2, qwen2moe, qwen3, qwen3moe, phi3, gemma, gemma2, gemma3, smollm3, olmo2, granite"
 std::string known_archs();
 
 }  // namespace plumb::model
