@@ -206,7 +206,10 @@ const CommandRegistration kRegistration(
     "run", 20, "Generate text from a prompt with a GGUF model (streams to stdout)",
     [](CLI::App& sub) -> std::function<int()> {
       auto o = std::make_shared<RunOptions>();
-      sub.add_option("-m,--model", o->model, "model file (GGUF; llama (Mixtral too), qwen2, qwen2moe, qwen3, qwen3moe, phi3, gemma, gemma2, gemma3, smollm3, olmo2 or granite architecture)")->required();
+      sub.add_option("-m,--model", o->model,
+                     "model file (GGUF; llama (Mixtral too), qwen2, qwen2moe, qwen3, qwen3moe, phi3, gemma, gemma2, "
+                     "gemma3, smollm3, olmo2 or granite architecture)")
+          ->required();
       sub.add_option("-p,--prompt", o->prompt, "prompt text (BOS is added as the vocabulary says)");
       sub.add_option("-f,--file", o->prompt_file, "read the prompt from a file");
       sub.add_option("--prompt-ids", o->prompt_ids, "the prompt as token ids, e.g. \"1 300 301\" (no BOS added)");

@@ -78,7 +78,8 @@ Status check_spec(const SynthSpec& s) {
                "', expected llama, qwen2, qwen2moe, qwen3, qwen3moe, phi3, gemma, gemma2, gemma3, smollm3, olmo2 or "
                "granite");
   if (s.n_expert < 0 || s.n_expert_used < 0 || s.n_ff_exp < 0 || s.n_expert_used > s.n_expert ||
-      (s.n_expert > 0) != (s.n_expert_used > 0) || ((s.arch == "qwen3moe" || s.arch == "qwen2moe") && s.n_expert == 0) ||
+      (s.n_expert > 0) != (s.n_expert_used > 0) ||
+      ((s.arch == "qwen3moe" || s.arch == "qwen2moe") && s.n_expert == 0) ||
       (s.n_expert > 0 && s.arch != "llama" && s.arch != "qwen3moe" && s.arch != "qwen2moe"))
     return bad("experts: n_expert_used must be in [1, n_expert], both set for qwen2moe and qwen3moe (and "
                "optionally llama, Mixtral-style) and for no other architecture");

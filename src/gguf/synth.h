@@ -1,6 +1,6 @@
 // gguf/synth.h — synthetic llama-family models: random weights with exactly the metadata
-// keys and tensor names real llama / qwen2 / qwen3 / phi3 / gemma / gemma2 / gemma3 GGUF files use, so tests and benchmarks need
-// no downloaded model.
+// keys and tensor names real GGUF files of each supported architecture use, so tests and
+// benchmarks need no downloaded model.
 //
 // Weights are deterministic in `seed` (the same spec always gives the same bytes) and are
 // generated row by row while writing, so even the 1b preset needs only a few MB of memory.
@@ -21,11 +21,15 @@
 namespace plumb::gguf {
 
 struct SynthSpec {
-  // "llama", "qwen2" (also implies qkv_bias), "qwen2moe" (qwen2 with experts and a shared expert), "qwen3" (q/k norms), "phi3" (fused attn_qkv, and
-  // ffn_up of 2 * n_ff rows holding the gate's rows first, no ffn_gate), "gemma" (llama's
-  // tensors), "gemma2" (post_attention_norm / post_ffw_norm), "gemma3" (those and q/k norms) or
-  // "smollm3" (llama's tensors), "olmo2" (no attn_norm / ffn_norm; post-norms; q/k norms over
-  // the whole q / k) or "granite" (llama's tensors; Granite 3.x 2B's four scalars)
+  // The architecture and the tensors it adds to llama's:
+  //   qwen2     q/k/v biases (also implied by qkv_bias)
+  //   qwen2moe  qwen2 with experts and a shared expert
+  //   qwen3     per-head q/k norms; qwen3moe adds experts
+  //   phi3      fused attn_qkv, and an ffn_up of 2 * n_ff rows (gate rows first), no ffn_gate
+  //   gemma     none; gemma2 post_attention_norm / post_ffw_norm; gemma3 those and q/k norms
+  //   smollm3   none (NoPE layers are a property of the architecture)
+  //   olmo2     no attn_norm / ffn_norm; post-norms; q/k norms over the whole q / k
+  //   granite   none (Granite 3.x 2B's four scalars as keys)
   std::string arch = "llama";
   std::string name = "plumb-synth";  // general.name
   int n_vocab = 320;  // ignored when vocab_path is set (the copied vocabulary decides)
