@@ -178,12 +178,14 @@ TEST_P(ContextShift, LogitsEqualAFreshContextOfTheKeptTokens) {
 }
 
 // Deeper models, made exact by a sliding window: with window 4 and 3 layers the next tokens'
-// logits depend only on the last 3 * 3 + 1 positions (4 * 3 + 1 with smollm3's 4 layers), and those depend only on kept tokens, so
+// logits depend only on the last 3 * 3 + 1 positions (4 * 3 + 1 with smollm3's 4 layers), and
+// those depend only on kept tokens, so
 // the dropped tokens' trace is out of reach and the shifted context must again equal a fresh
 // one, in every layer's re-rotated keys.
 TEST_P(ContextShift, DeepModelsWithASlidingWindowEqualAFreshContext) {
   ModelShape shape = GetParam().shape;
-  if (shape.arch == "phi3") GTEST_SKIP() << "phi3 runs without its sliding window (as llama.cpp), so this check does not apply";
+  if (shape.arch == "phi3")
+    GTEST_SKIP() << "phi3 runs without its sliding window (as llama.cpp), so this check does not apply";
   shape.n_layer = shape.arch == "smollm3" ? 4 : 3;  // smollm3's layer 3 has no RoPE
   shape.sliding_window = 4;
   test::TempDir dir;

@@ -225,7 +225,8 @@ TEST(LoadErrors, UnknownArchitecture) {
   ASSERT_FALSE(m.ok());
   EXPECT_EQ(m.status().code(), StatusCode::kUnsupported);
   EXPECT_NE(m.status().message().find("architecture 'mamba'"), std::string::npos) << m.status().message();
-  EXPECT_NE(m.status().message().find("llama, qwen2, qwen2moe, qwen3, qwen3moe, phi3, gemma, gemma2, gemma3, smollm3, olmo2, granite"), std::string::npos) << m.status().message();
+  const std::string all = "llama, qwen2, qwen2moe, qwen3, qwen3moe, phi3, gemma, gemma2, gemma3, smollm3, olmo2, granite";
+  EXPECT_NE(m.status().message().find(all), std::string::npos) << m.status().message();
 }
 
 TEST(LoadErrors, TruncatedFilesNeverCrash) {

@@ -14,9 +14,10 @@
 namespace plumb::test {
 
 struct ModelShape {
-  // or "qwen2" (QKV biases), "qwen2moe" (qwen2 with experts and a shared expert), "qwen3" (per-head q/k norms), "phi3" (fused), "gemma", "gemma2" (post
-  // norms), "gemma3" (q/k and post norms), "smollm3" (NoPE layers), "olmo2" (post norms only, whole-q/k
-  // norms)
+  // llama, or one that adds: qwen2 (QKV biases), qwen2moe (qwen2 with experts and a shared
+  // expert), qwen3 (per-head q/k norms), qwen3moe, phi3 (fused matrices), gemma, gemma2 (post
+  // norms), gemma3 (q/k and post norms), smollm3 (NoPE layers), olmo2 (post norms only,
+  // whole-q/k norms), granite (scalars)
   std::string arch = "llama";
   int n_vocab = 100;
   int n_embd = 64;
