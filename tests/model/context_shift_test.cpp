@@ -179,9 +179,8 @@ TEST_P(ContextShift, LogitsEqualAFreshContextOfTheKeptTokens) {
 
 // Deeper models, made exact by a sliding window: with window 4 and 3 layers the next tokens'
 // logits depend only on the last 3 * 3 + 1 positions (4 * 3 + 1 with smollm3's 4 layers), and
-// those depend only on kept tokens, so
-// the dropped tokens' trace is out of reach and the shifted context must again equal a fresh
-// one, in every layer's re-rotated keys.
+// those depend only on kept tokens, so the dropped tokens' trace is out of reach and the shifted
+// context must again equal a fresh one, in every layer's re-rotated keys.
 TEST_P(ContextShift, DeepModelsWithASlidingWindowEqualAFreshContext) {
   ModelShape shape = GetParam().shape;
   if (shape.arch == "phi3")
