@@ -225,6 +225,11 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
       wv = load(f, p + "attn_v.weight");
     }
     if (!moe && !fused_up) wg = load(f, p + "ffn_gate.weight");
+    // Optional per-layer tensors, loaded once per layer (empty when absent).
+    auto optional = [&](const char* name) { return f.find_tensor(p + name) ? load(f, p + name) : Mat{}; };
+    const Mat attn_post = optional("post_attention_norm.weight"), ffn_post = optional("post_ffw_norm.weight");
+    const Mat sh_gate_inp = optional("ffn_gate_inp_shexp.weight"), sh_gate = optional("ffn_gate_shexp.weight"),
+              sh_up = optional("ffn_up_shexp.weight"), sh_down = optional("ffn_down_shexp.weight");
     Mat bq, bk, bv, qn, kn;
     if (f.find_tensor(p + "attn_q_norm.weight")) {
       qn = load(f, p + "attn_q_norm.weight");
@@ -296,7 +301,7 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
           for (int64_t i = 0; i < hd; ++i) o[h * hd + i] += s[u - start] / sum * V[u][kvh * hd + i];
       }
       Vec a = matvec(wo, o);
-      if (f.find_tensor(p + "post_attention_norm.weight")) a = rmsnorm(a, load(f, p + "post_attention_norm.weight"), eps);
+      if (!attn_post.a.empty()) a = rmsnorm(a, attn_post, eps);
       for (int64_t i = 0; i < E; ++i) x[t][i] += branch_mult * a[i];
       const Vec h2 = pre_norm(x[t], fn);
       auto ffn = [&](const Mat& mg, const Mat& mu, const Mat& md, bool fused) {
@@ -336,18 +341,16 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
           const Vec o = ffn(eg[ex], eu[ex], ed[ex], false);
           for (int64_t i = 0; i < E; ++i) d[i] += pr[ex] / chosen * o[i];
         }
-        if (f.find_tensor(p + "ffn_gate_inp_shexp.weight")) {  // qwen2moe's shared expert
-          const Mat gi = load(f, p + "ffn_gate_inp_shexp.weight");
+        if (!sh_gate_inp.a.empty()) {  // qwen2moe's shared expert
           double z = 0;
-          for (int64_t i = 0; i < E; ++i) z += gi.a[i] * h2[i];
-          const Vec o = ffn(load(f, p + "ffn_gate_shexp.weight"), load(f, p + "ffn_up_shexp.weight"),
-                            load(f, p + "ffn_down_shexp.weight"), false);
+          for (int64_t i = 0; i < E; ++i) z += sh_gate_inp.a[i] * h2[i];
+          const Vec o = ffn(sh_gate, sh_up, sh_down, false);
           for (int64_t i = 0; i < E; ++i) d[i] += o[i] / (1 + std::exp(-z));
         }
       } else {
         d = ffn(wg, wu, wd, fused_up);
       }
-      if (f.find_tensor(p + "post_ffw_norm.weight")) d = rmsnorm(d, load(f, p + "post_ffw_norm.weight"), eps);
+      if (!ffn_post.a.empty()) d = rmsnorm(d, ffn_post, eps);
       for (int64_t i = 0; i < E; ++i) x[t][i] += branch_mult * d[i];
     }
   }
