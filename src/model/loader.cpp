@@ -105,6 +105,14 @@ Status load_projections(TensorLoader& tl, const ModelHParams& hp, int l, LayerWe
   return Status::Ok();
 }
 
+Status load_qkv_bias(TensorLoader& tl, const ModelHParams& hp, int l, LayerWeights& w) {
+  const int64_t q_dim = hp.n_head * hp.head_dim, kv_dim = hp.n_head_kv * hp.head_dim;
+  PLUMB_ASSIGN_OR_RETURN(w.bq, tl.vector(layer_tensor(l, "attn_q.bias"), q_dim));
+  PLUMB_ASSIGN_OR_RETURN(w.bk, tl.vector(layer_tensor(l, "attn_k.bias"), kv_dim));
+  PLUMB_ASSIGN_OR_RETURN(w.bv, tl.vector(layer_tensor(l, "attn_v.bias"), kv_dim));
+  return Status::Ok();
+}
+
 Status load_qk_norms(TensorLoader& tl, const ModelHParams& hp, int l, LayerWeights& w) {
   PLUMB_ASSIGN_OR_RETURN(w.q_norm, tl.vector(layer_tensor(l, "attn_q_norm.weight"), hp.head_dim));
   PLUMB_ASSIGN_OR_RETURN(w.k_norm, tl.vector(layer_tensor(l, "attn_k_norm.weight"), hp.head_dim));

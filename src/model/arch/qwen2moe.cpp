@@ -9,10 +9,7 @@ namespace {
 
 Status load_layer(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeights& w) {
   PLUMB_RETURN_IF_ERROR(load_attention(tl, hp, layer, w));
-  const int64_t q_dim = hp.n_head * hp.head_dim, kv_dim = hp.n_head_kv * hp.head_dim;
-  PLUMB_ASSIGN_OR_RETURN(w.bq, tl.vector(layer_tensor(layer, "attn_q.bias"), q_dim));
-  PLUMB_ASSIGN_OR_RETURN(w.bk, tl.vector(layer_tensor(layer, "attn_k.bias"), kv_dim));
-  PLUMB_ASSIGN_OR_RETURN(w.bv, tl.vector(layer_tensor(layer, "attn_v.bias"), kv_dim));
+  PLUMB_RETURN_IF_ERROR(load_qkv_bias(tl, hp, layer, w));
   PLUMB_ASSIGN_OR_RETURN(w.ffn_norm, tl.vector(layer_tensor(layer, "ffn_norm.weight"), hp.n_embd));
   PLUMB_RETURN_IF_ERROR(load_moe_ffn(tl, hp, layer, w));
   if (!w.ffn_gate_inp_shexp)
