@@ -57,8 +57,7 @@ uint8_t* scratch_bytes(Scratch& scratch, size_t n) {
 // L1/L2 while every token's activations stream past them, so weights are read once per batch.
 constexpr int64_t kRowTile = 16;
 constexpr int64_t kTokenTile = 16;
-// Rows per work item in matvec.  Items are handed out dynamically, so a thread that loses its
-// core to another process does not hold up the call.
+// The smallest run of rows a matvec thread takes at once (see parallel_guided).
 constexpr int64_t kMatvecChunk = 64;
 
 // Runs fn(i) for i in [0, n_items) on every pool thread, each taking the next item from a shared
@@ -75,6 +74,34 @@ void parallel_dynamic(ThreadPool& pool, int64_t n_items, const Fn& fn) {
     for (int64_t i = next.fetch_add(1, std::memory_order_relaxed); i < n_items;
          i = next.fetch_add(1, std::memory_order_relaxed))
       fn(i);
+  });
+}
+
+// Runs fn(begin, end) over runs of rows that cover [0, n_rows), on every pool thread.  Each
+// thread takes the next run from a shared counter, sized as a fraction of the rows left
+// (guided self-scheduling): the first runs are long, so each thread reads one long linear
+// stream that its prefetches and the hardware prefetcher can follow, and the last runs are
+// short (min_rows), so a thread that loses its core to another process does not hold up the
+// call.  Which thread computes a row never changes its result.
+template <typename Fn>
+void parallel_guided(ThreadPool& pool, int64_t n_rows, int64_t min_rows, const Fn& fn) {
+  if (n_rows <= 0) return;
+  const int64_t threads = std::min<int64_t>(pool.size(), (n_rows + min_rows - 1) / min_rows);
+  if (threads <= 1) {
+    fn(int64_t{0}, n_rows);
+    return;
+  }
+  std::atomic<int64_t> next{0};
+  pool.parallel_for(threads, [&](int64_t, int64_t, int) {
+    int64_t begin = next.load(std::memory_order_relaxed);
+    while (begin < n_rows) {
+      const int64_t want = std::max(min_rows, (n_rows - begin) / (2 * threads));
+      const int64_t end = std::min(n_rows, begin + (want + 3) / 4 * 4);
+      if (next.compare_exchange_weak(begin, end, std::memory_order_relaxed)) {
+        fn(begin, end);
+        begin = next.load(std::memory_order_relaxed);
+      }
+    }
   });
 }
 
@@ -132,10 +159,7 @@ void matvec_with(const KernelTable& table, TensorType type, const void* w, int64
       xq = base;
     }
     k.matvec_prepare(n_cols, xq, xp);
-    const int64_t n_chunks = (n_rows + kMatvecChunk - 1) / kMatvecChunk;
-    parallel_dynamic(pool, n_chunks, [&](int64_t chunk) {
-      const int64_t begin = chunk * kMatvecChunk;
-      const int64_t end = std::min(n_rows, begin + kMatvecChunk);
+    parallel_guided(pool, n_rows, kMatvecChunk, [&](int64_t begin, int64_t end) {
       k.matvec_rows(n_cols, wb + static_cast<size_t>(begin) * w_rs, w_rs, static_cast<int>(end - begin), xp, y + begin);
     });
     return;
@@ -146,10 +170,7 @@ void matvec_with(const KernelTable& table, TensorType type, const void* w, int64
     k.quantize_x(x, buf, n_cols);
     xq = buf;
   }
-  const int64_t n_chunks = (n_rows + kMatvecChunk - 1) / kMatvecChunk;
-  parallel_dynamic(pool, n_chunks, [&](int64_t chunk) {
-    const int64_t begin = chunk * kMatvecChunk;
-    const int64_t end = std::min(n_rows, begin + kMatvecChunk);
+  parallel_guided(pool, n_rows, kMatvecChunk, [&](int64_t begin, int64_t end) {
     if (k.gemm != nullptr) {
       // A one-token GEMM shares each activation load across a micro-tile of rows.  Each row's
       // arithmetic is independent of the tiling, so results do not depend on the thread count.

@@ -1,15 +1,20 @@
 // AVX-512 single-token matvec for q4_0 weights on CPUs with AVX512_VBMI (Ice Lake, Zen 4 and
-// later): one byte permute (VPERMT2B) gathers the 64 packed bytes of four 18-byte blocks out of
-// the loads that also supply the scales, so four blocks cost one permute, three ops to split
-// the nibbles, two chained VPDPBUSD (low and high nibbles land in the same lanes), and one
-// conversion, scale permute and FMA — about half the work of unpacking block pairs.
+// later).  A group of 8 blocks (144 bytes) is read with four overlapping loads, at offsets 0,
+// 8, 72 and 80, so that two byte permutes (VPERMT2B) pick its 128 packed bytes out in an order
+// where each 32-bit lane holds bytes of one block: lanes b and b + 8 belong to block b.  Four
+// chained VPDPBUSD (low and high nibbles of both permutes) then leave one block's sums in just
+// two lanes, so one conversion and one FMA finish 8 blocks, with the 8 fp16 scales gathered by
+// a word permute straight into that lane order: 17 vector ops per 8 blocks, where one 128-bit
+// lane per block would need twice the conversions and FMAs and two more scale permutes.  Four
+// rows are read together so that they share the activation loads (see kRows).
 //
-// Prepared activations, per unit u of four blocks (zeros past the last block):
-//   lo[u] 64 bytes: elements 0-15 of blocks 4u .. 4u+3 (the low nibbles' partners),
-//   hi[u] 64 bytes: elements 16-31 of the same blocks,
-//   off[u] 16 int32: -8 * (sum of the eight activations each lane meets), so that the chained
-//          VPDPBUSD started from off[u] yields sum (q - 8) * x per lane;
-// then 8 float activation scales per group of 8 blocks.
+// Prepared activations, per group g of 8 blocks (zeros past the last block), 384 bytes:
+//   x[0..3]  4 x 64 bytes: lane b / b + 8 of x[0] has elements 0-3 / 4-7 of block 8g + b,
+//            x[1] elements 16-19 / 20-23, x[2] 8-11 / 12-15, x[3] 24-27 / 28-31: the partners
+//            of the low and high nibbles of the two permutes' bytes;
+//   off      16 int32: -8 * (sum of the 16 activations each lane meets), so that the chained
+//            VPDPBUSD started from off yield sum (q - 8) * x per lane;
+//   dx       16 floats: the activation scale of block 8g + (lane mod 8).
 //
 // Only intrinsics and file-local functions here (see dispatch.h for why).
 #if defined(__GNUC__) && !defined(__clang__)
@@ -33,105 +38,138 @@ using gguf::block_q8_0;
 
 constexpr size_t kBlockBytes = 18;               // sizeof(block_q4_0)
 constexpr size_t kGroupBytes = 8 * kBlockBytes;  // 144
+constexpr size_t kPreparedGroupBytes = 384;      // x[0..3], off, dx
 
 struct Layout {
-  int64_t nb, n_groups, n_units;
-  explicit Layout(int64_t n) : nb(n / 32), n_groups((n / 32 + 7) / 8), n_units(2 * ((n / 32 + 7) / 8)) {}
-  size_t bytes() const { return static_cast<size_t>(n_units) * 192 + static_cast<size_t>(n_groups) * 32; }
+  int64_t nb, n_groups;
+  explicit Layout(int64_t n) : nb(n / 32), n_groups((n / 32 + 7) / 8) {}
 };
 
-size_t x_bytes(int64_t n) { return Layout(n).bytes(); }
+size_t x_bytes(int64_t n) { return static_cast<size_t>(Layout(n).n_groups) * kPreparedGroupBytes; }
+
+// Where element `first` .. first + 3 of a block go in x[0..3]: which vector, for lane b.
+struct Quad {
+  int vec, first_lo, first_hi;  // elements for lane b and for lane b + 8
+};
+constexpr Quad kQuads[4] = {{0, 0, 4}, {1, 16, 20}, {2, 8, 12}, {3, 24, 28}};
 
 void prepare_x(int64_t n, const void* vxq, void* vxp) {
   const Layout L(n);
   const auto* xq = static_cast<const block_q8_0*>(vxq);
   auto* out = static_cast<uint8_t*>(vxp);
   const __m512i eight = _mm512_set1_epi8(8);
-  for (int64_t u = 0; u < L.n_units; ++u) {
-    uint8_t* lo = out + u * 192;
-    uint8_t* hi = lo + 64;
-    for (int j = 0; j < 4; ++j) {
-      const int64_t b = 4 * u + j;
-      if (b < L.nb) {
-        std::memcpy(lo + 16 * j, xq[b].qs, 16);
-        std::memcpy(hi + 16 * j, xq[b].qs + 16, 16);
-      } else {
-        std::memset(lo + 16 * j, 0, 16);
-        std::memset(hi + 16 * j, 0, 16);
+  for (int64_t g = 0; g < L.n_groups; ++g) {
+    uint8_t* x = out + g * kPreparedGroupBytes;
+    auto* dx = reinterpret_cast<float*>(x + 320);
+    std::memset(x, 0, 256);
+    for (int b = 0; b < 8; ++b) {
+      const int64_t blk = 8 * g + b;
+      dx[b] = dx[b + 8] = blk < L.nb ? _cvtsh_ss(xq[blk].d) : 0.0f;
+      if (blk >= L.nb) continue;
+      for (const Quad& q : kQuads) {
+        std::memcpy(x + 64 * q.vec + 4 * b, xq[blk].qs + q.first_lo, 4);
+        std::memcpy(x + 64 * q.vec + 4 * (b + 8), xq[blk].qs + q.first_hi, 4);
       }
     }
-    const __m512i s = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, _mm512_load_si512(lo)),
-                                          eight, _mm512_load_si512(hi));
-    _mm512_store_si512(hi + 64, _mm512_sub_epi32(_mm512_setzero_si512(), s));
+    __m512i s = _mm512_setzero_si512();
+    for (int v = 0; v < 4; ++v) s = _mm512_dpbusd_epi32(s, eight, _mm512_load_si512(x + 64 * v));
+    _mm512_store_si512(x + 256, _mm512_sub_epi32(_mm512_setzero_si512(), s));
   }
-  auto* dx = reinterpret_cast<float*>(out + L.n_units * 192);
-  for (int64_t b = 0; b < L.n_groups * 8; ++b) dx[b] = b < L.nb ? _cvtsh_ss(xq[b].d) : 0.0f;
 }
 
-// Byte indices (into the 128 bytes of two loads) of the packed nibbles of four consecutive
-// blocks whose first block starts `start` bytes into the first load.
-inline __m512i nibble_index(int start) {
+// Rows read together: four share each group's activation loads.  Measured hot-cache, one
+// thread (kernels_bench MatvecHot/q4_0): 1 and 2 rows 24-26 GB/s, 3 rows 24-25, 4 rows 30-33,
+// 8 rows 26-35 and slower decoding.
+constexpr int kRows = 4;
+// The four loads of a group start at these byte offsets; each permute reads two of them.
+constexpr int kLoadA = 0, kLoadB = 72, kLoadC = 8, kLoadD = 80;
+
+// Permute index (into the 128 bytes of loads at `first` and `second`) that gathers packed
+// bytes `base` .. base + 3 of block b into lane b, and base + 4 .. base + 7 into lane b + 8.
+inline __m512i nibble_index(int base, int first, int second) {
   alignas(64) uint8_t idx[64];
-  for (int k = 0; k < 64; ++k) idx[k] = static_cast<uint8_t>(start + 18 * (k / 16) + 2 + k % 16);
+  for (int k = 0; k < 64; ++k) {
+    const int lane = k / 4, b = lane % 8;
+    const int addr = 18 * b + 2 + base + (lane >= 8 ? 4 : 0) + k % 4;
+    idx[k] = static_cast<uint8_t>(addr - first < 64 ? addr - first : 64 + addr - second);
+  }
   return _mm512_load_si512(idx);
 }
 
 struct Constants {
-  __m512i scale_words;  // words 0, 9, ..., 63: the fp16 scales of 8 blocks from 128 bytes
-  __m512i nibbles[2];   // blocks 0-3 from (a, b), blocks 4-7 from (b, c)
-  __m512i lanes[2];     // float scale index per lane for blocks 0-3 / 4-7 (128-bit lane = block)
+  __m512i scale_words;  // words of loads A, B: the fp16 scales of blocks 0-7, then 0-7 again
+  __m512i nibbles[2];   // packed bytes 0-7 of each block from (A, B), bytes 8-15 from (C, D)
   __m512i m4;
   Constants()
-      : scale_words(_mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 63, 54,
-                                     45, 36, 27, 18, 9, 0)),
-        nibbles{nibble_index(0), nibble_index(kGroupBytes / 2 - 64)},
-        lanes{_mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0),
-              _mm512_set_epi32(7, 7, 7, 7, 6, 6, 6, 6, 5, 5, 5, 5, 4, 4, 4, 4)},
+      : scale_words(_mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 59, 50, 41, 32, 27, 18, 9, 0,
+                                     59, 50, 41, 32, 27, 18, 9, 0)),
+        nibbles{nibble_index(0, kLoadA, kLoadB), nibble_index(8, kLoadC, kLoadD)},
         m4(_mm512_set1_epi8(0x0F)) {}
 };
 
-// One group of 8 blocks of one row (144 bytes at gp; reads 16 bytes past the first 128 only
-// through a masked load, so never past the row).
-inline __attribute__((always_inline)) void group_row(const Constants& k, const uint8_t* gp, __m256 dxg,
-                                                      const __m512i* unit, __m512& acc) {
-  const __m512i a = _mm512_loadu_si512(gp);
-  const __m512i b = _mm512_loadu_si512(gp + 64);
-  const __m512i c = _mm512_maskz_loadu_epi8(0xFFFF, gp + 128);
-  const __m512 d = _mm512_castps256_ps512(
-      _mm256_mul_ps(_mm256_cvtph_ps(_mm512_castsi512_si128(_mm512_permutex2var_epi16(a, k.scale_words, b))), dxg));
-  const __m512i v[2] = {_mm512_permutex2var_epi8(a, k.nibbles[0], b), _mm512_permutex2var_epi8(b, k.nibbles[1], c)};
-  #pragma GCC unroll 8
-  for (int h = 0; h < 2; ++h) {
-    const __m512i* x = unit + 3 * h;  // lo, hi, off
-    const __m512i lo = _mm512_and_si512(v[h], k.m4);
-    const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v[h], 4), k.m4);
-    const __m512i s = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_load_si512(x + 2), lo, _mm512_load_si512(x)),
-                                          hi, _mm512_load_si512(x + 1));
-    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_permutexvar_ps(k.lanes[h], d), acc);
+// The prepared activations of one group, loaded once for all the rows that use them.
+struct GroupX {
+  __m512i x[4], off;
+  __m512 dx;
+  explicit GroupX(const uint8_t* xg) {
+    const auto* v = reinterpret_cast<const __m512i*>(xg);
+    for (int i = 0; i < 4; ++i) x[i] = _mm512_load_si512(v + i);
+    off = _mm512_load_si512(v + 4);
+    dx = _mm512_load_ps(reinterpret_cast<const float*>(xg + 320));
   }
+};
+
+// One group of 8 blocks of one row: 144 bytes at gp, all four loads inside them.
+inline __attribute__((always_inline)) void group_row(const Constants& k, const uint8_t* gp, const GroupX& gx,
+                                                      __m512& acc) {
+  const __m512i a = _mm512_loadu_si512(gp + kLoadA);
+  const __m512i b = _mm512_loadu_si512(gp + kLoadB);
+  const __m512i c = _mm512_loadu_si512(gp + kLoadC);
+  const __m512i d = _mm512_loadu_si512(gp + kLoadD);
+  const __m512 scale =
+      _mm512_mul_ps(_mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(a, k.scale_words, b))), gx.dx);
+  const __m512i v0 = _mm512_permutex2var_epi8(a, k.nibbles[0], b);
+  const __m512i v1 = _mm512_permutex2var_epi8(c, k.nibbles[1], d);
+  __m512i s = gx.off;
+  s = _mm512_dpbusd_epi32(s, _mm512_and_si512(v0, k.m4), gx.x[0]);
+  s = _mm512_dpbusd_epi32(s, _mm512_and_si512(_mm512_srli_epi16(v0, 4), k.m4), gx.x[1]);
+  s = _mm512_dpbusd_epi32(s, _mm512_and_si512(v1, k.m4), gx.x[2]);
+  s = _mm512_dpbusd_epi32(s, _mm512_and_si512(_mm512_srli_epi16(v1, 4), k.m4), gx.x[3]);
+  acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), scale, acc);
 }
 
-// One row, read as part of the thread's linear stream of rows (see kStreamPrefetchBytes); even
-// and odd groups go to separate accumulators so the FMAs do not wait on each other.  Every row
-// takes the same path, so results do not depend on how rows are split between threads.
-void row_dot(const Layout& L, const Constants& k, const uint8_t* w, const uint8_t* xp, float* y) {
-  const auto* units = reinterpret_cast<const __m512i*>(xp);
-  const auto* dx = reinterpret_cast<const float*>(xp + L.n_units * 192);
-  __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+// R consecutive rows (ws bytes apart), read together so that each group's activations are
+// loaded once for all R.  Each row's sum takes the same path whatever R is, so results do not
+// depend on how rows are split between threads.
+template <int R>
+void rows_dot(const Layout& L, const Constants& k, const uint8_t* w, size_t ws, const uint8_t* xp, float* y) {
+  // The R rows are one stream of R * ws bytes read R groups at a time: asking for each row's
+  // bytes kStreamPrefetchBytes / R on keeps the whole stream that far ahead.
+  constexpr int64_t kAheadGroups = (kStreamPrefetchBytes + R * kGroupBytes - 1) / (R * kGroupBytes);
+  __m512 acc[R][2];
+  for (auto& a : acc) a[0] = a[1] = _mm512_setzero_ps();
   const int64_t full = L.nb / 8;
   for (int64_t g = 0; g < full; ++g) {
-    const uint8_t* gp = w + g * kGroupBytes;
-    prefetch_l2(gp + kStreamPrefetchBytes, kGroupBytes);
-    group_row(k, gp, _mm256_load_ps(dx + 8 * g), units + 6 * g, acc[g & 1]);
+    // Each row's bytes kAheadGroups groups on; past a row's end, the same row of the next R.
+    const size_t ahead = static_cast<size_t>(g + kAheadGroups) * kGroupBytes;
+    const uint8_t* pf = ahead < ws ? w + ahead : w + R * ws + (ahead - ws);
+    #pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) prefetch_l2(pf + r * ws, kGroupBytes);
+    const GroupX gx(xp + g * kPreparedGroupBytes);
+    #pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) group_row(k, w + r * ws + g * kGroupBytes, gx, acc[r][g & 1]);
   }
   if (full < L.n_groups) {
     // The last 1-7 blocks, copied into a zeroed group (zero scales; the activations past the
     // last block are zero too).
-    alignas(64) uint8_t tail[192] = {};
-    std::memcpy(tail, w + full * kGroupBytes, static_cast<size_t>(L.nb - 8 * full) * kBlockBytes);
-    group_row(k, tail, _mm256_load_ps(dx + 8 * full), units + 6 * full, acc[full & 1]);
+    const GroupX gx(xp + full * kPreparedGroupBytes);
+    for (int r = 0; r < R; ++r) {
+      alignas(64) uint8_t tail[kGroupBytes] = {};
+      std::memcpy(tail, w + r * ws + full * kGroupBytes, static_cast<size_t>(L.nb - 8 * full) * kBlockBytes);
+      group_row(k, tail, gx, acc[r][full & 1]);
+    }
   }
-  *y = _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1]));
+  for (int r = 0; r < R; ++r) y[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[r][0], acc[r][1]));
 }
 
 void matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, float* y) {
@@ -139,7 +177,9 @@ void matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, 
   const Constants k;
   const auto* w = static_cast<const uint8_t*>(vw);
   const auto* xp = static_cast<const uint8_t*>(vxp);
-  for (int r = 0; r < nr; ++r) row_dot(L, k, w + r * ws, xp, y + r);
+  int r = 0;
+  for (; r + kRows <= nr; r += kRows) rows_dot<kRows>(L, k, w + r * ws, ws, xp, y + r);
+  for (; r < nr; ++r) rows_dot<1>(L, k, w + r * ws, ws, xp, y + r);
 }
 
 }  // namespace
