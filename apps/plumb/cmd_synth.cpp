@@ -23,7 +23,7 @@ struct SynthOptions {
   bool long_rope = false;
   int context = 0;
   float yarn = 0;
-  int experts = 0, experts_used = 0, expert_ff = 0;
+  int experts = 0, experts_used = 0, expert_ff = 0, shared_expert_ff = 0;
   uint64_t seed = 0;
   std::string out;
 };
@@ -49,6 +49,7 @@ int run_synth(const SynthOptions& o) {
   spec->n_expert = o.experts;
   spec->n_expert_used = o.experts_used;
   spec->n_ff_exp = o.expert_ff;
+  spec->n_ff_shexp = o.shared_expert_ff;
   // Gemma 3 files rotate their global layers with base 1e6 (the sliding-window layers keep
   // llama.cpp's default 10000), so a synthetic one does too.
   if (o.arch == "gemma3") spec->rope_freq_base = 1000000.0f;
@@ -97,7 +98,7 @@ const CommandRegistration kRegistration(
       auto o = std::make_shared<SynthOptions>();
       sub.add_option("--arch", o->arch, "Architecture: its metadata key prefix and tensor set")
           ->check(CLI::IsMember({"llama", "qwen2", "qwen2moe", "qwen3", "qwen3moe", "phi3", "gemma", "gemma2", "gemma3",
-                                 "smollm3", "olmo2", "granite"}))
+                                 "smollm3", "olmo2", "granite", "granitemoe"}))
           ->capture_default_str();
       sub.add_option("--preset", o->preset, "Model shape: tiny (n_embd 64, 2 layers), small (n_embd 256, 4 layers), "
                                             "1b (Llama-3.2-1B shape: n_embd 2048, 16 layers, vocab 128256)")
@@ -135,12 +136,16 @@ const CommandRegistration kRegistration(
           ->check(CLI::NonNegativeNumber)
           ->capture_default_str();
       sub.add_option("--experts", o->experts,
-                     "Mixture of experts: this many experts per layer (qwen2moe, qwen3moe, or llama for a "
+                     "Mixture of experts: this many experts per layer (qwen2moe, qwen3moe, granitemoe, or llama for a "
                      "Mixtral-style model), with --experts-used of them per token")
           ->check(CLI::Range(0, 1024))
           ->capture_default_str();
       sub.add_option("--experts-used", o->experts_used, "Experts run per token")->check(CLI::Range(0, 1024));
       sub.add_option("--expert-ff", o->expert_ff, "Width of each expert's FFN (0: the preset's n_ff)")
+          ->check(CLI::Range(0, 1 << 20));
+      sub.add_option("--shared-expert-ff", o->shared_expert_ff,
+                     "granitemoe: a shared expert of this width in every layer, added to the mixture without a "
+                     "gate, as Granite MoE Shared files have it (0: none)")
           ->check(CLI::Range(0, 1 << 20));
       sub.add_flag("--long-rope", o->long_rope,
                    "LongRoPE factors and keys as Phi-3.5-mini has them (original context n_ctx / 32): a context "

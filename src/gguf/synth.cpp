@@ -72,17 +72,22 @@ int64_t head_dim_of(const SynthSpec& s) { return s.head_dim > 0 ? s.head_dim : s
 Status check_spec(const SynthSpec& s) {
   auto bad = [](const std::string& m) { return Status::InvalidArgument("synth: " + m); };
   static const std::set<std::string> kArchs = {"llama", "qwen2", "qwen2moe", "qwen3", "qwen3moe", "phi3",
-                                               "gemma", "gemma2", "gemma3", "smollm3", "olmo2", "granite"};
+                                               "gemma", "gemma2", "gemma3", "smollm3", "olmo2", "granite",
+                                               "granitemoe"};
   if (!kArchs.count(s.arch))
     return bad("unknown architecture '" + s.arch +
-               "', expected llama, qwen2, qwen2moe, qwen3, qwen3moe, phi3, gemma, gemma2, gemma3, smollm3, olmo2 or "
-               "granite");
+               "', expected llama, qwen2, qwen2moe, qwen3, qwen3moe, phi3, gemma, gemma2, gemma3, smollm3, olmo2, "
+               "granite or granitemoe");
   if (s.n_expert < 0 || s.n_expert_used < 0 || s.n_ff_exp < 0 || s.n_expert_used > s.n_expert ||
       (s.n_expert > 0) != (s.n_expert_used > 0) ||
-      ((s.arch == "qwen3moe" || s.arch == "qwen2moe") && s.n_expert == 0) ||
-      (s.n_expert > 0 && s.arch != "llama" && s.arch != "qwen3moe" && s.arch != "qwen2moe"))
-    return bad("experts: n_expert_used must be in [1, n_expert], both set for qwen2moe and qwen3moe (and "
-               "optionally llama, Mixtral-style) and for no other architecture");
+      ((s.arch == "qwen3moe" || s.arch == "qwen2moe" || s.arch == "granitemoe") && s.n_expert == 0) ||
+      (s.n_expert > 0 && s.arch != "llama" && s.arch != "qwen3moe" && s.arch != "qwen2moe" && s.arch != "granitemoe"))
+    return bad("experts: n_expert_used must be in [1, n_expert], both set for qwen2moe, qwen3moe and granitemoe "
+               "(and optionally llama, Mixtral-style) and for no other architecture");
+  if (s.arch == "granitemoe" && s.n_ff_exp > 0)
+    return bad("granitemoe's experts are n_ff wide (llama.cpp reads no expert_feed_forward_length for it)");
+  if (s.n_ff_shexp < 0 || (s.n_ff_shexp > 0 && s.arch != "granitemoe"))
+    return bad("a shared expert width is for granitemoe only (qwen2moe always has its gated one, n_ff wide)");
   if (s.sliding_window < 0) return bad("sliding_window must be >= 0");
   if (s.long_rope && s.n_ctx < 64) return bad("long_rope needs n_ctx >= 64 (the original context is n_ctx / 32)");
   if (s.yarn_factor != 0 && !(s.yarn_factor >= 1)) return bad("yarn_factor must be >= 1");
@@ -191,6 +196,11 @@ std::vector<Planned> plan_tensors(const SynthSpec& s, int64_t n_vocab) {
         add(p + "ffn_gate_shexp.weight", {s.n_embd, s.n_ff}, Init::kWeight);
         add(p + "ffn_up_shexp.weight", {s.n_embd, s.n_ff}, Init::kWeight);
         add(p + "ffn_down_shexp.weight", {s.n_ff, s.n_embd}, Init::kWeight, more_bits);
+      }
+      if (s.n_ff_shexp > 0) {  // granitemoe's, ungated
+        add(p + "ffn_gate_shexp.weight", {s.n_embd, s.n_ff_shexp}, Init::kWeight);
+        add(p + "ffn_up_shexp.weight", {s.n_embd, s.n_ff_shexp}, Init::kWeight);
+        add(p + "ffn_down_shexp.weight", {s.n_ff_shexp, s.n_embd}, Init::kWeight, more_bits);
       }
     } else {
       if (!fused) add(p + "ffn_gate.weight", {s.n_embd, s.n_ff}, Init::kWeight);
@@ -325,7 +335,7 @@ Status synth_write(const SynthSpec& s, const std::string& path, const SynthProgr
   }
   kv.push_back({a + ".vocab_size", u32(n_vocab)});
   if (s.sliding_window > 0) kv.push_back({a + ".attention.sliding_window", u32(s.sliding_window)});
-  if (s.arch == "granite") {  // Granite 3.x 2B's multipliers
+  if (s.arch == "granite" || s.arch == "granitemoe") {  // Granite 3.x 2B's multipliers
     kv.push_back({a + ".embedding_scale", Value::f32(12.0f)});
     kv.push_back({a + ".residual_scale", Value::f32(0.22f)});
     kv.push_back({a + ".logit_scale", Value::f32(8.0f)});
@@ -335,6 +345,7 @@ Status synth_write(const SynthSpec& s, const std::string& path, const SynthProgr
     kv.push_back({a + ".expert_count", u32(s.n_expert)});
     kv.push_back({a + ".expert_used_count", u32(s.n_expert_used)});
     if (s.n_ff_exp > 0) kv.push_back({a + ".expert_feed_forward_length", u32(s.n_ff_exp)});
+    if (s.n_ff_shexp > 0) kv.push_back({a + ".expert_shared_feed_forward_length", u32(s.n_ff_shexp)});
   }
   if (s.yarn_factor > 0) {
     kv.push_back({a + ".rope.scaling.type", Value::string("yarn")});

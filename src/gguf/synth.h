@@ -49,6 +49,8 @@ struct SynthSpec {
   int n_expert = 0;
   int n_expert_used = 0;
   int n_ff_exp = 0;
+  // > 0: granitemoe's shared expert of this width (ffn_gate/up/down_shexp, no gate of its own).
+  int n_ff_shexp = 0;
   // > 1: YaRN scaling by this factor (rope.scaling.type yarn, .factor, and an original context of
   // n_ctx / factor), as Qwen2.5 / Qwen3 long-context files have it.
   float yarn_factor = 0.0f;

@@ -455,16 +455,21 @@ void Context::Impl::moe_ffn(const model::LayerWeights& L, int64_t n_tok) {
       kernels::axpy_f32(w, moe_down.data() + i * E, out, E);
     }
   }
-  if (L.ffn_gate_inp_shexp) {
-    // The shared expert runs on every token; its output is weighted by sigmoid(gate_inp_shexp . h).
+  if (L.ffn_up_shexp) {
+    // The shared expert runs on every token; its output is weighted by sigmoid(gate_inp_shexp . h)
+    // where the layer has that gate, else added as it is.
     const int64_t S = hp.n_ff_shexp;
     mul(L.ffn_gate_shexp, xb.data(), n_tok, gate.data());
     mul(L.ffn_up_shexp, xb.data(), n_tok, up.data());
     activate(n_tok * S);
     mul(L.ffn_down_shexp, gate.data(), n_tok, moe_down.data());
     for (int64_t t = 0; t < n_tok; ++t) {
-      const float g = kernels::dot_f32(L.ffn_gate_inp_shexp.data, xb.data() + t * E, E);
-      kernels::axpy_f32(1.0f / (1.0f + std::exp(-g)), moe_down.data() + t * E, moe_out.data() + t * E, E);
+      float weight = 1.0f;
+      if (L.ffn_gate_inp_shexp) {
+        const float g = kernels::dot_f32(L.ffn_gate_inp_shexp.data, xb.data() + t * E, E);
+        weight = 1.0f / (1.0f + std::exp(-g));
+      }
+      kernels::axpy_f32(weight, moe_down.data() + t * E, moe_out.data() + t * E, E);
     }
   }
   std::memcpy(xb.data(), moe_out.data(), static_cast<size_t>(n_tok * E) * sizeof(float));

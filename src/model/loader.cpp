@@ -136,8 +136,10 @@ Status load_moe_ffn(TensorLoader& tl, const ModelHParams& hp, int l, LayerWeight
   PLUMB_ASSIGN_OR_RETURN(w.ffn_up_exps, tl.stack(layer_tensor(l, "ffn_up_exps.weight"), e, F, X));
   PLUMB_ASSIGN_OR_RETURN(w.ffn_down_exps, tl.stack(layer_tensor(l, "ffn_down_exps.weight"), F, e, X));
   if (tl.has(layer_tensor(l, "ffn_gate_inp_shexp.weight"))) {
-    const int64_t S = hp.n_ff_shexp;
     PLUMB_ASSIGN_OR_RETURN(w.ffn_gate_inp_shexp, tl.vector(layer_tensor(l, "ffn_gate_inp_shexp.weight"), e));
+  }
+  if (w.ffn_gate_inp_shexp || tl.has(layer_tensor(l, "ffn_up_shexp.weight"))) {
+    const int64_t S = hp.n_ff_shexp;
     PLUMB_ASSIGN_OR_RETURN(w.ffn_gate_shexp, tl.matrix(layer_tensor(l, "ffn_gate_shexp.weight"), e, S));
     PLUMB_ASSIGN_OR_RETURN(w.ffn_up_shexp, tl.matrix(layer_tensor(l, "ffn_up_shexp.weight"), e, S));
     PLUMB_ASSIGN_OR_RETURN(w.ffn_down_shexp, tl.matrix(layer_tensor(l, "ffn_down_shexp.weight"), S, e));

@@ -54,7 +54,8 @@ Status load_qk_norms(TensorLoader& tl, const ModelHParams& hp, int layer, LayerW
 Status load_post_norms(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeights& w);
 
 // A mixture-of-experts FFN: ffn_gate_inp (the router) and ffn_gate/up/down_exps, and a shared
-// expert (ffn_gate_inp_shexp, ffn_gate/up/down_shexp) when the layer has one.
+// expert (ffn_gate/up/down_shexp, with its gate ffn_gate_inp_shexp where present) when the
+// layer has one.
 Status load_moe_ffn(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeights& w);
 
 // The tensors every llama-like block has: load_attention's, then ffn_norm, and ffn_gate/up/down

@@ -112,7 +112,8 @@ Result<std::unique_ptr<Model>> Model::from_file(std::unique_ptr<gguf::File> file
     bytes_by_type[m.type] += m.n_bytes;
   };
   for (const auto& L : w.layers) {
-    for (const auto* m : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down, &L.ffn_gate_inp})
+    for (const auto* m : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down, &L.ffn_gate_inp,
+                          &L.ffn_gate_shexp, &L.ffn_up_shexp, &L.ffn_down_shexp})
       count(*m);
     // A token reads only the experts it is routed to; every expert counts as parameters.
     for (const auto* s : {&L.ffn_gate_exps, &L.ffn_up_exps, &L.ffn_down_exps}) {

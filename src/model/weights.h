@@ -61,7 +61,8 @@ struct LayerWeights {
   // rows and n_expert stacked FFNs of n_ff_exp.
   Matrix ffn_gate_inp;
   MatrixStack ffn_gate_exps, ffn_up_exps, ffn_down_exps;
-  // qwen2moe's shared expert, added to every token's mixture with weight sigmoid(gate_inp_shexp . h).
+  // A shared expert, added to every token's mixture: qwen2moe's with weight
+  // sigmoid(gate_inp_shexp . h), granitemoe's (no gate_inp_shexp) with weight 1.
   Vector ffn_gate_inp_shexp;
   Matrix ffn_gate_shexp, ffn_up_shexp, ffn_down_shexp;
 };

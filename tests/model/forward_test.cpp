@@ -165,6 +165,13 @@ std::vector<ModelShape> shapes() {
   q2m.n_ff_exp = 32;
   q2m.seed = 20;
   out.push_back(q2m);
+  ModelShape gmoe = gr;  // granitemoe: granite's scalars, 4 experts of n_ff (2 used), an ungated shared expert of 64
+  gmoe.arch = "granitemoe";
+  gmoe.n_expert = 4;
+  gmoe.n_expert_used = 2;
+  gmoe.n_ff_shexp = 64;
+  gmoe.seed = 21;
+  out.push_back(gmoe);
   ModelShape g1;  // gemma: embedding scale and GELU only
   g1.arch = "gemma";
   g1.tied = true;
@@ -436,6 +443,9 @@ std::vector<SynthCase> synth_cases() {
       {"olmo2", [](gguf::SynthSpec& s) { s.arch = "olmo2"; }},
       {"olmo2_window", [](gguf::SynthSpec& s) { s.arch = "olmo2", s.n_layer = 4, s.sliding_window = 3; }},
       {"granite", [](gguf::SynthSpec& s) { s.arch = "granite"; }},
+      {"granitemoe", [](gguf::SynthSpec& s) { s.arch = "granitemoe", s.n_expert = 4, s.n_expert_used = 2; }},
+      {"granitemoe_shared",
+       [](gguf::SynthSpec& s) { s.arch = "granitemoe", s.n_expert = 4, s.n_expert_used = 2, s.n_ff_shexp = 48; }},
   };
 }
 

@@ -155,6 +155,24 @@ std::vector<ErrorCase> cases() {
     c.edits.drop_keys = {"granite.logit_scale"};
     out.push_back(c);
   }
+  test::ModelShape granitemoe = granite;
+  granitemoe.arch = "granitemoe";
+  {
+    ErrorCase c{"granitemoe without experts", granitemoe, {}, StatusCode::kNotFound,
+                "'granitemoe.expert_count' and 'granitemoe.expert_used_count' must be > 0"};
+    out.push_back(c);
+  }
+  granitemoe.n_expert = 4;
+  granitemoe.n_expert_used = 2;
+  granitemoe.n_ff_shexp = 48;
+  {
+    ErrorCase c{"granitemoe shared expert shape", granitemoe, {}, StatusCode::kCorrupt,
+                "tensor 'blk.1.ffn_up_shexp.weight' has shape [64, 40], expected [64, 48]"};
+    c.edits.reshape = [](const std::string& n, std::vector<int64_t>& s) {
+      if (n == "blk.1.ffn_up_shexp.weight") s = {64, 40};
+    };
+    out.push_back(c);
+  }
   test::ModelShape gemma3;
   gemma3.arch = "gemma3";
   {
@@ -225,7 +243,8 @@ TEST(LoadErrors, UnknownArchitecture) {
   ASSERT_FALSE(m.ok());
   EXPECT_EQ(m.status().code(), StatusCode::kUnsupported);
   EXPECT_NE(m.status().message().find("architecture 'mamba'"), std::string::npos) << m.status().message();
-  const std::string all = "llama, qwen2, qwen2moe, qwen3, qwen3moe, phi3, gemma, gemma2, gemma3, smollm3, olmo2, granite";
+  const std::string all =
+      "llama, qwen2, qwen2moe, qwen3, qwen3moe, phi3, gemma, gemma2, gemma3, smollm3, olmo2, granite, granitemoe";
   EXPECT_NE(m.status().message().find(all), std::string::npos) << m.status().message();
 }
 

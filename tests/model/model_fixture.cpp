@@ -12,6 +12,7 @@ std::string ModelShape::name() const {
          (head_dim > 0 ? std::string("d").append(std::to_string(head_dim)) : std::string()) +
          (n_expert > 0 ? std::string("_x").append(std::to_string(n_expert)).append("k").append(std::to_string(n_expert_used))
                        : std::string()) +
+         (n_ff_shexp > 0 ? std::string("s").append(std::to_string(n_ff_shexp)) : std::string()) +
          (tied ? "_tied" : "_untied") + "_" + std::string(tensor_type_name(type));
 }
 
@@ -107,6 +108,8 @@ Status write_model(const ModelShape& s, const std::string& path, const ModelEdit
     set(a + ".expert_count", gguf::Value::u32(static_cast<uint32_t>(s.n_expert)));
     set(a + ".expert_used_count", gguf::Value::u32(static_cast<uint32_t>(s.n_expert_used)));
   }
+  if (s.n_ff_shexp > 0)
+    set(a + ".expert_shared_feed_forward_length", gguf::Value::u32(static_cast<uint32_t>(s.n_ff_shexp)));
   if (s.n_ff_exp > 0) set(a + ".expert_feed_forward_length", gguf::Value::u32(static_cast<uint32_t>(s.n_ff_exp)));
   if (s.n_ctx_orig > 0)
     set(a + ".rope.scaling.original_context_length", gguf::Value::u32(static_cast<uint32_t>(s.n_ctx_orig)));
@@ -176,6 +179,11 @@ Status write_model(const ModelShape& s, const std::string& path, const ModelEdit
         PLUMB_RETURN_IF_ERROR(mat(p + "ffn_gate_shexp.weight", E, F));
         PLUMB_RETURN_IF_ERROR(mat(p + "ffn_up_shexp.weight", E, F));
         PLUMB_RETURN_IF_ERROR(mat(p + "ffn_down_shexp.weight", F, E));
+      }
+      if (s.n_ff_shexp > 0) {
+        PLUMB_RETURN_IF_ERROR(mat(p + "ffn_gate_shexp.weight", E, s.n_ff_shexp));
+        PLUMB_RETURN_IF_ERROR(mat(p + "ffn_up_shexp.weight", E, s.n_ff_shexp));
+        PLUMB_RETURN_IF_ERROR(mat(p + "ffn_down_shexp.weight", s.n_ff_shexp, E));
       }
     } else if (a == "phi3") {
       PLUMB_RETURN_IF_ERROR(mat(p + "ffn_up.weight", E, 2 * F));  // gate rows, then up rows

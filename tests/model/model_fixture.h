@@ -17,7 +17,7 @@ struct ModelShape {
   // llama, or one that adds: qwen2 (QKV biases), qwen2moe (qwen2 with experts and a shared
   // expert), qwen3 (per-head q/k norms), qwen3moe, phi3 (fused matrices), gemma, gemma2 (post
   // norms), gemma3 (q/k and post norms), smollm3 (NoPE layers), olmo2 (post norms only,
-  // whole-q/k norms), granite (scalars)
+  // whole-q/k norms), granite (scalars), granitemoe (granite with experts)
   std::string arch = "llama";
   int n_vocab = 100;
   int n_embd = 64;
@@ -41,6 +41,7 @@ struct ModelShape {
   int n_expert = 0;              // > 0: a mixture of experts in every layer (Mixtral-style for llama)
   int n_expert_used = 0;
   int n_ff_exp = 0;              // > 0: expert_feed_forward_length (else the experts are n_ff wide)
+  int n_ff_shexp = 0;            // > 0: an ungated shared expert this wide (granitemoe)
   // granite's scalars, written when > 0; rope_off writes rope.scaling.finetuned = false.
   float embedding_scale = 0, residual_scale = 0, logit_scale = 0, attention_scale = 0;
   bool rope_off = false;

@@ -128,7 +128,7 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
   const double softcap = key_float(f, arch + ".final_logit_softcapping", gemma2 ? 30.0 : 0.0);
   // granite: scalars on the embeddings, q.k, each branch and the logits; no RoPE when
   // rope.scaling.finetuned is false.
-  const bool granite = arch == "granite";
+  const bool granite = arch == "granite" || arch == "granitemoe";
   const double embd_mult = granite ? key_float(f, arch + ".embedding_scale", 1.0) : 1.0;
   const double branch_mult = granite ? key_float(f, arch + ".residual_scale", 1.0) : 1.0;
   const double logit_div = granite ? key_float(f, arch + ".logit_scale", 1.0) : 1.0;
@@ -341,11 +341,15 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
           const Vec o = ffn(eg[ex], eu[ex], ed[ex], false);
           for (int64_t i = 0; i < E; ++i) d[i] += pr[ex] / chosen * o[i];
         }
-        if (!sh_gate_inp.a.empty()) {  // qwen2moe's shared expert
-          double z = 0;
-          for (int64_t i = 0; i < E; ++i) z += sh_gate_inp.a[i] * h2[i];
+        if (!sh_up.a.empty()) {  // a shared expert: qwen2moe's gated by a sigmoid, granitemoe's not
+          double gate = 1;
+          if (!sh_gate_inp.a.empty()) {
+            double z = 0;
+            for (int64_t i = 0; i < E; ++i) z += sh_gate_inp.a[i] * h2[i];
+            gate = 1 / (1 + std::exp(-z));
+          }
           const Vec o = ffn(sh_gate, sh_up, sh_down, false);
-          for (int64_t i = 0; i < E; ++i) d[i] += o[i] / (1 + std::exp(-z));
+          for (int64_t i = 0; i < E; ++i) d[i] += gate * o[i];
         }
       } else {
         d = ffn(wg, wu, wd, fused_up);

@@ -34,6 +34,7 @@ const ArchSpec& arch_phi3();
 const ArchSpec& arch_smollm3();
 const ArchSpec& arch_olmo2();
 const ArchSpec& arch_granite();
+const ArchSpec& arch_granitemoe();
 const ArchSpec& arch_gemma();
 const ArchSpec& arch_gemma2();
 const ArchSpec& arch_gemma3();
@@ -43,9 +44,16 @@ Result<float> optional_positive(const gguf::File& f, const std::string& key, flo
 // <arch>.attention.sliding_window_pattern when present (an integer >= 0), else fallback.
 Result<int64_t> swa_period(const gguf::File& f, const std::string& arch, int64_t fallback);
 
+// Granite's scalars (<arch>.logit_scale required; embedding_scale, residual_scale,
+// attention.scale, rope.scaling.finetuned), shared by granite and granitemoe.
+Status granite_adjust(const gguf::File& f, ModelHParams& hp);
+// Unsupported when the layer has one of the bias tensors llama.cpp's granite graph adds.
+Status granite_refuse_biases(TensorLoader& tl, int layer);
+
 // nullptr when unknown.
 const ArchSpec* find_arch(std::string_view name);
-// "llama, qwen2, qwen2moe, qwen3, qwen3moe, phi3, gemma, gemma2, gemma3, smollm3, olmo2, granite"
+// "llama, qwen2, qwen2moe, qwen3, qwen3moe, phi3, gemma, gemma2, gemma3, smollm3, olmo2, granite,
+// granitemoe"
 std::string known_archs();
 
 }  // namespace plumb::model

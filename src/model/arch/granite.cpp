@@ -12,33 +12,39 @@ namespace plumb::model {
 namespace {
 
 Status load_layer(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeights& w) {
+  PLUMB_RETURN_IF_ERROR(granite_refuse_biases(tl, layer));
+  return load_llama_block(tl, hp, layer, w);
+}
+
+}  // namespace
+
+Status granite_refuse_biases(TensorLoader& tl, int layer) {
   for (const char* b : {"attn_output.bias", "ffn_gate.bias", "ffn_up.bias", "ffn_down.bias"})
     if (tl.has(layer_tensor(layer, b)))
       return Status::Unsupported(tl.file().path() + ": tensor '" + layer_tensor(layer, b) +
                                  "': Granite files with bias tensors are not supported yet");
-  return load_llama_block(tl, hp, layer, w);
+  return Status::Ok();
 }
 
-Status adjust(const gguf::File& f, ModelHParams& hp) {
-  if (f.find("granite.logit_scale") == nullptr)
-    return Status::NotFound(f.path() + ": metadata key 'granite.logit_scale' is missing (required for granite)");
-  PLUMB_ASSIGN_OR_RETURN(hp.logit_scale, optional_positive(f, "granite.logit_scale", 1.0f));
-  PLUMB_ASSIGN_OR_RETURN(hp.embd_scale, optional_positive(f, "granite.embedding_scale", 1.0f));
-  PLUMB_ASSIGN_OR_RETURN(hp.residual_scale, optional_positive(f, "granite.residual_scale", 1.0f));
-  if (f.find("granite.attention.scale") != nullptr) {
-    PLUMB_ASSIGN_OR_RETURN(hp.attn_scale, optional_positive(f, "granite.attention.scale", 0.0f));
+Status granite_adjust(const gguf::File& f, ModelHParams& hp) {
+  const std::string a = hp.arch + ".";
+  if (f.find(a + "logit_scale") == nullptr)
+    return Status::NotFound(f.path() + ": metadata key '" + a + "logit_scale' is missing (required for " + hp.arch + ")");
+  PLUMB_ASSIGN_OR_RETURN(hp.logit_scale, optional_positive(f, a + "logit_scale", 1.0f));
+  PLUMB_ASSIGN_OR_RETURN(hp.embd_scale, optional_positive(f, a + "embedding_scale", 1.0f));
+  PLUMB_ASSIGN_OR_RETURN(hp.residual_scale, optional_positive(f, a + "residual_scale", 1.0f));
+  if (f.find(a + "attention.scale") != nullptr) {
+    PLUMB_ASSIGN_OR_RETURN(hp.attn_scale, optional_positive(f, a + "attention.scale", 0.0f));
   }
-  if (f.find("granite.rope.scaling.finetuned") != nullptr) {
-    PLUMB_ASSIGN_OR_RETURN(bool rope, f.get_bool("granite.rope.scaling.finetuned"));
+  if (f.find(a + "rope.scaling.finetuned") != nullptr) {
+    PLUMB_ASSIGN_OR_RETURN(bool rope, f.get_bool(a + "rope.scaling.finetuned"));
     if (!rope) hp.nope_period = 1;  // (l + 1) % 1 == 0: no layer rotates
   }
   return Status::Ok();
 }
 
-}  // namespace
-
 const ArchSpec& arch_granite() {
-  static const ArchSpec spec{"granite", RopeType::kNorm, &adjust, &load_layer};
+  static const ArchSpec spec{"granite", RopeType::kNorm, &granite_adjust, &load_layer};
   return spec;
 }
 
