@@ -43,7 +43,9 @@ struct ModelHParams {
   int64_t n_head_kv = 0;         // <arch>.attention.head_count_kv (defaults to n_head)
   int64_t head_dim = 0;          // <arch>.attention.key_length, else n_embd / n_head
   int64_t n_rot = 0;             // <arch>.rope.dimension_count, else head_dim
-  float rms_eps = 1e-5f;         // <arch>.attention.layer_norm_rms_epsilon
+  float rms_eps = 1e-5f;         // <arch>.attention.layer_norm_rms_epsilon (command-r: layer_norm_epsilon)
+  bool layer_norm = false;       // norms subtract the mean first: LayerNorm without bias (command-r)
+  bool parallel_blocks = false;  // attention and FFN both read attn_norm(x); x += attn + ffn (command-r)
   float rope_freq_base = 10000.0f;
   float rope_freq_scale = 1.0f;  // 1 / <arch>.rope.scaling.factor for linear and YaRN scaling
   // YaRN (rope.scaling.type yarn), as llama.cpp computes it: per rotation pair, a ramp between the
@@ -64,7 +66,7 @@ struct ModelHParams {
   float attn_scale = 0.0f;       // scale of q.k; 0 = 1 / sqrt(head_dim)
   float attn_softcap = 0.0f;     // > 0: attention scores = cap * tanh(scores / cap) (gemma2)
   float logit_softcap = 0.0f;    // > 0: logits = cap * tanh(logits / cap) (<arch>.final_logit_softcapping)
-  float logit_scale = 1.0f;      // logits are divided by this (granite)
+  float logit_scale = 1.0f;      // logits are divided by this (granite; command-r: 1 / its logit_scale)
   float residual_scale = 1.0f;   // each branch's output is multiplied by this before the residual add (granite)
   bool ffn_gelu = false;         // FFN gate activation GELU (tanh form) instead of SiLU
   RopeType rope_type = RopeType::kNorm;

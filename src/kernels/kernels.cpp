@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cassert>
 #include <cstdint>
+#include <cmath>
 #include <cstring>
 
 #include "kernels/dispatch.h"
@@ -266,6 +267,15 @@ void dequantize_row(TensorType type, const void* src, float* dst, int64_t n) {
 
 void rmsnorm(const float* x, const float* weight, float* out, int64_t n, float eps) {
   active_kernel_table().rmsnorm(x, weight, out, n, eps);
+}
+void layernorm(const float* x, const float* weight, float* out, int64_t n, float eps) {
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) sum += x[i];
+  const double mean = sum / static_cast<double>(n);
+  double var = 0.0;
+  for (int64_t i = 0; i < n; ++i) var += (x[i] - mean) * (x[i] - mean);
+  const double inv = 1.0 / std::sqrt(var / static_cast<double>(n) + eps);
+  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>((x[i] - mean) * inv) * weight[i];
 }
 void softmax_inplace(float* x, int64_t n) { active_kernel_table().softmax_inplace(x, n); }
 float dot_f32(const float* a, const float* b, int64_t n) { return active_kernel_table().dot_f32(a, b, n); }

@@ -58,6 +58,9 @@ void dequantize_row(TensorType type, const void* src, float* dst, int64_t n);
 
 // Elementwise / reduction helpers used by the forward pass.
 void rmsnorm(const float* x, const float* weight, float* out, int64_t n, float eps);
+// out = (x - mean) / sqrt(variance + eps) * weight: LayerNorm without bias (command-r).  Scalar:
+// it runs once per row per layer, never in the matrix loops.
+void layernorm(const float* x, const float* weight, float* out, int64_t n, float eps);
 void softmax_inplace(float* x, int64_t n);
 float dot_f32(const float* a, const float* b, int64_t n);
 // out[i] += a * x[i]

@@ -10,6 +10,8 @@
 //   x += [post_norm] Wo o;  h = rmsnorm(x) * ffn_norm;  x += [post_norm] Wdown (act(Wgate h) * Wup h)
 //       (act = SiLU, or GELU for gemma3; phi3's Wgate and Wup come as one fused matrix)
 // then logits = Woutput (rmsnorm(x) * output_norm)  [soft-capped: cap * tanh(logits / cap)].
+// command-r: every norm a LayerNorm (mean subtracted), and the FFN reads the attention's h (no
+// ffn_norm): x += Wo o + Wdown (act(Wgate h) * Wup h).
 // Which of the bracketed steps run follows from the tensors a layer has and the hyper-parameters
 // its architecture file set (model/arch/), so this file has no per-architecture branches.
 //
@@ -40,6 +42,7 @@ struct Context::Impl {
   std::vector<float> k_cache, v_cache;
   // Activations, n_batch rows each.
   std::vector<float> x, xb, q, k, v, att, gate, up;
+  std::vector<float> hn;                  // attn_norm(x), kept for the FFN of parallel blocks (command-r)
   std::vector<float> fused;               // outputs of fused attn_qkv / gate+up matrices, split after
   int64_t fused_width = 0;                // floats per token in `fused` (0: no fused matrices)
   // Mixture of experts: router logits [n_batch][n_expert]; each token's chosen experts and
@@ -84,14 +87,21 @@ struct Context::Impl {
     for (int64_t i = 0; i < n; ++i) x[i] += s == 1.0f ? xb[i] : s * xb[i];
   }
 
-  // An absent weight (olmo2's missing pre-norms) copies the rows unnormalised.
-  void rmsnorm_rows(const float* in, const model::Vector& weight, float* out, int64_t n_tok) {
+  // The model's norm (RMSNorm, or LayerNorm for command-r) of the n_tok rows.  An absent weight
+  // (olmo2's missing pre-norms) copies the rows unnormalised.
+  void norm_rows(const float* in, const model::Vector& weight, float* out, int64_t n_tok) {
     if (!weight) {
       if (out != in) std::memcpy(out, in, static_cast<size_t>(n_tok * hp.n_embd) * sizeof(float));
       return;
     }
-    for (int64_t t = 0; t < n_tok; ++t)
-      kernels::rmsnorm(in + t * hp.n_embd, weight.data, out + t * hp.n_embd, hp.n_embd, hp.rms_eps);
+    for (int64_t t = 0; t < n_tok; ++t) {
+      const float* row = in + t * hp.n_embd;
+      float* dst = out + t * hp.n_embd;
+      if (hp.layer_norm)
+        kernels::layernorm(row, weight.data, dst, hp.n_embd, hp.rms_eps);
+      else
+        kernels::rmsnorm(row, weight.data, dst, hp.n_embd, hp.rms_eps);
+    }
   }
 
   // Whether layer l attends through the sliding window, and which RoPE table set it uses.
@@ -144,6 +154,7 @@ Result<std::unique_ptr<Context>> Context::create(const Model& model, const Conte
     c->v_cache.assign(cache, 0.0f);
     c->x.resize(B * hp.n_embd);
     c->xb.resize(B * std::max(hp.n_embd, c->q_dim));
+    if (hp.parallel_blocks) c->hn.resize(B * hp.n_embd);
     c->q.resize(B * c->q_dim);
     c->k.resize(B * c->kv_dim);
     c->v.resize(B * c->kv_dim);
@@ -491,7 +502,9 @@ Status Context::Impl::eval_chunk(const int32_t* tokens, int64_t n_tok, bool want
 
   for (int64_t l = 0; l < hp.n_layer; ++l) {
     const model::LayerWeights& L = w.layers[static_cast<size_t>(l)];
-    rmsnorm_rows(x.data(), L.attn_norm, xb.data(), n_tok);
+    norm_rows(x.data(), L.attn_norm, xb.data(), n_tok);
+    // command-r's FFN reads the same normalised rows as its attention.
+    if (hp.parallel_blocks) std::memcpy(hn.data(), xb.data(), static_cast<size_t>(n_tok * E) * sizeof(float));
     if (L.wqkv) {
       // One pass over the fused rows; each token's [q | k | v] is then split into q, k and v.
       const int64_t width = q_dim + 2 * kv_dim;
@@ -536,29 +549,32 @@ Status Context::Impl::eval_chunk(const int32_t* tokens, int64_t n_tok, bool want
     }
     attention(l, pos0, n_tok);
     mul(L.wo, att.data(), n_tok, xb.data());
-    if (L.attn_post_norm) rmsnorm_rows(xb.data(), L.attn_post_norm, xb.data(), n_tok);
+    if (L.attn_post_norm) norm_rows(xb.data(), L.attn_post_norm, xb.data(), n_tok);
     add_residual(n_tok * E);
 
-    rmsnorm_rows(x.data(), L.ffn_norm, xb.data(), n_tok);
+    if (hp.parallel_blocks)
+      std::memcpy(xb.data(), hn.data(), static_cast<size_t>(n_tok * E) * sizeof(float));
+    else
+      norm_rows(x.data(), L.ffn_norm, xb.data(), n_tok);
     if (L.ffn_gate_inp)
       moe_ffn(L, n_tok);
     else
       dense_ffn(L, n_tok);
-    if (L.ffn_post_norm) rmsnorm_rows(xb.data(), L.ffn_post_norm, xb.data(), n_tok);
+    if (L.ffn_post_norm) norm_rows(xb.data(), L.ffn_post_norm, xb.data(), n_tok);
     add_residual(n_tok * E);
   }
 
   n_past += static_cast<int32_t>(n_tok);
-  if (keep_hidden) rmsnorm_rows(x.data(), w.output_norm, hidden.data() + logits_row * static_cast<size_t>(E), n_tok);
+  if (keep_hidden) norm_rows(x.data(), w.output_norm, hidden.data() + logits_row * static_cast<size_t>(E), n_tok);
   const int64_t nv = hp.n_vocab;
   if (want_all) {
-    rmsnorm_rows(x.data(), w.output_norm, xb.data(), n_tok);
+    norm_rows(x.data(), w.output_norm, xb.data(), n_tok);
     float* dst = all_logits.data() + logits_row * static_cast<size_t>(nv);
     mul(w.output, xb.data(), n_tok, dst);
     finish_logits(dst, n_tok * nv);
     std::memcpy(logits.data(), dst + (n_tok - 1) * nv, static_cast<size_t>(nv) * sizeof(float));
   } else {
-    kernels::rmsnorm(x.data() + (n_tok - 1) * E, w.output_norm.data, xb.data(), E, hp.rms_eps);
+    norm_rows(x.data() + (n_tok - 1) * E, w.output_norm, xb.data(), 1);
     mul(w.output, xb.data(), 1, logits.data());
     finish_logits(logits.data(), nv);
   }

@@ -172,6 +172,13 @@ std::vector<ModelShape> shapes() {
   gmoe.n_ff_shexp = 64;
   gmoe.seed = 21;
   out.push_back(gmoe);
+  ModelShape cr;  // command-r: LayerNorms, attention and FFN in parallel, logits times 0.0625, tied, GQA 4:2
+  cr.arch = "command-r";
+  cr.n_head_kv = 2;
+  cr.tied = true;
+  cr.logit_scale = 0.0625f;
+  cr.seed = 22;
+  out.push_back(cr);
   ModelShape g1;  // gemma: embedding scale and GELU only
   g1.arch = "gemma";
   g1.tied = true;
@@ -443,6 +450,7 @@ std::vector<SynthCase> synth_cases() {
       {"olmo2", [](gguf::SynthSpec& s) { s.arch = "olmo2"; }},
       {"olmo2_window", [](gguf::SynthSpec& s) { s.arch = "olmo2", s.n_layer = 4, s.sliding_window = 3; }},
       {"granite", [](gguf::SynthSpec& s) { s.arch = "granite"; }},
+      {"command_r", [](gguf::SynthSpec& s) { s.arch = "command-r"; }},
       {"granitemoe", [](gguf::SynthSpec& s) { s.arch = "granitemoe", s.n_expert = 4, s.n_expert_used = 2; }},
       {"granitemoe_shared",
        [](gguf::SynthSpec& s) { s.arch = "granitemoe", s.n_expert = 4, s.n_expert_used = 2, s.n_ff_shexp = 48; }},

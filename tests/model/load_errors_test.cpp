@@ -173,6 +173,21 @@ std::vector<ErrorCase> cases() {
     };
     out.push_back(c);
   }
+  test::ModelShape command_r;
+  command_r.arch = "command-r";
+  command_r.tied = true;
+  {
+    ErrorCase c{"command-r eps", command_r, {}, StatusCode::kNotFound,
+                "metadata key 'command-r.attention.layer_norm_epsilon' is missing (required for command-r)"};
+    c.edits.drop_keys = {"command-r.attention.layer_norm_epsilon"};
+    out.push_back(c);
+  }
+  {
+    ErrorCase c{"command r+ q/k norms", command_r, {}, StatusCode::kUnsupported,
+                "tensor 'blk.0.attn_q_norm.weight': Command R+ files (per-head q/k LayerNorms) are not supported yet"};
+    c.edits.extra_vectors = {{"blk.0.attn_q_norm.weight", 64}};
+    out.push_back(c);
+  }
   test::ModelShape gemma3;
   gemma3.arch = "gemma3";
   {
@@ -244,7 +259,8 @@ TEST(LoadErrors, UnknownArchitecture) {
   EXPECT_EQ(m.status().code(), StatusCode::kUnsupported);
   EXPECT_NE(m.status().message().find("architecture 'mamba'"), std::string::npos) << m.status().message();
   const std::string all =
-      "llama, qwen2, qwen2moe, qwen3, qwen3moe, phi3, gemma, gemma2, gemma3, smollm3, olmo2, granite, granitemoe";
+      "llama, qwen2, qwen2moe, qwen3, qwen3moe, phi3, gemma, gemma2, gemma3, smollm3, olmo2, granite, granitemoe, "
+      "command-r";
   EXPECT_NE(m.status().message().find(all), std::string::npos) << m.status().message();
 }
 

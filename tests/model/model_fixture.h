@@ -17,7 +17,8 @@ struct ModelShape {
   // llama, or one that adds: qwen2 (QKV biases), qwen2moe (qwen2 with experts and a shared
   // expert), qwen3 (per-head q/k norms), qwen3moe, phi3 (fused matrices), gemma, gemma2 (post
   // norms), gemma3 (q/k and post norms), smollm3 (NoPE layers), olmo2 (post norms only,
-  // whole-q/k norms), granite (scalars), granitemoe (granite with experts)
+  // whole-q/k norms), granite (scalars), granitemoe (granite with experts), command-r (LayerNorms, parallel blocks, no
+  // ffn_norm)
   std::string arch = "llama";
   int n_vocab = 100;
   int n_embd = 64;

@@ -59,6 +59,18 @@ Vec rmsnorm(const Vec& x, const Mat& w, double eps) {
   return y;
 }
 
+Vec layernorm(const Vec& x, const Mat& w, double eps) {
+  double mean = 0;
+  for (double v : x) mean += v;
+  mean /= static_cast<double>(x.size());
+  double var = 0;
+  for (double v : x) var += (v - mean) * (v - mean);
+  const double scale = 1.0 / std::sqrt(var / static_cast<double>(x.size()) + eps);
+  Vec y(x.size());
+  for (size_t i = 0; i < x.size(); ++i) y[i] = (x[i] - mean) * scale * w.a[i];
+  return y;
+}
+
 // A [cols, rows, n] tensor as n matrices.
 std::vector<Mat> load_stack(const gguf::File& f, const std::string& name) {
   const gguf::TensorInfo* t = f.find_tensor(name);
@@ -103,7 +115,12 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
   const int64_t KV = key_int(f, arch + ".attention.head_count_kv", H);
   const int64_t hd = key_int(f, arch + ".attention.key_length", E / H);
   const int64_t n_rot = key_int(f, arch + ".rope.dimension_count", hd);
-  const double eps = key_float(f, arch + ".attention.layer_norm_rms_epsilon", 1e-5);
+  // command-r (from llama.cpp's graph): LayerNorms, attention and FFN side by side on the same
+  // attn_norm output, logits multiplied by logit_scale.
+  const bool command_r = arch == "command-r";
+  const double eps = command_r ? key_float(f, arch + ".attention.layer_norm_epsilon", 0.0)
+                               : key_float(f, arch + ".attention.layer_norm_rms_epsilon", 1e-5);
+  auto norm = [&](const Vec& v, const Mat& w) { return command_r ? layernorm(v, w, eps) : rmsnorm(v, w, eps); };
   const double base = key_float(f, arch + ".rope.freq_base", 10000.0);
   const double factor = key_float(f, arch + ".rope.scaling.factor", 1.0);
   // llama.cpp runs phi3 without its sliding window, and so does the engine.
@@ -199,7 +216,7 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
     Mat an, fn;
     if (f.find_tensor(p + "attn_norm.weight")) an = load(f, p + "attn_norm.weight");
     if (f.find_tensor(p + "ffn_norm.weight")) fn = load(f, p + "ffn_norm.weight");
-    auto pre_norm = [&](const Vec& v, const Mat& w) { return w.a.empty() ? v : rmsnorm(v, w, eps); };
+    auto pre_norm = [&](const Vec& v, const Mat& w) { return w.a.empty() ? v : norm(v, w); };
     // Mixture of experts: the router and the stacked experts (3-D tensors, one matrix per expert).
     const bool moe = f.find_tensor(p + "ffn_gate_inp.weight") != nullptr;
     Mat wu, wd, router;
@@ -240,9 +257,10 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
       bk = load(f, p + "attn_k.bias");
       bv = load(f, p + "attn_v.bias");
     }
-    std::vector<Vec> Q(T), K(T), V(T);
+    std::vector<Vec> Q(T), K(T), V(T), H_attn(T);
     for (size_t t = 0; t < T; ++t) {
       const Vec h = pre_norm(x[t], an);
+      H_attn[t] = h;
       if (fused_qkv) {
         const Vec all = matvec(wqkv, h);
         Q[t] = Vec(all.begin(), all.begin() + H * hd);
@@ -303,7 +321,7 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
       Vec a = matvec(wo, o);
       if (!attn_post.a.empty()) a = rmsnorm(a, attn_post, eps);
       for (int64_t i = 0; i < E; ++i) x[t][i] += branch_mult * a[i];
-      const Vec h2 = pre_norm(x[t], fn);
+      const Vec h2 = command_r ? H_attn[t] : pre_norm(x[t], fn);
       auto ffn = [&](const Mat& mg, const Mat& mu, const Mat& md, bool fused) {
         Vec g, u = matvec(mu, h2);
         if (fused) {
@@ -360,8 +378,10 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
   }
   std::vector<Vec> logits(T);
   for (size_t t = 0; t < T; ++t) {
-    logits[t] = matvec(out, rmsnorm(x[t], out_norm, eps));
+    logits[t] = matvec(out, norm(x[t], out_norm));
     for (double& v : logits[t]) v /= logit_div;
+    if (command_r)
+      for (double& v : logits[t]) v *= key_float(f, arch + ".logit_scale", 1.0);
     if (softcap > 0)
       for (double& v : logits[t]) v = softcap * std::tanh(v / softcap);
   }

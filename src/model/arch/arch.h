@@ -35,6 +35,7 @@ const ArchSpec& arch_smollm3();
 const ArchSpec& arch_olmo2();
 const ArchSpec& arch_granite();
 const ArchSpec& arch_granitemoe();
+const ArchSpec& arch_command_r();
 const ArchSpec& arch_gemma();
 const ArchSpec& arch_gemma2();
 const ArchSpec& arch_gemma3();
@@ -53,7 +54,7 @@ Status granite_refuse_biases(TensorLoader& tl, int layer);
 // nullptr when unknown.
 const ArchSpec* find_arch(std::string_view name);
 // "llama, qwen2, qwen2moe, qwen3, qwen3moe, phi3, gemma, gemma2, gemma3, smollm3, olmo2, granite,
-// granitemoe"
+// granitemoe, command-r"
 std::string known_archs();
 
 }  // namespace plumb::model

@@ -1,0 +1,46 @@
+// command-r: Cohere Command-R (35B, v01 and 08-2024) and Aya 23 / Aya Expanse.  A llama block
+// (RoPE in normal order, GQA) with three differences, as llama.cpp's command-r graph has them:
+// every norm is a LayerNorm without bias (eps from attention.layer_norm_epsilon); attention and
+// FFN run in parallel on the same attn_norm output, with no ffn_norm; and the logits are
+// multiplied by logit_scale.  The output projection is the token embedding.  Command R+ (64
+// layers and more) adds per-head LayerNorms of q and k, which plumb refuses at load.
+#include "model/arch/arch.h"
+
+namespace plumb::model {
+namespace {
+
+Status load_layer(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeights& w) {
+  if (tl.has(layer_tensor(layer, "attn_q_norm.weight")))
+    return Status::Unsupported(tl.file().path() + ": tensor '" + layer_tensor(layer, "attn_q_norm.weight") +
+                               "': Command R+ files (per-head q/k LayerNorms) are not supported yet");
+  PLUMB_RETURN_IF_ERROR(load_attention(tl, hp, layer, w));
+  const int64_t e = hp.n_embd;
+  PLUMB_ASSIGN_OR_RETURN(w.ffn_gate, tl.matrix(layer_tensor(layer, "ffn_gate.weight"), e, hp.n_ff));
+  PLUMB_ASSIGN_OR_RETURN(w.ffn_up, tl.matrix(layer_tensor(layer, "ffn_up.weight"), e, hp.n_ff));
+  PLUMB_ASSIGN_OR_RETURN(w.ffn_down, tl.matrix(layer_tensor(layer, "ffn_down.weight"), hp.n_ff, e));
+  return Status::Ok();
+}
+
+Status adjust(const gguf::File& f, ModelHParams& hp) {
+  const std::string eps_key = "command-r.attention.layer_norm_epsilon";
+  if (f.find(eps_key) == nullptr)
+    return Status::NotFound(f.path() + ": metadata key '" + eps_key + "' is missing (required for command-r)");
+  PLUMB_ASSIGN_OR_RETURN(hp.rms_eps, optional_positive(f, eps_key, 1e-5f));
+  // llama.cpp multiplies by logit_scale when the key is there and not 0.
+  if (f.find("command-r.logit_scale") != nullptr) {
+    PLUMB_ASSIGN_OR_RETURN(float scale, optional_positive(f, "command-r.logit_scale", 1.0f));
+    hp.logit_scale = 1.0f / scale;
+  }
+  hp.layer_norm = true;
+  hp.parallel_blocks = true;
+  return Status::Ok();
+}
+
+}  // namespace
+
+const ArchSpec& arch_command_r() {
+  static const ArchSpec spec{"command-r", RopeType::kNorm, &adjust, &load_layer};
+  return spec;
+}
+
+}  // namespace plumb::model
