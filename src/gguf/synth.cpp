@@ -73,11 +73,11 @@ Status check_spec(const SynthSpec& s) {
   auto bad = [](const std::string& m) { return Status::InvalidArgument("synth: " + m); };
   static const std::set<std::string> kArchs = {"llama", "qwen2", "qwen2moe", "qwen3", "qwen3moe", "phi3",
                                                "gemma", "gemma2", "gemma3", "smollm3", "olmo2", "granite",
-                                               "granitemoe", "command-r"};
+                                               "granitemoe", "command-r", "cohere2"};
   if (!kArchs.count(s.arch))
     return bad("unknown architecture '" + s.arch +
                "', expected llama, qwen2, qwen2moe, qwen3, qwen3moe, phi3, gemma, gemma2, gemma3, smollm3, olmo2, "
-               "granite, granitemoe or command-r");
+               "granite, granitemoe, command-r or cohere2");
   if (s.n_expert < 0 || s.n_expert_used < 0 || s.n_ff_exp < 0 || s.n_expert_used > s.n_expert ||
       (s.n_expert > 0) != (s.n_expert_used > 0) ||
       ((s.arch == "qwen3moe" || s.arch == "qwen2moe" || s.arch == "granitemoe") && s.n_expert == 0) ||
@@ -151,7 +151,8 @@ std::vector<Planned> plan_tensors(const SynthSpec& s, int64_t n_vocab) {
     out.push_back({std::move(t), init});
   };
   const bool fused = s.arch == "phi3";  // one attn_qkv; ffn_up holds the gate rows then the up rows
-  const bool tied = s.tied_output || s.arch == "command-r";  // command-r always reuses token_embd
+  const bool cohere = s.arch == "command-r" || s.arch == "cohere2";
+  const bool tied = s.tied_output || cohere;  // command-r and cohere2 always reuse token_embd
   add("token_embd.weight", {s.n_embd, n_vocab}, Init::kWeight, /*more_bits=*/tied);
   for (int l = 0; l < s.n_layer; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
@@ -183,7 +184,7 @@ std::vector<Planned> plan_tensors(const SynthSpec& s, int64_t n_vocab) {
       add(p + "post_attention_norm.weight", {s.n_embd}, Init::kNorm);
       add(p + "post_ffw_norm.weight", {s.n_embd}, Init::kNorm);
     }
-    if (!olmo2 && s.arch != "command-r") add(p + "ffn_norm.weight", {s.n_embd}, Init::kNorm);
+    if (!olmo2 && s.arch != "command-r" && s.arch != "cohere2") add(p + "ffn_norm.weight", {s.n_embd}, Init::kNorm);
     if (s.n_expert > 0) {
       const int64_t X = s.n_expert, FE = s.n_ff_exp > 0 ? s.n_ff_exp : s.n_ff;
       add(p + "ffn_gate_inp.weight", {s.n_embd, X}, Init::kWeight);
@@ -328,16 +329,20 @@ Status synth_write(const SynthSpec& s, const std::string& path, const SynthProgr
   kv.push_back({a + ".attention.head_count", u32(s.n_head)});
   kv.push_back({a + ".attention.head_count_kv", u32(s.n_head_kv)});
   kv.push_back({a + ".rope.freq_base", Value::f32(s.rope_freq_base)});
-  kv.push_back({a + (a == "command-r" ? ".attention.layer_norm_epsilon" : ".attention.layer_norm_rms_epsilon"),
+  const bool cohere = a == "command-r" || a == "cohere2";
+  kv.push_back({a + (cohere ? ".attention.layer_norm_epsilon" : ".attention.layer_norm_rms_epsilon"),
                 Value::f32(s.rms_eps)});
-  if (a == "command-r") kv.push_back({a + ".logit_scale", Value::f32(0.0625f)});  // Command-R v01's
+  if (cohere) kv.push_back({a + ".logit_scale", Value::f32(0.0625f)});  // Command-R v01's
   kv.push_back({a + ".rope.dimension_count", u32(head_dim_of(s))});
   if (s.head_dim > 0) {
     kv.push_back({a + ".attention.key_length", u32(s.head_dim)});
     kv.push_back({a + ".attention.value_length", u32(s.head_dim)});
   }
   kv.push_back({a + ".vocab_size", u32(n_vocab)});
-  if (s.sliding_window > 0) kv.push_back({a + ".attention.sliding_window", u32(s.sliding_window)});
+  if (s.sliding_window > 0)
+    kv.push_back({a + ".attention.sliding_window", u32(s.sliding_window)});
+  else if (a == "cohere2")  // required there; Command R7B's
+    kv.push_back({a + ".attention.sliding_window", u32(4096)});
   if (s.arch == "granite" || s.arch == "granitemoe") {  // Granite 3.x 2B's multipliers
     kv.push_back({a + ".embedding_scale", Value::f32(12.0f)});
     kv.push_back({a + ".residual_scale", Value::f32(0.22f)});

@@ -179,6 +179,12 @@ std::vector<ModelShape> shapes() {
   cr.logit_scale = 0.0625f;
   cr.seed = 22;
   out.push_back(cr);
+  ModelShape c2 = cr;  // cohere2: 4 layers, window 5 in layers 0-2 (RoPE), layer 3 global without RoPE
+  c2.arch = "cohere2";
+  c2.n_layer = 4;
+  c2.sliding_window = 5;
+  c2.seed = 23;
+  out.push_back(c2);
   ModelShape g1;  // gemma: embedding scale and GELU only
   g1.arch = "gemma";
   g1.tied = true;
@@ -451,6 +457,7 @@ std::vector<SynthCase> synth_cases() {
       {"olmo2_window", [](gguf::SynthSpec& s) { s.arch = "olmo2", s.n_layer = 4, s.sliding_window = 3; }},
       {"granite", [](gguf::SynthSpec& s) { s.arch = "granite"; }},
       {"command_r", [](gguf::SynthSpec& s) { s.arch = "command-r"; }},
+      {"cohere2", [](gguf::SynthSpec& s) { s.arch = "cohere2", s.n_layer = 4, s.sliding_window = 3; }},
       {"granitemoe", [](gguf::SynthSpec& s) { s.arch = "granitemoe", s.n_expert = 4, s.n_expert_used = 2; }},
       {"granitemoe_shared",
        [](gguf::SynthSpec& s) { s.arch = "granitemoe", s.n_expert = 4, s.n_expert_used = 2, s.n_ff_shexp = 48; }},

@@ -188,6 +188,13 @@ std::vector<ErrorCase> cases() {
     c.edits.extra_vectors = {{"blk.0.attn_q_norm.weight", 64}};
     out.push_back(c);
   }
+  {
+    test::ModelShape cohere2 = command_r;
+    cohere2.arch = "cohere2";
+    ErrorCase c{"cohere2 window", cohere2, {}, StatusCode::kNotFound,
+                "metadata key 'cohere2.attention.sliding_window' is missing (required for cohere2)"};
+    out.push_back(c);
+  }
   test::ModelShape gemma3;
   gemma3.arch = "gemma3";
   {
@@ -260,7 +267,7 @@ TEST(LoadErrors, UnknownArchitecture) {
   EXPECT_NE(m.status().message().find("architecture 'mamba'"), std::string::npos) << m.status().message();
   const std::string all =
       "llama, qwen2, qwen2moe, qwen3, qwen3moe, phi3, gemma, gemma2, gemma3, smollm3, olmo2, granite, granitemoe, "
-      "command-r";
+      "command-r, cohere2";
   EXPECT_NE(m.status().message().find(all), std::string::npos) << m.status().message();
 }
 

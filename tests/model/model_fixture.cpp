@@ -83,7 +83,7 @@ Status write_model(const ModelShape& s, const std::string& path, const ModelEdit
     set(a + ".attention.key_length", gguf::Value::u32(static_cast<uint32_t>(hd)));
     set(a + ".attention.value_length", gguf::Value::u32(static_cast<uint32_t>(hd)));
   }
-  if (a == "command-r")
+  if (a == "command-r" || a == "cohere2")
     set(a + ".attention.layer_norm_epsilon", gguf::Value::f32(1e-5f));
   else
     set(a + ".attention.layer_norm_rms_epsilon", gguf::Value::f32(1e-5f));
@@ -165,7 +165,7 @@ Status write_model(const ModelShape& s, const std::string& path, const ModelEdit
       PLUMB_RETURN_IF_ERROR(vec(p + "post_attention_norm.weight", E, 0.5f, 1.5f));
       PLUMB_RETURN_IF_ERROR(vec(p + "post_ffw_norm.weight", E, 0.5f, 1.5f));
     }
-    if (a != "olmo2" && a != "command-r") PLUMB_RETURN_IF_ERROR(vec(p + "ffn_norm.weight", E, 0.8f, 1.2f));
+    if (a != "olmo2" && a != "command-r" && a != "cohere2") PLUMB_RETURN_IF_ERROR(vec(p + "ffn_norm.weight", E, 0.8f, 1.2f));
     if (s.n_expert > 0) {
       const int64_t X = s.n_expert, FE = s.n_ff_exp > 0 ? s.n_ff_exp : F;
       PLUMB_RETURN_IF_ERROR(add_tensor(w, e, p + "ffn_gate_inp.weight", {E, X}, TensorType::kF32,

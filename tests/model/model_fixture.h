@@ -18,7 +18,7 @@ struct ModelShape {
   // expert), qwen3 (per-head q/k norms), qwen3moe, phi3 (fused matrices), gemma, gemma2 (post
   // norms), gemma3 (q/k and post norms), smollm3 (NoPE layers), olmo2 (post norms only,
   // whole-q/k norms), granite (scalars), granitemoe (granite with experts), command-r (LayerNorms, parallel blocks, no
-  // ffn_norm)
+  // ffn_norm), cohere2 (command-r with a window in 3 of 4 layers, NoPE in the others)
   std::string arch = "llama";
   int n_vocab = 100;
   int n_embd = 64;

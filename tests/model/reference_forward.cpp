@@ -117,7 +117,10 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
   const int64_t n_rot = key_int(f, arch + ".rope.dimension_count", hd);
   // command-r (from llama.cpp's graph): LayerNorms, attention and FFN side by side on the same
   // attn_norm output, logits multiplied by logit_scale.
-  const bool command_r = arch == "command-r";
+  // cohere2: the same, with a window in layers l % P != P - 1 (P = 4 by default), which alone
+  // rotate (with the global RoPE); the others use no RoPE.
+  const bool cohere2 = arch == "cohere2";
+  const bool command_r = arch == "command-r" || cohere2;
   const double eps = command_r ? key_float(f, arch + ".attention.layer_norm_epsilon", 0.0)
                                : key_float(f, arch + ".attention.layer_norm_rms_epsilon", 1e-5);
   auto norm = [&](const Vec& v, const Mat& w) { return command_r ? layernorm(v, w, eps) : rmsnorm(v, w, eps); };
@@ -137,7 +140,9 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
       arch == "qwen2" || arch == "qwen2moe" || arch == "qwen3" || arch == "qwen3moe" || arch == "phi3" || gemma || olmo2;
   const int64_t window_len = gemma2 ? key_int(f, arch + ".attention.sliding_window", 4096) : window;
   const int64_t swa_period =
-      gemma2 || gemma3 || olmo2 ? key_int(f, arch + ".attention.sliding_window_pattern", gemma2 ? 2 : gemma3 ? 6 : 4) : 0;
+      gemma2 || gemma3 || olmo2 || cohere2
+          ? key_int(f, arch + ".attention.sliding_window_pattern", gemma2 ? 2 : gemma3 ? 6 : 4)
+          : 0;
   // olmo2 (OLMo 3): window layers rotate with rope.freq_base_swa, else the global base, unscaled.
   const bool local_rope = gemma3 || olmo2 || f.find(arch + ".rope.freq_base_swa") != nullptr;
   const double base_swa = key_float(f, arch + ".rope.freq_base_swa", olmo2 ? base : 10000.0);
@@ -292,7 +297,7 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
         head_norm(K[t], KV, kn);
       }
       // smollm3 leaves every fourth layer without positions (NoPE).
-      const bool nope = (arch == "smollm3" && (l + 1) % 4 == 0) || rope_off;
+      const bool nope = (arch == "smollm3" && (l + 1) % 4 == 0) || (cohere2 && !layer_swa(l)) || rope_off;
       const bool local = local_rope && layer_swa(l);
       const double local_factor = gemma3 || olmo2 ? 1.0 : factor;
       if (!nope) {

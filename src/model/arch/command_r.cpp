@@ -7,9 +7,8 @@
 #include "model/arch/arch.h"
 
 namespace plumb::model {
-namespace {
 
-Status load_layer(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeights& w) {
+Status command_r_load_layer(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeights& w) {
   if (tl.has(layer_tensor(layer, "attn_q_norm.weight")))
     return Status::Unsupported(tl.file().path() + ": tensor '" + layer_tensor(layer, "attn_q_norm.weight") +
                                "': Command R+ files (per-head q/k LayerNorms) are not supported yet");
@@ -21,14 +20,14 @@ Status load_layer(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeig
   return Status::Ok();
 }
 
-Status adjust(const gguf::File& f, ModelHParams& hp) {
-  const std::string eps_key = "command-r.attention.layer_norm_epsilon";
+Status command_r_adjust(const gguf::File& f, ModelHParams& hp) {
+  const std::string eps_key = hp.arch + ".attention.layer_norm_epsilon";
   if (f.find(eps_key) == nullptr)
-    return Status::NotFound(f.path() + ": metadata key '" + eps_key + "' is missing (required for command-r)");
+    return Status::NotFound(f.path() + ": metadata key '" + eps_key + "' is missing (required for " + hp.arch + ")");
   PLUMB_ASSIGN_OR_RETURN(hp.rms_eps, optional_positive(f, eps_key, 1e-5f));
   // llama.cpp multiplies by logit_scale when the key is there and not 0.
-  if (f.find("command-r.logit_scale") != nullptr) {
-    PLUMB_ASSIGN_OR_RETURN(float scale, optional_positive(f, "command-r.logit_scale", 1.0f));
+  if (f.find(hp.arch + ".logit_scale") != nullptr) {
+    PLUMB_ASSIGN_OR_RETURN(float scale, optional_positive(f, hp.arch + ".logit_scale", 1.0f));
     hp.logit_scale = 1.0f / scale;
   }
   hp.layer_norm = true;
@@ -36,10 +35,8 @@ Status adjust(const gguf::File& f, ModelHParams& hp) {
   return Status::Ok();
 }
 
-}  // namespace
-
 const ArchSpec& arch_command_r() {
-  static const ArchSpec spec{"command-r", RopeType::kNorm, &adjust, &load_layer};
+  static const ArchSpec spec{"command-r", RopeType::kNorm, &command_r_adjust, &command_r_load_layer};
   return spec;
 }
 
