@@ -208,7 +208,7 @@ const CommandRegistration kRegistration(
       auto o = std::make_shared<RunOptions>();
       sub.add_option("-m,--model", o->model,
                      "model file (GGUF; llama (Mixtral too), qwen2, qwen2moe, qwen3, qwen3moe, phi3, gemma, gemma2, "
-                     "gemma3, smollm3, olmo2, granite, granitemoe, command-r or cohere2 architecture)")
+                     "gemma3, smollm3, olmo2, granite, granitemoe, command-r, cohere2 or ernie4_5 architecture)")
           ->required();
       sub.add_option("-p,--prompt", o->prompt, "prompt text (BOS is added as the vocabulary says)");
       sub.add_option("-f,--file", o->prompt_file, "read the prompt from a file");

@@ -73,11 +73,11 @@ Status check_spec(const SynthSpec& s) {
   auto bad = [](const std::string& m) { return Status::InvalidArgument("synth: " + m); };
   static const std::set<std::string> kArchs = {"llama", "qwen2", "qwen2moe", "qwen3", "qwen3moe", "phi3",
                                                "gemma", "gemma2", "gemma3", "smollm3", "olmo2", "granite",
-                                               "granitemoe", "command-r", "cohere2"};
+                                               "granitemoe", "command-r", "cohere2", "ernie4_5"};
   if (!kArchs.count(s.arch))
     return bad("unknown architecture '" + s.arch +
                "', expected llama, qwen2, qwen2moe, qwen3, qwen3moe, phi3, gemma, gemma2, gemma3, smollm3, olmo2, "
-               "granite, granitemoe, command-r or cohere2");
+               "granite, granitemoe, command-r, cohere2 or ernie4_5");
   if (s.n_expert < 0 || s.n_expert_used < 0 || s.n_ff_exp < 0 || s.n_expert_used > s.n_expert ||
       (s.n_expert > 0) != (s.n_expert_used > 0) ||
       ((s.arch == "qwen3moe" || s.arch == "qwen2moe" || s.arch == "granitemoe") && s.n_expert == 0) ||

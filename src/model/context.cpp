@@ -117,6 +117,14 @@ struct Context::Impl {
   void rope(float* vecs, int64_t n_heads, int64_t t, int set);
   void attention(int64_t layer, int32_t pos0, int64_t n_tok);
   // The FFN of xb (the normalised residual) into xb.
+  // row += bias, for a bias the layer has (an empty one adds nothing); n_tok rows of bias.n.
+  static void add_bias(const model::Vector& bias, float* row) {
+    for (int64_t i = 0; i < bias.n; ++i) row[i] += bias.data[i];
+  }
+  static void add_bias_rows(const model::Vector& bias, float* rows, int64_t n_tok) {
+    if (bias)
+      for (int64_t t = 0; t < n_tok; ++t) add_bias(bias, rows + t * bias.n);
+  }
   void dense_ffn(const model::LayerWeights& L, int64_t n_tok);
   void moe_ffn(const model::LayerWeights& L, int64_t n_tok);
   void activate(int64_t n) {  // gate = act(gate) * up over n floats
@@ -396,6 +404,8 @@ void Context::Impl::dense_ffn(const model::LayerWeights& L, int64_t n_tok) {
   if (L.ffn_gate) {
     mul(L.ffn_gate, xb.data(), n_tok, gate.data());
     mul(L.ffn_up, xb.data(), n_tok, up.data());
+    add_bias_rows(L.ffn_gate_b, gate.data(), n_tok);
+    add_bias_rows(L.ffn_up_b, up.data(), n_tok);
   } else {
     // Fused: each token's 2 * n_ff outputs are the gate's, then the up projection's.
     const int64_t F = hp.n_ff;
@@ -407,6 +417,7 @@ void Context::Impl::dense_ffn(const model::LayerWeights& L, int64_t n_tok) {
   }
   activate(n_tok * hp.n_ff);
   mul(L.ffn_down, gate.data(), n_tok, xb.data());
+  add_bias_rows(L.ffn_down_b, xb.data(), n_tok);
 }
 
 // Mixture of experts, as llama.cpp's build_moe_ffn with softmax gating (Mixtral, qwen3moe,
@@ -524,11 +535,9 @@ Status Context::Impl::eval_chunk(const int32_t* tokens, int64_t n_tok, bool want
       float* qt = q.data() + t * q_dim;
       float* kt = k.data() + t * kv_dim;
       float* vt = v.data() + t * kv_dim;
-      if (L.bq) {
-        for (int64_t i = 0; i < q_dim; ++i) qt[i] += L.bq.data[i];
-        for (int64_t i = 0; i < kv_dim; ++i) kt[i] += L.bk.data[i];
-        for (int64_t i = 0; i < kv_dim; ++i) vt[i] += L.bv.data[i];
-      }
+      add_bias(L.bq, qt);
+      add_bias(L.bk, kt);
+      add_bias(L.bv, vt);
       if (L.q_norm && L.q_norm.n == q_dim && q_dim != hp.head_dim) {  // olmo2: over the whole q and k
         kernels::rmsnorm(qt, L.q_norm.data, qt, q_dim, hp.rms_eps);
         kernels::rmsnorm(kt, L.k_norm.data, kt, kv_dim, hp.rms_eps);
@@ -549,6 +558,7 @@ Status Context::Impl::eval_chunk(const int32_t* tokens, int64_t n_tok, bool want
     }
     attention(l, pos0, n_tok);
     mul(L.wo, att.data(), n_tok, xb.data());
+    add_bias_rows(L.bo, xb.data(), n_tok);
     if (L.attn_post_norm) norm_rows(xb.data(), L.attn_post_norm, xb.data(), n_tok);
     add_residual(n_tok * E);
 

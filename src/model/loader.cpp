@@ -63,6 +63,11 @@ Result<MatrixStack> TensorLoader::stack(const std::string& name, int64_t n_cols,
   return s;
 }
 
+Result<Vector> TensorLoader::optional_vector(const std::string& name, int64_t n) {
+  if (!has(name)) return Vector{};
+  return vector(name, n);
+}
+
 Result<Vector> TensorLoader::vector(const std::string& name, int64_t n) {
   PLUMB_ASSIGN_OR_RETURN(const gguf::TensorInfo* t, find(name, {n}));
   auto bytes = file_.tensor_data(*t);
@@ -100,8 +105,16 @@ Status load_projections(TensorLoader& tl, const ModelHParams& hp, int l, LayerWe
     PLUMB_ASSIGN_OR_RETURN(w.wq, tl.matrix(layer_tensor(l, "attn_q.weight"), e, q_dim));
     PLUMB_ASSIGN_OR_RETURN(w.wk, tl.matrix(layer_tensor(l, "attn_k.weight"), e, kv_dim));
     PLUMB_ASSIGN_OR_RETURN(w.wv, tl.matrix(layer_tensor(l, "attn_v.weight"), e, kv_dim));
+    // Optional biases, each on its own, as llama.cpp loads them for every architecture.
+    PLUMB_ASSIGN_OR_RETURN(w.bq, tl.optional_vector(layer_tensor(l, "attn_q.bias"), q_dim));
+    PLUMB_ASSIGN_OR_RETURN(w.bk, tl.optional_vector(layer_tensor(l, "attn_k.bias"), kv_dim));
+    PLUMB_ASSIGN_OR_RETURN(w.bv, tl.optional_vector(layer_tensor(l, "attn_v.bias"), kv_dim));
   }
+  if (w.wqkv && tl.has(layer_tensor(l, "attn_qkv.bias")))
+    return Status::Unsupported(tl.file().path() + ": tensor '" + layer_tensor(l, "attn_qkv.bias") +
+                               "': a bias on the fused attn_qkv is not supported yet");
   PLUMB_ASSIGN_OR_RETURN(w.wo, tl.matrix(layer_tensor(l, "attn_output.weight"), q_dim, e));
+  PLUMB_ASSIGN_OR_RETURN(w.bo, tl.optional_vector(layer_tensor(l, "attn_output.bias"), e));
   return Status::Ok();
 }
 
@@ -155,6 +168,13 @@ Status load_llama_block(TensorLoader& tl, const ModelHParams& hp, int l, LayerWe
   PLUMB_ASSIGN_OR_RETURN(w.ffn_gate, tl.matrix(layer_tensor(l, "ffn_gate.weight"), e, hp.n_ff));
   PLUMB_ASSIGN_OR_RETURN(w.ffn_up, tl.matrix(layer_tensor(l, "ffn_up.weight"), e, hp.n_ff));
   PLUMB_ASSIGN_OR_RETURN(w.ffn_down, tl.matrix(layer_tensor(l, "ffn_down.weight"), hp.n_ff, e));
+  return load_ffn_biases(tl, hp, l, w);
+}
+
+Status load_ffn_biases(TensorLoader& tl, const ModelHParams& hp, int l, LayerWeights& w) {
+  PLUMB_ASSIGN_OR_RETURN(w.ffn_gate_b, tl.optional_vector(layer_tensor(l, "ffn_gate.bias"), hp.n_ff));
+  PLUMB_ASSIGN_OR_RETURN(w.ffn_up_b, tl.optional_vector(layer_tensor(l, "ffn_up.bias"), hp.n_ff));
+  PLUMB_ASSIGN_OR_RETURN(w.ffn_down_b, tl.optional_vector(layer_tensor(l, "ffn_down.bias"), hp.n_embd));
   return Status::Ok();
 }
 

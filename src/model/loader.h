@@ -23,6 +23,8 @@ class TensorLoader {
   Result<MatrixStack> stack(const std::string& name, int64_t n_cols, int64_t n_rows, int64_t n);
   // A vector of n floats (any float type; converted when not F32).
   Result<Vector> vector(const std::string& name, int64_t n);
+  // vector(name, n) when the file has the tensor, else an empty Vector.
+  Result<Vector> optional_vector(const std::string& name, int64_t n);
   bool has(const std::string& name) const { return file_.find_tensor(name) != nullptr; }
 
   const gguf::File& file() const { return file_; }
@@ -39,7 +41,9 @@ class TensorLoader {
 std::string layer_tensor(int layer, const char* suffix);
 
 // attn_norm, the query/key/value projections (one fused attn_qkv matrix when the file has it,
-// as llama.cpp accepts for every architecture, otherwise attn_q, attn_k, attn_v) and attn_output.
+// as llama.cpp accepts for every architecture, otherwise attn_q, attn_k, attn_v) and attn_output,
+// with whichever of attn_q/k/v.bias and attn_output.bias the file has (llama.cpp applies them
+// for every architecture too).
 Status load_attention(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeights& w);
 // load_attention without attn_norm (olmo2 normalises after the branch instead).
 Status load_projections(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeights& w);
@@ -59,7 +63,9 @@ Status load_post_norms(TensorLoader& tl, const ModelHParams& hp, int layer, Laye
 Status load_moe_ffn(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeights& w);
 
 // The tensors every llama-like block has: load_attention's, then ffn_norm, and ffn_gate/up/down
-// or, when the layer has a router (ffn_gate_inp), load_moe_ffn's.
+// with load_ffn_biases' or, when the layer has a router (ffn_gate_inp), load_moe_ffn's.
 Status load_llama_block(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeights& w);
+// Whichever of ffn_gate.bias, ffn_up.bias and ffn_down.bias the file has.
+Status load_ffn_biases(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeights& w);
 
 }  // namespace plumb::model

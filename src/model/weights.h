@@ -49,7 +49,9 @@ struct LayerWeights {
   Vector attn_norm;           // absent in olmo2 (no norm before the attention or the FFN)
   Matrix wq, wk, wv, wo;
   Matrix wqkv;                // q, k and v rows in one matrix (phi3 files); then wq, wk and wv are empty
-  Vector bq, bk, bv;          // qwen2
+  // Biases, each applied where the file has it (qwen2 has q/k/v biases; llama, granite and
+  // ernie4_5 files may carry any of these, as llama.cpp loads them).
+  Vector bq, bk, bv, bo;
   // RMSNorm of q and k: per head when head_dim long (qwen3, gemma3), over the whole q / k when
   // q_dim / kv_dim long (olmo2).
   Vector q_norm, k_norm;
@@ -57,6 +59,7 @@ struct LayerWeights {
   Vector ffn_norm;
   // Without ffn_gate (phi3), ffn_up has 2 * n_ff rows: the gate's, then the up projection's.
   Matrix ffn_gate, ffn_up, ffn_down;
+  Vector ffn_gate_b, ffn_up_b, ffn_down_b;  // optional, as bq..bo
   // Mixture of experts (Mixtral, qwen3moe) instead of ffn_gate/up/down: a router of n_expert
   // rows and n_expert stacked FFNs of n_ff_exp.
   Matrix ffn_gate_inp;

@@ -185,6 +185,15 @@ std::vector<ModelShape> shapes() {
   c2.sliding_window = 5;
   c2.seed = 23;
   out.push_back(c2);
+  ModelShape lb;  // llama with every optional bias llama.cpp applies (q/k/v, attn_output, FFN), GQA 4:2
+  lb.n_head_kv = 2;
+  lb.biases = true;
+  lb.seed = 24;
+  out.push_back(lb);
+  ModelShape gb = gr;  // granite with biases
+  gb.biases = true;
+  gb.seed = 25;
+  out.push_back(gb);
   ModelShape g1;  // gemma: embedding scale and GELU only
   g1.arch = "gemma";
   g1.tied = true;
@@ -457,6 +466,7 @@ std::vector<SynthCase> synth_cases() {
       {"olmo2_window", [](gguf::SynthSpec& s) { s.arch = "olmo2", s.n_layer = 4, s.sliding_window = 3; }},
       {"granite", [](gguf::SynthSpec& s) { s.arch = "granite"; }},
       {"command_r", [](gguf::SynthSpec& s) { s.arch = "command-r"; }},
+      {"ernie4_5", [](gguf::SynthSpec& s) { s.arch = "ernie4_5", s.head_dim = 32, s.tied_output = true; }},
       {"cohere2", [](gguf::SynthSpec& s) { s.arch = "cohere2", s.n_layer = 4, s.sliding_window = 3; }},
       {"granitemoe", [](gguf::SynthSpec& s) { s.arch = "granitemoe", s.n_expert = 4, s.n_expert_used = 2; }},
       {"granitemoe_shared",

@@ -84,6 +84,12 @@ std::vector<ErrorCase> cases() {
     out.push_back(c);
   }
   {
+    ErrorCase c{"fused qkv bias", phi3, {}, StatusCode::kUnsupported,
+                "tensor 'blk.0.attn_qkv.bias': a bias on the fused attn_qkv is not supported yet"};
+    c.edits.extra_vectors = {{"blk.0.attn_qkv.bias", 192}};
+    out.push_back(c);
+  }
+  {
     ErrorCase c{"phi3 unfused up", phi3, {}, StatusCode::kCorrupt,
                 "tensor 'blk.0.ffn_up.weight' has shape [64, 96], expected [64, 192]"};
     c.edits.reshape = [](const std::string& n, std::vector<int64_t>& s) {
@@ -144,9 +150,9 @@ std::vector<ErrorCase> cases() {
   granite.arch = "granite";
   granite.logit_scale = 8.0f;
   {
-    ErrorCase c{"granite biases", granite, {}, StatusCode::kUnsupported,
-                "tensor 'blk.0.attn_output.bias': Granite files with bias tensors are not supported yet"};
-    c.edits.extra_vectors = {{"blk.0.attn_output.bias", 64}};
+    ErrorCase c{"bias size", granite, {}, StatusCode::kCorrupt,
+                "tensor 'blk.0.attn_output.bias' has shape [60], expected [64]"};
+    c.edits.extra_vectors = {{"blk.0.attn_output.bias", 60}};
     out.push_back(c);
   }
   {
@@ -193,6 +199,14 @@ std::vector<ErrorCase> cases() {
     cohere2.arch = "cohere2";
     ErrorCase c{"cohere2 window", cohere2, {}, StatusCode::kNotFound,
                 "metadata key 'cohere2.attention.sliding_window' is missing (required for cohere2)"};
+    out.push_back(c);
+  }
+  {
+    test::ModelShape ernie;
+    ernie.arch = "ernie4_5";
+    ErrorCase c{"ernie4_5 output bias", ernie, {}, StatusCode::kUnsupported,
+                "tensor 'blk.0.attn_output.bias': llama.cpp loads but does not apply this bias for ernie4_5"};
+    c.edits.extra_vectors = {{"blk.0.attn_output.bias", 64}};
     out.push_back(c);
   }
   test::ModelShape gemma3;
@@ -267,7 +281,7 @@ TEST(LoadErrors, UnknownArchitecture) {
   EXPECT_NE(m.status().message().find("architecture 'mamba'"), std::string::npos) << m.status().message();
   const std::string all =
       "llama, qwen2, qwen2moe, qwen3, qwen3moe, phi3, gemma, gemma2, gemma3, smollm3, olmo2, granite, granitemoe, "
-      "command-r, cohere2";
+      "command-r, cohere2, ernie4_5";
   EXPECT_NE(m.status().message().find(all), std::string::npos) << m.status().message();
 }
 

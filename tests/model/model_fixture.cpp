@@ -13,6 +13,7 @@ std::string ModelShape::name() const {
          (n_expert > 0 ? std::string("_x").append(std::to_string(n_expert)).append("k").append(std::to_string(n_expert_used))
                        : std::string()) +
          (n_ff_shexp > 0 ? std::string("s").append(std::to_string(n_ff_shexp)) : std::string()) +
+         (biases ? "_bias" : "") +
          (tied ? "_tied" : "_untied") + "_" + std::string(tensor_type_name(type));
 }
 
@@ -147,7 +148,7 @@ Status write_model(const ModelShape& s, const std::string& path, const ModelEdit
       PLUMB_RETURN_IF_ERROR(mat(p + "attn_k.weight", E, kv));
       PLUMB_RETURN_IF_ERROR(mat(p + "attn_v.weight", E, kv));
     }
-    if (a == "qwen2" || a == "qwen2moe") {
+    if (a == "qwen2" || a == "qwen2moe" || (s.biases && a != "phi3")) {
       PLUMB_RETURN_IF_ERROR(vec(p + "attn_q.bias", q, -0.5f, 0.5f));
       PLUMB_RETURN_IF_ERROR(vec(p + "attn_k.bias", kv, -0.5f, 0.5f));
       PLUMB_RETURN_IF_ERROR(vec(p + "attn_v.bias", kv, -0.5f, 0.5f));
@@ -161,6 +162,7 @@ Status write_model(const ModelShape& s, const std::string& path, const ModelEdit
       PLUMB_RETURN_IF_ERROR(vec(p + "attn_k_norm.weight", kv, 0.5f, 1.5f));
     }
     PLUMB_RETURN_IF_ERROR(mat(p + "attn_output.weight", q, E));
+    if (s.biases) PLUMB_RETURN_IF_ERROR(vec(p + "attn_output.bias", E, -0.5f, 0.5f));
     if (a == "gemma2" || a == "gemma3" || a == "olmo2") {
       PLUMB_RETURN_IF_ERROR(vec(p + "post_attention_norm.weight", E, 0.5f, 1.5f));
       PLUMB_RETURN_IF_ERROR(vec(p + "post_ffw_norm.weight", E, 0.5f, 1.5f));
@@ -195,6 +197,11 @@ Status write_model(const ModelShape& s, const std::string& path, const ModelEdit
       PLUMB_RETURN_IF_ERROR(mat(p + "ffn_up.weight", E, F));
     }
     if (s.n_expert == 0) PLUMB_RETURN_IF_ERROR(mat(p + "ffn_down.weight", F, E));
+    if (s.biases && s.n_expert == 0 && a != "phi3") {
+      PLUMB_RETURN_IF_ERROR(vec(p + "ffn_gate.bias", F, -0.5f, 0.5f));
+      PLUMB_RETURN_IF_ERROR(vec(p + "ffn_up.bias", F, -0.5f, 0.5f));
+      PLUMB_RETURN_IF_ERROR(vec(p + "ffn_down.bias", E, -0.5f, 0.5f));
+    }
   }
   for (const auto& [name, n] : e.extra_vectors) PLUMB_RETURN_IF_ERROR(vec(name, n, 1.0f, 2.0f));
   return w.write(path);

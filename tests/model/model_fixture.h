@@ -50,6 +50,7 @@ struct ModelShape {
   int n_ctx_orig = 0;            // > 0: rope.scaling.original_context_length
   float rope_attn_factor = 0;    // > 0: rope.scaling.attn_factor
   bool rope_freqs = false;       // add a rope_freqs.weight tensor
+  bool biases = false;           // attn_q/k/v.bias (unless qwen2 has them), attn_output.bias, ffn_gate/up/down.bias
   std::string name() const;
 };
 

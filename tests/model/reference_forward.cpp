@@ -252,16 +252,18 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
     const Mat attn_post = optional("post_attention_norm.weight"), ffn_post = optional("post_ffw_norm.weight");
     const Mat sh_gate_inp = optional("ffn_gate_inp_shexp.weight"), sh_gate = optional("ffn_gate_shexp.weight"),
               sh_up = optional("ffn_up_shexp.weight"), sh_down = optional("ffn_down_shexp.weight");
-    Mat bq, bk, bv, qn, kn;
+    Mat qn, kn;
     if (f.find_tensor(p + "attn_q_norm.weight")) {
       qn = load(f, p + "attn_q_norm.weight");
       kn = load(f, p + "attn_k_norm.weight");
     }
-    if (f.find_tensor(p + "attn_q.bias")) {
-      bq = load(f, p + "attn_q.bias");
-      bk = load(f, p + "attn_k.bias");
-      bv = load(f, p + "attn_v.bias");
-    }
+    // Biases, each where the file has it (llama.cpp applies them for every architecture).
+    const Mat bq = optional("attn_q.bias"), bk = optional("attn_k.bias"), bv = optional("attn_v.bias"),
+              bo = optional("attn_output.bias"), b_gate = optional("ffn_gate.bias"), b_up = optional("ffn_up.bias"),
+              b_down = optional("ffn_down.bias");
+    auto add_bias = [](Vec& v, const Mat& b) {
+      for (size_t i = 0; i < b.a.size(); ++i) v[i] += b.a[i];
+    };
     std::vector<Vec> Q(T), K(T), V(T), H_attn(T);
     for (size_t t = 0; t < T; ++t) {
       const Vec h = pre_norm(x[t], an);
@@ -276,11 +278,9 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
         K[t] = matvec(wk, h);
         V[t] = matvec(wv, h);
       }
-      if (!bq.a.empty()) {
-        for (size_t i = 0; i < Q[t].size(); ++i) Q[t][i] += bq.a[i];
-        for (size_t i = 0; i < K[t].size(); ++i) K[t][i] += bk.a[i];
-        for (size_t i = 0; i < V[t].size(); ++i) V[t][i] += bv.a[i];
-      }
+      add_bias(Q[t], bq);
+      add_bias(K[t], bk);
+      add_bias(V[t], bv);
       if (static_cast<int64_t>(qn.a.size()) == H * hd && H > 1) {  // olmo2: the whole q and k
         Q[t] = rmsnorm(Q[t], qn, eps);
         K[t] = rmsnorm(K[t], kn, eps);
@@ -324,10 +324,13 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
           for (int64_t i = 0; i < hd; ++i) o[h * hd + i] += s[u - start] / sum * V[u][kvh * hd + i];
       }
       Vec a = matvec(wo, o);
+      add_bias(a, bo);
       if (!attn_post.a.empty()) a = rmsnorm(a, attn_post, eps);
       for (int64_t i = 0; i < E; ++i) x[t][i] += branch_mult * a[i];
       const Vec h2 = command_r ? H_attn[t] : pre_norm(x[t], fn);
-      auto ffn = [&](const Mat& mg, const Mat& mu, const Mat& md, bool fused) {
+      // The layer's FFN biases belong to its dense FFN (bg, bu, bd empty for the experts).
+      auto ffn = [&](const Mat& mg, const Mat& mu, const Mat& md, bool fused, const Mat& bg = Mat{},
+                     const Mat& bu = Mat{}, const Mat& bd = Mat{}) {
         Vec g, u = matvec(mu, h2);
         if (fused) {
           g = Vec(u.begin(), u.begin() + u.size() / 2);
@@ -335,12 +338,16 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
         } else {
           g = matvec(mg, h2);
         }
+        add_bias(g, bg);
+        add_bias(u, bu);
         for (size_t i = 0; i < g.size(); ++i) {
           const double z = g[i];
           g[i] = gemma ? 0.5 * z * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (z + 0.044715 * z * z * z))) * u[i]
                         : z / (1.0 + std::exp(-z)) * u[i];
         }
-        return matvec(md, g);
+        Vec out = matvec(md, g);
+        add_bias(out, bd);
+        return out;
       };
       Vec d;
       if (moe) {
@@ -375,7 +382,7 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
           for (int64_t i = 0; i < E; ++i) d[i] += gate * o[i];
         }
       } else {
-        d = ffn(wg, wu, wd, fused_up);
+        d = ffn(wg, wu, wd, fused_up, b_gate, b_up, b_down);
       }
       if (!ffn_post.a.empty()) d = rmsnorm(d, ffn_post, eps);
       for (int64_t i = 0; i < E; ++i) x[t][i] += branch_mult * d[i];

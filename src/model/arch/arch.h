@@ -37,6 +37,7 @@ const ArchSpec& arch_granite();
 const ArchSpec& arch_granitemoe();
 const ArchSpec& arch_command_r();
 const ArchSpec& arch_cohere2();
+const ArchSpec& arch_ernie4_5();
 const ArchSpec& arch_gemma();
 const ArchSpec& arch_gemma2();
 const ArchSpec& arch_gemma3();
@@ -49,8 +50,6 @@ Result<int64_t> swa_period(const gguf::File& f, const std::string& arch, int64_t
 // Granite's scalars (<arch>.logit_scale required; embedding_scale, residual_scale,
 // attention.scale, rope.scaling.finetuned), shared by granite and granitemoe.
 Status granite_adjust(const gguf::File& f, ModelHParams& hp);
-// Unsupported when the layer has one of the bias tensors llama.cpp's granite graph adds.
-Status granite_refuse_biases(TensorLoader& tl, int layer);
 // command-r's LayerNorm eps (required), logit multiplier and parallel blocks, and its layer
 // tensors (no ffn_norm; Command R+'s q/k norms refused); shared by command-r and cohere2.
 Status command_r_adjust(const gguf::File& f, ModelHParams& hp);
@@ -59,7 +58,7 @@ Status command_r_load_layer(TensorLoader& tl, const ModelHParams& hp, int layer,
 // nullptr when unknown.
 const ArchSpec* find_arch(std::string_view name);
 // "llama, qwen2, qwen2moe, qwen3, qwen3moe, phi3, gemma, gemma2, gemma3, smollm3, olmo2, granite,
-// granitemoe, command-r, cohere2"
+// granitemoe, command-r, cohere2, ernie4_5"
 std::string known_archs();
 
 }  // namespace plumb::model

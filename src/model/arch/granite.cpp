@@ -4,27 +4,11 @@
 //   attention.scale   replaces 1/sqrt(head_dim) on q.k;
 //   residual_scale    multiplies each branch's output before its residual add;
 //   logit_scale       divides the logits (required, as in llama.cpp);
-// and rope.scaling.finetuned = false turns RoPE off in every layer.  Files with bias tensors
-// (attn_output.bias, ffn_*.bias) are refused rather than run without their biases.
+// and rope.scaling.finetuned = false turns RoPE off in every layer.  Bias tensors (attn_output,
+// ffn_gate/up/down) are applied where the file has them, as for every llama block.
 #include "model/arch/arch.h"
 
 namespace plumb::model {
-namespace {
-
-Status load_layer(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeights& w) {
-  PLUMB_RETURN_IF_ERROR(granite_refuse_biases(tl, layer));
-  return load_llama_block(tl, hp, layer, w);
-}
-
-}  // namespace
-
-Status granite_refuse_biases(TensorLoader& tl, int layer) {
-  for (const char* b : {"attn_output.bias", "ffn_gate.bias", "ffn_up.bias", "ffn_down.bias"})
-    if (tl.has(layer_tensor(layer, b)))
-      return Status::Unsupported(tl.file().path() + ": tensor '" + layer_tensor(layer, b) +
-                                 "': Granite files with bias tensors are not supported yet");
-  return Status::Ok();
-}
 
 Status granite_adjust(const gguf::File& f, ModelHParams& hp) {
   const std::string a = hp.arch + ".";
@@ -44,7 +28,7 @@ Status granite_adjust(const gguf::File& f, ModelHParams& hp) {
 }
 
 const ArchSpec& arch_granite() {
-  static const ArchSpec spec{"granite", RopeType::kNorm, &granite_adjust, &load_layer};
+  static const ArchSpec spec{"granite", RopeType::kNorm, &granite_adjust, &load_llama_block};
   return spec;
 }
 

@@ -10,7 +10,6 @@ namespace plumb::model {
 namespace {
 
 Status load_layer(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeights& w) {
-  PLUMB_RETURN_IF_ERROR(granite_refuse_biases(tl, layer));
   PLUMB_RETURN_IF_ERROR(load_attention(tl, hp, layer, w));
   PLUMB_ASSIGN_OR_RETURN(w.ffn_norm, tl.vector(layer_tensor(layer, "ffn_norm.weight"), hp.n_embd));
   return load_moe_ffn(tl, hp, layer, w);
