@@ -25,7 +25,8 @@ Status command_r_adjust(const gguf::File& f, ModelHParams& hp) {
   if (f.find(eps_key) == nullptr)
     return Status::NotFound(f.path() + ": metadata key '" + eps_key + "' is missing (required for " + hp.arch + ")");
   PLUMB_ASSIGN_OR_RETURN(hp.rms_eps, optional_positive(f, eps_key, 1e-5f));
-  // llama.cpp multiplies by logit_scale when the key is there and not 0.
+  // llama.cpp multiplies by logit_scale when the key is there and not 0; plumb also needs it > 0
+  // (a file with 0 or less is refused as corrupt).
   if (f.find(hp.arch + ".logit_scale") != nullptr) {
     PLUMB_ASSIGN_OR_RETURN(float scale, optional_positive(f, hp.arch + ".logit_scale", 1.0f));
     hp.logit_scale = 1.0f / scale;
