@@ -119,6 +119,7 @@ Status load_projections(TensorLoader& tl, const ModelHParams& hp, int l, LayerWe
 }
 
 Status load_qkv_bias(TensorLoader& tl, const ModelHParams& hp, int l, LayerWeights& w) {
+  if (w.bq && w.bk && w.bv) return Status::Ok();  // load_projections found all three
   const int64_t q_dim = hp.n_head * hp.head_dim, kv_dim = hp.n_head_kv * hp.head_dim;
   PLUMB_ASSIGN_OR_RETURN(w.bq, tl.vector(layer_tensor(l, "attn_q.bias"), q_dim));
   PLUMB_ASSIGN_OR_RETURN(w.bk, tl.vector(layer_tensor(l, "attn_k.bias"), kv_dim));

@@ -48,7 +48,8 @@ Status load_attention(TensorLoader& tl, const ModelHParams& hp, int layer, Layer
 // load_attention without attn_norm (olmo2 normalises after the branch instead).
 Status load_projections(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeights& w);
 
-// attn_q.bias, attn_k.bias, attn_v.bias (qwen2, qwen2moe).
+// Requires attn_q.bias, attn_k.bias and attn_v.bias (qwen2, qwen2moe); load_projections has
+// loaded whichever the file has, so this only names a missing one.
 Status load_qkv_bias(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeights& w);
 
 // attn_q_norm and attn_k_norm: per-head RMSNorm weights of head_dim (qwen3, gemma3).

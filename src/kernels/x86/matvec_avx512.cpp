@@ -144,9 +144,6 @@ template <Kind K, int R>
 void rows_dot(const Layout& L, const __m512i (&idx)[4], const uint8_t* w, size_t ws, const uint8_t* xp, float* y) {
   using T = Traits<K>;
   constexpr size_t kB = T::kBlockBytes;
-  // The R rows are one stream of R * ws bytes read R groups at a time: asking for each row's
-  // bytes kStreamPrefetchBytes / R on keeps the whole stream that far ahead.
-  constexpr int64_t kAheadGroups = (kStreamPrefetchBytes + R * 8 * kB - 1) / (R * 8 * kB);
   const auto* xv = reinterpret_cast<const __m512i*>(xp);
   const auto* off = xv + L.n_pairs;
   const auto* dx = reinterpret_cast<const float*>(xp + L.n_pairs * 128);
@@ -154,14 +151,11 @@ void rows_dot(const Layout& L, const __m512i (&idx)[4], const uint8_t* w, size_t
   for (auto& a : acc) a[0] = a[1] = _mm512_setzero_ps();
   const int64_t full = L.nb / 8;
   for (int64_t g = 0; g < full; ++g) {
-    // Each row's bytes kAheadGroups groups on; past a row's end, the same row of the next R.
-    const size_t ahead = static_cast<size_t>(g + kAheadGroups) * 8 * kB;
-    const uint8_t* pf = ahead < ws ? w + ahead : w + R * ws + (ahead - ws);
+    prefetch_rows_ahead<R>(w, ws, g, 8 * kB);
     const __m256 dxg = _mm256_load_ps(dx + 8 * g);
     __m512 d[R];
     #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
-      prefetch_l2(pf + r * ws, 8 * kB);
       d[r] = _mm512_castps256_ps512(_mm256_mul_ps(_mm256_cvtph_ps(T::scales8(w + r * ws + g * 8 * kB)), dxg));
     }
     #pragma GCC unroll 4

@@ -143,18 +143,11 @@ inline __attribute__((always_inline)) void group_row(const Constants& k, const u
 // depend on how rows are split between threads.
 template <int R>
 void rows_dot(const Layout& L, const Constants& k, const uint8_t* w, size_t ws, const uint8_t* xp, float* y) {
-  // The R rows are one stream of R * ws bytes read R groups at a time: asking for each row's
-  // bytes kStreamPrefetchBytes / R on keeps the whole stream that far ahead.
-  constexpr int64_t kAheadGroups = (kStreamPrefetchBytes + R * kGroupBytes - 1) / (R * kGroupBytes);
   __m512 acc[R][2];
   for (auto& a : acc) a[0] = a[1] = _mm512_setzero_ps();
   const int64_t full = L.nb / 8;
   for (int64_t g = 0; g < full; ++g) {
-    // Each row's bytes kAheadGroups groups on; past a row's end, the same row of the next R.
-    const size_t ahead = static_cast<size_t>(g + kAheadGroups) * kGroupBytes;
-    const uint8_t* pf = ahead < ws ? w + ahead : w + R * ws + (ahead - ws);
-    #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) prefetch_l2(pf + r * ws, kGroupBytes);
+    prefetch_rows_ahead<R>(w, ws, g, kGroupBytes);
     const GroupX gx(xp + g * kPreparedGroupBytes);
     #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) group_row(k, w + r * ws + g * kGroupBytes, gx, acc[r][g & 1]);

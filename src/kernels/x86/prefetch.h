@@ -7,6 +7,7 @@
 #include <immintrin.h>
 
 #include <cstddef>
+#include <cstdint>
 
 namespace plumb::kernels {
 namespace {
@@ -27,6 +28,18 @@ inline void prefetch_l2(const void* p, size_t n) {
   const char* c = static_cast<const char*>(p);
   for (size_t o = 0; o < n; o += 64) _mm_prefetch(c + o, _MM_HINT_T1);
   _mm_prefetch(c + n - 1, _MM_HINT_T1);
+}
+
+// For R rows (ws bytes apart, at w) read together group by group (group_bytes per row): asks
+// for group g's share of the four-row stream kStreamPrefetchBytes ahead, that is each row's
+// bytes kStreamPrefetchBytes / R on, or past a row's end the same row of the next R rows.
+template <int R>
+inline void prefetch_rows_ahead(const uint8_t* w, size_t ws, int64_t g, size_t group_bytes) {
+  const size_t ahead_groups = (kStreamPrefetchBytes + R * group_bytes - 1) / (R * group_bytes);
+  const size_t ahead = (static_cast<size_t>(g) + ahead_groups) * group_bytes;
+  const uint8_t* pf = ahead < ws ? w + ahead : w + R * ws + (ahead - ws);
+  #pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) prefetch_l2(pf + r * ws, group_bytes);
 }
 
 }  // namespace

@@ -44,6 +44,8 @@ const ArchSpec& arch_gemma3();
 
 // <key> as a float when present (Corrupt unless finite and > 0), else fallback.
 Result<float> optional_positive(const gguf::File& f, const std::string& key, float fallback);
+// NotFound unless <arch>.expert_count and <arch>.expert_used_count are > 0 (MoE architectures).
+Status require_experts(const gguf::File& f, const ModelHParams& hp);
 // <arch>.attention.sliding_window_pattern when present (an integer >= 0), else fallback.
 Result<int64_t> swa_period(const gguf::File& f, const std::string& arch, int64_t fallback);
 

@@ -17,8 +17,7 @@ Status load_layer(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeig
 
 Status adjust(const gguf::File& f, ModelHParams& hp) {
   PLUMB_RETURN_IF_ERROR(granite_adjust(f, hp));
-  if (hp.n_expert < 1 || hp.n_expert_used < 1)
-    return Status::NotFound(f.path() + ": 'granitemoe.expert_count' and 'granitemoe.expert_used_count' must be > 0");
+  PLUMB_RETURN_IF_ERROR(require_experts(f, hp));
   hp.n_ff_exp = hp.n_ff;
   return Status::Ok();
 }

@@ -14,6 +14,13 @@ Result<float> optional_positive(const gguf::File& f, const std::string& key, flo
   return static_cast<float>(v);
 }
 
+Status require_experts(const gguf::File& f, const ModelHParams& hp) {
+  if (hp.n_expert < 1 || hp.n_expert_used < 1)
+    return Status::NotFound(f.path() + ": '" + hp.arch + ".expert_count' and '" + hp.arch +
+                            ".expert_used_count' must be > 0");
+  return Status::Ok();
+}
+
 Result<int64_t> swa_period(const gguf::File& f, const std::string& arch, int64_t fallback) {
   const std::string key = arch + ".attention.sliding_window_pattern";
   const gguf::Value* v = f.find(key);

@@ -15,8 +15,7 @@ Status load_layer(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeig
 }
 
 Status adjust(const gguf::File& f, ModelHParams& hp) {
-  if (hp.n_expert < 1 || hp.n_expert_used < 1)
-    return Status::NotFound(f.path() + ": 'qwen3moe.expert_count' and 'qwen3moe.expert_used_count' must be > 0");
+  PLUMB_RETURN_IF_ERROR(require_experts(f, hp));
   // llama.cpp's default when the file does not say: the dense width split over the used experts.
   if (f.find("qwen3moe.expert_feed_forward_length") == nullptr) hp.n_ff_exp = hp.n_ff / hp.n_expert_used;
   return Status::Ok();
