@@ -8,8 +8,8 @@
 // scales come out of two 64-byte loads and one word permute (no scalar fp16 conversions, no
 // round trip through the stack), and each pair of blocks costs one VPDPBUSD, one conversion,
 // one scale permute and one FMA.  Each row's arithmetic is the same whatever the number of
-// rows per call, so results do not depend on how rows are split between threads; four rows are
-// read together so that they share the activation loads.
+// rows per call, so results do not depend on how rows are split between threads; each thread
+// reads its rows one after another, as one linear stream (see row_dot).
 //
 // Only intrinsics and file-local functions here (see dispatch.h for why).
 #if defined(__GNUC__) && !defined(__clang__)
@@ -137,68 +137,56 @@ void prepare_x(int64_t n, const void* vxq, void* vxp) {
   for (int64_t b = 0; b < L.n_groups * 8; ++b) dx[b] = b < L.nb ? _cvtsh_ss(xq[b].d) : 0.0f;
 }
 
-// R consecutive rows (ws bytes apart), read together so that they share each pair's
-// activation and offset loads.  Each row's sum takes the same path whatever R is, so results
-// do not depend on how rows are split between threads.
-template <Kind K, int R>
-void rows_dot(const Layout& L, const __m512i (&idx)[4], const uint8_t* w, size_t ws, const uint8_t* xp, float* y) {
+// One row, read as one stretch of the thread's linear stream of rows.  Rows used to be read
+// four at a time, sharing each pair's activation loads: faster hot-cache (q8_0 MatvecHot 39-45
+// against 37-39 GB/s) and, on one day's VM, faster decoding; on another, interleaving even two
+// row streams halved what memory delivered (kernels_bench Matvec/q8_0, 2048 x 8192, one thread:
+// 12.6-13.0 GB/s against 16.5 for one row; 8192 x 2048: 7.7-7.8 against 17.6-19.3), while one
+// stream per thread held up in both.  Every row takes the same path, so results do not depend
+// on how rows are split between threads.
+template <Kind K>
+float row_dot(const Layout& L, const __m512i (&idx)[4], const uint8_t* row, const uint8_t* xp) {
   using T = Traits<K>;
   constexpr size_t kB = T::kBlockBytes;
   const auto* xv = reinterpret_cast<const __m512i*>(xp);
   const auto* off = xv + L.n_pairs;
   const auto* dx = reinterpret_cast<const float*>(xp + L.n_pairs * 128);
-  __m512 acc[R][2];
-  for (auto& a : acc) a[0] = a[1] = _mm512_setzero_ps();
+  __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
   const int64_t full = L.nb / 8;
   for (int64_t g = 0; g < full; ++g) {
-    prefetch_rows_ahead<R>(w, ws, g, 8 * kB);
-    const __m256 dxg = _mm256_load_ps(dx + 8 * g);
-    __m512 d[R];
-    #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-      d[r] = _mm512_castps256_ps512(_mm256_mul_ps(_mm256_cvtph_ps(T::scales8(w + r * ws + g * 8 * kB)), dxg));
-    }
+    const uint8_t* group = row + g * 8 * kB;
+    prefetch_l2(group + kStreamPrefetchBytes, 8 * kB);
+    const __m512 d = _mm512_castps256_ps512(_mm256_mul_ps(_mm256_cvtph_ps(T::scales8(group)), _mm256_load_ps(dx + 8 * g)));
     #pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) {
       const int64_t p = 4 * g + k;
-      const __m512i o = _mm512_load_si512(off + p), x = _mm512_load_si512(xv + p);
-      #pragma GCC unroll 8
-      for (int r = 0; r < R; ++r) {
-        const uint8_t* b0 = w + r * ws + 2 * p * kB;
-        const __m512i s = _mm512_dpbusd_epi32(o, T::load_pair(b0, b0 + kB), x);
-        acc[r][k & 1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_permutexvar_ps(idx[k], d[r]), acc[r][k & 1]);
-      }
+      const uint8_t* b0 = group + 2 * k * kB;
+      const __m512i s = _mm512_dpbusd_epi32(_mm512_load_si512(off + p), T::load_pair(b0, b0 + kB), _mm512_load_si512(xv + p));
+      acc[k & 1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_permutexvar_ps(idx[k], d), acc[k & 1]);
     }
   }
-  for (int r = 0; r < R; ++r) {
-    const uint8_t* row = w + r * ws;
-    if (full * 8 < L.nb) {
-      // The last 1-7 blocks: scales one by one; an odd last block pairs with itself, its second
-      // copy meeting zero activations.
-      const int64_t g = full;
-      alignas(32) float ds[8] = {};
-      for (int64_t b = 8 * g; b < L.nb; ++b) {
-        uint16_t h;
-        std::memcpy(&h, row + b * kB, 2);
-        ds[b - 8 * g] = _cvtsh_ss(h) * dx[b];
-      }
-      const __m512 d = _mm512_castps256_ps512(_mm256_load_ps(ds));
-      for (int k = 0; 8 * g + 2 * k < L.nb; ++k) {
-        const int64_t p = 4 * g + k;
-        const int64_t second = 2 * p + 1 < L.nb ? 1 : 0;
-        const uint8_t* b0 = row + 2 * p * kB;
-        const __m512i s = _mm512_dpbusd_epi32(_mm512_load_si512(off + p), T::load_pair(b0, b0 + second * kB),
-                                              _mm512_load_si512(xv + p));
-        acc[r][k & 1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_permutexvar_ps(idx[k], d), acc[r][k & 1]);
-      }
+  if (full * 8 < L.nb) {
+    // The last 1-7 blocks: scales one by one; an odd last block pairs with itself, its second
+    // copy meeting zero activations.
+    const int64_t g = full;
+    alignas(32) float ds[8] = {};
+    for (int64_t b = 8 * g; b < L.nb; ++b) {
+      uint16_t h;
+      std::memcpy(&h, row + b * kB, 2);
+      ds[b - 8 * g] = _cvtsh_ss(h) * dx[b];
     }
-    y[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[r][0], acc[r][1]));
+    const __m512 d = _mm512_castps256_ps512(_mm256_load_ps(ds));
+    for (int k = 0; 8 * g + 2 * k < L.nb; ++k) {
+      const int64_t p = 4 * g + k;
+      const int64_t second = 2 * p + 1 < L.nb ? 1 : 0;
+      const uint8_t* b0 = row + 2 * p * kB;
+      const __m512i s = _mm512_dpbusd_epi32(_mm512_load_si512(off + p), T::load_pair(b0, b0 + second * kB),
+                                            _mm512_load_si512(xv + p));
+      acc[k & 1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_permutexvar_ps(idx[k], d), acc[k & 1]);
+    }
   }
+  return _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1]));
 }
-
-// Rows read together (see rows_dot).  Measured hot-cache, one thread (kernels_bench
-// MatvecHot/q8_0): 1 row 37-39 GB/s, 2 rows 36-38, 4 rows 39-45.
-constexpr int kRows = 4;
 
 template <Kind K>
 void matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, float* y) {
@@ -207,9 +195,7 @@ void matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, 
   const auto* w = static_cast<const uint8_t*>(vw);
   const auto* xp = static_cast<const uint8_t*>(vxp);
   const __m512i idx[4] = {T::scale_index(0), T::scale_index(1), T::scale_index(2), T::scale_index(3)};
-  int r = 0;
-  for (; r + kRows <= nr; r += kRows) rows_dot<K, kRows>(L, idx, w + r * ws, ws, xp, y + r);
-  for (; r < nr; ++r) rows_dot<K, 1>(L, idx, w + r * ws, ws, xp, y + r);
+  for (int r = 0; r < nr; ++r) y[r] = row_dot<K>(L, idx, w + r * ws, xp);
 }
 
 // F16 weights x f32 activations: no preparation beyond a copy; 16 columns per step, a masked

@@ -5,8 +5,8 @@
 // chained VPDPBUSD (low and high nibbles of both permutes) then leave one block's sums in just
 // two lanes, so one conversion and one FMA finish 8 blocks, with the 8 fp16 scales gathered by
 // a word permute straight into that lane order: 17 vector ops per 8 blocks, where one 128-bit
-// lane per block would need twice the conversions and FMAs and two more scale permutes.  Four
-// rows are read together so that they share the activation loads (see kRows).
+// lane per block would need twice the conversions and FMAs and two more scale permutes.  Each
+// thread reads its rows one after another, as one linear stream (see row_dot).
 //
 // Prepared activations, per group g of 8 blocks (zeros past the last block), 384 bytes:
 //   x[0..3]  4 x 64 bytes: lane b / b + 8 of x[0] has elements 0-3 / 4-7 of block 8g + b,
@@ -77,10 +77,6 @@ void prepare_x(int64_t n, const void* vxq, void* vxp) {
   }
 }
 
-// Rows read together: four share each group's activation loads.  Measured hot-cache, one
-// thread (kernels_bench MatvecHot/q4_0): 1 and 2 rows 24-26 GB/s, 3 rows 24-25, 4 rows 30-33,
-// 8 rows 26-35 and slower decoding.
-constexpr int kRows = 4;
 // The four loads of a group start at these byte offsets; each permute reads two of them.
 constexpr int kLoadA = 0, kLoadB = 72, kLoadC = 8, kLoadD = 80;
 
@@ -107,7 +103,7 @@ struct Constants {
         m4(_mm512_set1_epi8(0x0F)) {}
 };
 
-// The prepared activations of one group, loaded once for all the rows that use them.
+// The prepared activations of one group.
 struct GroupX {
   __m512i x[4], off;
   __m512 dx;
@@ -138,31 +134,29 @@ inline __attribute__((always_inline)) void group_row(const Constants& k, const u
   acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), scale, acc);
 }
 
-// R consecutive rows (ws bytes apart), read together so that each group's activations are
-// loaded once for all R.  Each row's sum takes the same path whatever R is, so results do not
-// depend on how rows are split between threads.
-template <int R>
-void rows_dot(const Layout& L, const Constants& k, const uint8_t* w, size_t ws, const uint8_t* xp, float* y) {
-  __m512 acc[R][2];
-  for (auto& a : acc) a[0] = a[1] = _mm512_setzero_ps();
+// One row, read as one stretch of the thread's linear stream of rows.  Rows used to be read
+// four at a time, sharing each group's activation loads: faster hot-cache (MatvecHot/q4_0
+// 30-34 against 25 GB/s) and, on one day's VM, faster decoding (1B q4_0 tg64, 2 threads, 52.5
+// against 45.3 tok/s); on another, interleaving even two row streams halved what memory
+// delivered (tg64 22-23 against 48-50 tok/s; kernels_bench Matvec/q4_0, one thread, 7-10
+// against 15-17 GB/s), while one stream per thread held up in both.  Every row takes the same
+// path, so results do not depend on how rows are split between threads.
+float row_dot(const Layout& L, const Constants& k, const uint8_t* row, const uint8_t* xp) {
+  __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
   const int64_t full = L.nb / 8;
   for (int64_t g = 0; g < full; ++g) {
-    prefetch_rows_ahead<R>(w, ws, g, kGroupBytes);
-    const GroupX gx(xp + g * kPreparedGroupBytes);
-    #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) group_row(k, w + r * ws + g * kGroupBytes, gx, acc[r][g & 1]);
+    const uint8_t* group = row + g * kGroupBytes;
+    prefetch_l2(group + kStreamPrefetchBytes, kGroupBytes);
+    group_row(k, group, GroupX(xp + g * kPreparedGroupBytes), acc[g & 1]);
   }
   if (full < L.n_groups) {
     // The last 1-7 blocks, copied into a zeroed group (zero scales; the activations past the
     // last block are zero too).
-    const GroupX gx(xp + full * kPreparedGroupBytes);
-    for (int r = 0; r < R; ++r) {
-      alignas(64) uint8_t tail[kGroupBytes] = {};
-      std::memcpy(tail, w + r * ws + full * kGroupBytes, static_cast<size_t>(L.nb - 8 * full) * kBlockBytes);
-      group_row(k, tail, gx, acc[r][full & 1]);
-    }
+    alignas(64) uint8_t tail[kGroupBytes] = {};
+    std::memcpy(tail, row + full * kGroupBytes, static_cast<size_t>(L.nb - 8 * full) * kBlockBytes);
+    group_row(k, tail, GroupX(xp + full * kPreparedGroupBytes), acc[full & 1]);
   }
-  for (int r = 0; r < R; ++r) y[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[r][0], acc[r][1]));
+  return _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1]));
 }
 
 void matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, float* y) {
@@ -170,9 +164,7 @@ void matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, 
   const Constants k;
   const auto* w = static_cast<const uint8_t*>(vw);
   const auto* xp = static_cast<const uint8_t*>(vxp);
-  int r = 0;
-  for (; r + kRows <= nr; r += kRows) rows_dot<kRows>(L, k, w + r * ws, ws, xp, y + r);
-  for (; r < nr; ++r) rows_dot<1>(L, k, w + r * ws, ws, xp, y + r);
+  for (int r = 0; r < nr; ++r) y[r] = row_dot(L, k, w + r * ws, xp);
 }
 
 }  // namespace
