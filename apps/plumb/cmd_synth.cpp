@@ -98,7 +98,8 @@ const CommandRegistration kRegistration(
       auto o = std::make_shared<SynthOptions>();
       sub.add_option("--arch", o->arch, "Architecture: its metadata key prefix and tensor set")
           ->check(CLI::IsMember({"llama", "qwen2", "qwen2moe", "qwen3", "qwen3moe", "phi3", "gemma", "gemma2", "gemma3",
-                                 "smollm3", "olmo2", "granite", "granitemoe", "command-r", "cohere2", "ernie4_5"}))
+                                 "smollm3", "olmo2", "granite", "granitemoe", "command-r", "cohere2", "ernie4_5",
+                                 "mistral3"}))
           ->capture_default_str();
       sub.add_option("--preset", o->preset, "Model shape: tiny (n_embd 64, 2 layers), small (n_embd 256, 4 layers), "
                                             "1b (Llama-3.2-1B shape: n_embd 2048, 16 layers, vocab 128256)")

@@ -50,9 +50,16 @@ struct ModelHParams {
   float rope_freq_scale = 1.0f;  // 1 / <arch>.rope.scaling.factor for linear and YaRN scaling
   // YaRN (rope.scaling.type yarn), as llama.cpp computes it: per rotation pair, a ramp between the
   // interpolated (scaled) and the original angle over the pairs whose wavelength falls between
-  // beta_fast = 32 and beta_slow = 1 turns of the original context n_ctx_orig, and cos/sin
-  // multiplied by 1 + 0.1 ln(factor).
+  // yarn_beta_fast and yarn_beta_slow turns of the original context n_ctx_orig, and cos/sin
+  // multiplied by 1 + 0.1 ln(factor), or with a log multiplier m by
+  // (1 + 0.1 ln(factor)) / (1 + 0.1 m ln(factor)).
   bool rope_yarn = false;
+  float yarn_beta_fast = 32.0f;  // <arch>.rope.scaling.yarn_beta_fast (read by mistral3; llama.cpp's default elsewhere)
+  float yarn_beta_slow = 1.0f;   // <arch>.rope.scaling.yarn_beta_slow (likewise)
+  float yarn_log_mul = 0.0f;     // <arch>.rope.scaling.yarn_log_multiplier (mistral3; 0 = none)
+  // Attention temperature tuning (<arch>.attention.temperature_scale, mistral3 as Llama 4):
+  // q at position p is multiplied by 1 + scale * ln(floor(p / n_ctx_orig) + 1); 0 = off.
+  float attn_temp_scale = 0.0f;
   int64_t sliding_window = 0;    // <arch>.attention.sliding_window; 0 = full attention
   // With a sliding window: 0 = every layer uses it; P > 0 = layer l uses it unless l % P == P - 1
   // (gemma3: five local layers, then one global).

@@ -73,11 +73,11 @@ Status check_spec(const SynthSpec& s) {
   auto bad = [](const std::string& m) { return Status::InvalidArgument("synth: " + m); };
   static const std::set<std::string> kArchs = {"llama", "qwen2", "qwen2moe", "qwen3", "qwen3moe", "phi3",
                                                "gemma", "gemma2", "gemma3", "smollm3", "olmo2", "granite",
-                                               "granitemoe", "command-r", "cohere2", "ernie4_5"};
+                                               "granitemoe", "command-r", "cohere2", "ernie4_5", "mistral3"};
   if (!kArchs.count(s.arch))
     return bad("unknown architecture '" + s.arch +
                "', expected llama, qwen2, qwen2moe, qwen3, qwen3moe, phi3, gemma, gemma2, gemma3, smollm3, olmo2, "
-               "granite, granitemoe, command-r, cohere2 or ernie4_5");
+               "granite, granitemoe, command-r, cohere2, ernie4_5 or mistral3");
   if (s.n_expert < 0 || s.n_expert_used < 0 || s.n_ff_exp < 0 || s.n_expert_used > s.n_expert ||
       (s.n_expert > 0) != (s.n_expert_used > 0) ||
       ((s.arch == "qwen3moe" || s.arch == "qwen2moe" || s.arch == "granitemoe") && s.n_expert == 0) ||
@@ -360,7 +360,14 @@ Status synth_write(const SynthSpec& s, const std::string& path, const SynthProgr
     kv.push_back({a + ".rope.scaling.factor", Value::f32(s.yarn_factor)});
     kv.push_back({a + ".rope.scaling.original_context_length",
                   u32(std::max<int64_t>(1, static_cast<int64_t>(s.n_ctx / s.yarn_factor)))});
+    if (a == "mistral3") {  // Ministral 3's: beta_fast 32, beta_slow 1, mscale_all_dim 1
+      kv.push_back({a + ".rope.scaling.yarn_beta_fast", Value::f32(32.0f)});
+      kv.push_back({a + ".rope.scaling.yarn_beta_slow", Value::f32(1.0f)});
+      kv.push_back({a + ".rope.scaling.yarn_log_multiplier", Value::f32(1.0f)});
+    }
   }
+  if (a == "mistral3")  // Ministral 3's llama_4_scaling_beta
+    kv.push_back({a + ".attention.temperature_scale", Value::f32(0.1f)});
   if (s.long_rope) {
     // Phi-3.5's: a context n_ctx / 32 times the original, and its LongRoPE attention factor.
     const int64_t orig = std::max(1, s.n_ctx / 32);

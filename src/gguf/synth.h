@@ -30,6 +30,8 @@ struct SynthSpec {
   //   smollm3   none (NoPE layers are a property of the architecture)
   //   olmo2     no attn_norm / ffn_norm; post-norms; q/k norms over the whole q / k
   //   granite   none (Granite 3.x 2B's four scalars as keys)
+  //   mistral3  none (Ministral 3's attention temperature scale, and with yarn_factor its YaRN
+  //             betas and log multiplier, as keys)
   std::string arch = "llama";
   std::string name = "plumb-synth";  // general.name
   int n_vocab = 320;  // ignored when vocab_path is set (the copied vocabulary decides)

@@ -4,7 +4,8 @@
 // Per block, for a chunk of T tokens (T = 1 when decoding):
 //   h = rmsnorm(x) * attn_norm;  q, k, v = Wq h (+bq), Wk h (+bk), Wv h (+bv)   (or one fused Wqkv h)
 //   [q, k = per-head rmsnorm(q) * q_norm, rmsnorm(k) * k_norm]   (qwen3, gemma3; olmo2: whole q, k)
-//   rope(q, k)  [not in smollm3's NoPE layers];  K/V cache[pos] = k, v
+//   rope(q, k)  [not in smollm3's NoPE layers];  [q *= 1 + s ln(floor(pos / n_ctx_orig) + 1)
+//       (mistral3's temperature tuning)];  K/V cache[pos] = k, v
 //   o = softmax(q k^T * scale, causal [, sliding window]) v   (GQA: n_head / n_head_kv query heads
 //       share each KV head; scale 1/sqrt(head_dim) unless the architecture says otherwise)
 //   x += [post_norm] Wo o;  h = rmsnorm(x) * ffn_norm;  x += [post_norm] Wdown (act(Wgate h) * Wup h)
@@ -298,13 +299,16 @@ void Context::Impl::rope_tables(int32_t pos0, int64_t n_tok, bool with_mscale) {
     double set_mscale = mscale;
     double low = 0, high = 0;
     if (hp.rope_yarn) {
-      // ggml_rope_yarn_corr_dims: the pairs that turn beta_fast = 32 and beta_slow = 1 times over
-      // the original context.
+      // ggml_rope_yarn_corr_dims: the pairs that turn beta_fast (32) and beta_slow (1) times
+      // over the original context.
       const double n_rot = static_cast<double>(hp.n_rot), n_orig = static_cast<double>(hp.n_ctx_orig);
       auto corr_dim = [&](double turns) { return n_rot * std::log(n_orig / (turns * 2 * M_PI)) / (2 * std::log(base)); };
-      low = std::max(0.0, std::floor(corr_dim(32.0)));
-      high = std::min(n_rot - 1, std::ceil(corr_dim(1.0)));
-      if (with_mscale) set_mscale *= 1.0 + 0.1 * std::log(1.0 / scale);
+      low = std::max(0.0, std::floor(corr_dim(hp.yarn_beta_fast)));
+      high = std::min(n_rot - 1, std::ceil(corr_dim(hp.yarn_beta_slow)));
+      // ggml multiplies by 1 + 0.1 ln(factor); with a log multiplier m, llama.cpp's context
+      // divides its attention factor by 1 + 0.1 m ln(factor) (transformers' mscale_all_dim).
+      const double ln_factor = std::log(1.0 / scale);
+      if (with_mscale) set_mscale *= (1.0 + 0.1 * ln_factor) / (1.0 + 0.1 * hp.yarn_log_mul * ln_factor);
     }
     for (int64_t i = 0; i < half; ++i) {
       double freq = std::pow(base, -2.0 * static_cast<double>(i) / static_cast<double>(hp.n_rot));
@@ -550,6 +554,11 @@ Status Context::Impl::eval_chunk(const int32_t* tokens, int64_t n_tok, bool want
       if (layer_rope(l)) {
         rope(qt, hp.n_head, t, rope_set(l));
         rope(kt, hp.n_head_kv, t, rope_set(l));
+      }
+      if (hp.attn_temp_scale != 0.0f) {
+        const double floors = std::floor(static_cast<double>(pos0 + t) / static_cast<double>(hp.n_ctx_orig));
+        const auto temp = static_cast<float>(std::log(floors + 1.0) * hp.attn_temp_scale + 1.0);
+        for (int64_t i = 0; i < q_dim; ++i) qt[i] *= temp;
       }
       for (int64_t h = 0; h < hp.n_head_kv; ++h) {
         std::memcpy(kc(l, h, pos0 + t), kt + h * hp.head_dim, hp.head_dim * sizeof(float));

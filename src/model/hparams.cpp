@@ -102,10 +102,10 @@ Result<ModelHParams> read_hparams(const gguf::File& f, const ArchSpec& arch) {
       return Status::Corrupt(f.path() + ": " + scaling + " RoPE scaling needs '" + k.key("rope.scaling.factor") +
                              "' " + (scaling == "yarn" ? ">= 1" : "> 0") + ", found " + std::to_string(factor));
     hp.rope_freq_scale = static_cast<float>(1.0 / factor);
+    // YaRN's beta and log-multiplier keys are read only by the architectures whose llama.cpp
+    // graph reads them (mistral3's adjust_hparams); elsewhere llama.cpp ignores them, and so
+    // does plumb.
     hp.rope_yarn = scaling == "yarn";
-    if (hp.rope_yarn && f.find(k.key("rope.scaling.yarn_log_multiplier")) != nullptr)
-      return Status::Unsupported(f.path() + ": '" + k.key("rope.scaling.yarn_log_multiplier") +
-                                 "' (DeepSeek's YaRN variant) is not supported");
   } else if (scaling != "none") {
     return Status::Unsupported(f.path() + ": '" + k.key("rope.scaling.type") + "' is '" + scaling +
                                "'; plumb supports none, linear and yarn RoPE scaling");

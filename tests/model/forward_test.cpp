@@ -194,6 +194,26 @@ std::vector<ModelShape> shapes() {
   gb.biases = true;
   gb.seed = 25;
   out.push_back(gb);
+  // mistral3: YaRN x4 over an original context of 4 with a log multiplier, and the temperature
+  // tuning, which scales q by 1 + 0.1 ln 2 from position 4 and 1 + 0.1 ln 3 from 8.
+  ModelShape m3;
+  m3.arch = "mistral3";
+  m3.n_head_kv = 2;
+  m3.rope_yarn_factor = 4;
+  m3.n_ctx_orig = 4;
+  m3.yarn_log_mul = 0.5f;
+  m3.attn_temp_scale = 0.1f;
+  m3.seed = 26;
+  out.push_back(m3);
+  // mistral3 with its own YaRN betas: over an original context of 2048, beta_fast 4 and
+  // beta_slow 0.25 ramp over rotation pairs 3-7 where the defaults (32, 1) would take 2-6.
+  ModelShape m3b = m3;
+  m3b.n_ctx_orig = 2048;
+  m3b.yarn_beta_fast = 4;
+  m3b.yarn_beta_slow = 0.25f;
+  m3b.yarn_log_mul = 1;
+  m3b.seed = 27;
+  out.push_back(m3b);
   ModelShape g1;  // gemma: embedding scale and GELU only
   g1.arch = "gemma";
   g1.tied = true;
@@ -468,6 +488,7 @@ std::vector<SynthCase> synth_cases() {
       {"command_r", [](gguf::SynthSpec& s) { s.arch = "command-r"; }},
       {"ernie4_5", [](gguf::SynthSpec& s) { s.arch = "ernie4_5", s.head_dim = 32, s.tied_output = true; }},
       {"cohere2", [](gguf::SynthSpec& s) { s.arch = "cohere2", s.n_layer = 4, s.sliding_window = 3; }},
+      {"mistral3", [](gguf::SynthSpec& s) { s.arch = "mistral3", s.yarn_factor = 64; }},
       {"granitemoe", [](gguf::SynthSpec& s) { s.arch = "granitemoe", s.n_expert = 4, s.n_expert_used = 2; }},
       {"granitemoe_shared",
        [](gguf::SynthSpec& s) { s.arch = "granitemoe", s.n_expert = 4, s.n_expert_used = 2, s.n_ff_shexp = 48; }},

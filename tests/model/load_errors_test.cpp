@@ -1,6 +1,7 @@
 // Malformed or unsupported models fail at load with an error naming the key or tensor.
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <random>
 
 #include "model/model_fixture.h"
@@ -209,6 +210,14 @@ std::vector<ErrorCase> cases() {
     c.edits.extra_vectors = {{"blk.0.attn_output.bias", 64}};
     out.push_back(c);
   }
+  {
+    test::ModelShape mistral3;
+    mistral3.arch = "mistral3";
+    mistral3.attn_temp_scale = std::numeric_limits<float>::quiet_NaN();
+    ErrorCase c{"mistral3 temperature", mistral3, {}, StatusCode::kCorrupt,
+                "'mistral3.attention.temperature_scale' must be a finite number"};
+    out.push_back(c);
+  }
   test::ModelShape gemma3;
   gemma3.arch = "gemma3";
   {
@@ -281,7 +290,7 @@ TEST(LoadErrors, UnknownArchitecture) {
   EXPECT_NE(m.status().message().find("architecture 'mamba'"), std::string::npos) << m.status().message();
   const std::string all =
       "llama, qwen2, qwen2moe, qwen3, qwen3moe, phi3, gemma, gemma2, gemma3, smollm3, olmo2, granite, granitemoe, "
-      "command-r, cohere2, ernie4_5";
+      "command-r, cohere2, ernie4_5, mistral3";
   EXPECT_NE(m.status().message().find(all), std::string::npos) << m.status().message();
 }
 

@@ -118,6 +118,10 @@ Status write_model(const ModelShape& s, const std::string& path, const ModelEdit
   if (s.n_ctx_orig > 0)
     set(a + ".rope.scaling.original_context_length", gguf::Value::u32(static_cast<uint32_t>(s.n_ctx_orig)));
   if (s.rope_attn_factor > 0) set(a + ".rope.scaling.attn_factor", gguf::Value::f32(s.rope_attn_factor));
+  if (s.yarn_beta_fast > 0) set(a + ".rope.scaling.yarn_beta_fast", gguf::Value::f32(s.yarn_beta_fast));
+  if (s.yarn_beta_slow > 0) set(a + ".rope.scaling.yarn_beta_slow", gguf::Value::f32(s.yarn_beta_slow));
+  if (s.yarn_log_mul != 0) set(a + ".rope.scaling.yarn_log_multiplier", gguf::Value::f32(s.yarn_log_mul));
+  if (s.attn_temp_scale != 0) set(a + ".attention.temperature_scale", gguf::Value::f32(s.attn_temp_scale));
 
   Gen g(s.seed);
   const int64_t E = s.n_embd, q = s.n_head * hd, kv = s.n_head_kv * hd, F = s.n_ff;

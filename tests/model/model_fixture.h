@@ -18,7 +18,8 @@ struct ModelShape {
   // expert), qwen3 (per-head q/k norms), qwen3moe, phi3 (fused matrices), gemma, gemma2 (post
   // norms), gemma3 (q/k and post norms), smollm3 (NoPE layers), olmo2 (post norms only,
   // whole-q/k norms), granite (scalars), granitemoe (granite with experts), command-r (LayerNorms, parallel blocks, no
-  // ffn_norm), cohere2 (command-r with a window in 3 of 4 layers, NoPE in the others)
+  // ffn_norm), cohere2 (command-r with a window in 3 of 4 layers, NoPE in the others), mistral3
+  // (llama with YaRN betas, log multiplier and attention temperature)
   std::string arch = "llama";
   int n_vocab = 100;
   int n_embd = 64;
@@ -49,6 +50,9 @@ struct ModelShape {
   bool long_rope = false;        // rope_factors_long / _short (n_rot / 2 each, in [1, 8]) and the keys below
   int n_ctx_orig = 0;            // > 0: rope.scaling.original_context_length
   float rope_attn_factor = 0;    // > 0: rope.scaling.attn_factor
+  // mistral3's keys, written when set: YaRN's betas (> 0) and log multiplier, and the attention
+  // temperature scale.
+  float yarn_beta_fast = 0, yarn_beta_slow = 0, yarn_log_mul = 0, attn_temp_scale = 0;
   bool rope_freqs = false;       // add a rope_freqs.weight tensor
   bool biases = false;           // attn_q/k/v.bias (unless qwen2 has them), attn_output.bias, ffn_gate/up/down.bias
   std::string name() const;

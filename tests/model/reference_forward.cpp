@@ -186,17 +186,26 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
       for (double& v : row) v *= std::sqrt(static_cast<double>(E));
 
   // YaRN, as in the paper and ggml: pair i keeps its original angle when it turns more than
-  // beta_fast = 32 times over the original context, takes the interpolated (scaled) angle when it
-  // turns fewer than beta_slow = 1 times, and a linear mix between; cos and sin are multiplied by
-  // 1 + 0.1 ln(factor).
+  // beta_fast (32) times over the original context, takes the interpolated (scaled) angle when it
+  // turns fewer than beta_slow (1) times, and a linear mix between; cos and sin are multiplied by
+  // 1 + 0.1 ln(factor), divided by 1 + 0.1 m ln(factor) for a log multiplier m (mistral3 reads
+  // the betas and m from the file).
   const bool yarn = f.find(arch + ".rope.scaling.type") && f.get_string(arch + ".rope.scaling.type").value() == "yarn";
   const double n_orig = static_cast<double>(key_int(f, arch + ".rope.scaling.original_context_length",
                                                     f.get_int(arch + ".context_length").value()));
+  const bool mistral3 = arch == "mistral3";
+  const double beta_fast = mistral3 ? key_float(f, arch + ".rope.scaling.yarn_beta_fast", 32.0) : 32.0;
+  const double beta_slow = mistral3 ? key_float(f, arch + ".rope.scaling.yarn_beta_slow", 1.0) : 1.0;
+  const double log_mul = mistral3 ? key_float(f, arch + ".rope.scaling.yarn_log_multiplier", 0.0) : 0.0;
+  // mistral3's temperature tuning: q at position p times 1 + s ln(floor(p / n_orig) + 1).
+  const double temp_scale = mistral3 ? key_float(f, arch + ".attention.temperature_scale", 0.0) : 0.0;
   auto rope = [&](Vec& v, int64_t n_heads, int64_t pos, double base, double factor) {
     // The pair whose wavelength 2 pi / freq makes `turns` turns over n_orig positions.
     auto pair_of = [&](double turns) { return n_rot * std::log(n_orig / (turns * 2 * M_PI)) / (2 * std::log(base)); };
-    const double lo = std::max(0.0, std::floor(pair_of(32))), hi = std::min<double>(n_rot - 1, std::ceil(pair_of(1)));
-    const double yarn_m = yarn && factor > 1 ? 1 + 0.1 * std::log(factor) : 1.0;
+    const double lo = std::max(0.0, std::floor(pair_of(beta_fast)));
+    const double hi = std::min<double>(n_rot - 1, std::ceil(pair_of(beta_slow)));
+    const double yarn_m =
+        yarn && factor > 1 ? (1 + 0.1 * std::log(factor)) / (1 + 0.1 * log_mul * std::log(factor)) : 1.0;
     for (int64_t h = 0; h < n_heads; ++h) {
       double* p = v.data() + h * hd;
       for (int64_t i = 0; i < n_rot / 2; ++i) {
@@ -304,6 +313,8 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
         rope(Q[t], H, static_cast<int64_t>(t), local ? base_swa : base, local ? local_factor : factor);
         rope(K[t], KV, static_cast<int64_t>(t), local ? base_swa : base, local ? local_factor : factor);
       }
+      if (temp_scale != 0)
+        for (double& q : Q[t]) q *= 1 + temp_scale * std::log(std::floor(static_cast<double>(t) / n_orig) + 1);
     }
     for (size_t t = 0; t < T; ++t) {
       Vec o(static_cast<size_t>(H * hd), 0.0);

@@ -38,6 +38,7 @@ const ArchSpec& arch_granitemoe();
 const ArchSpec& arch_command_r();
 const ArchSpec& arch_cohere2();
 const ArchSpec& arch_ernie4_5();
+const ArchSpec& arch_mistral3();
 const ArchSpec& arch_gemma();
 const ArchSpec& arch_gemma2();
 const ArchSpec& arch_gemma3();
@@ -60,7 +61,7 @@ Status command_r_load_layer(TensorLoader& tl, const ModelHParams& hp, int layer,
 // nullptr when unknown.
 const ArchSpec* find_arch(std::string_view name);
 // "llama, qwen2, qwen2moe, qwen3, qwen3moe, phi3, gemma, gemma2, gemma3, smollm3, olmo2, granite,
-// granitemoe, command-r, cohere2, ernie4_5"
+// granitemoe, command-r, cohere2, ernie4_5, mistral3"
 std::string known_archs();
 
 }  // namespace plumb::model
