@@ -118,10 +118,14 @@ struct GroupX {
 // One group of 8 blocks of one row: 144 bytes at gp, all four loads inside them.
 inline __attribute__((always_inline)) void group_row(const Constants& k, const uint8_t* gp, const GroupX& gx,
                                                       __m512& acc) {
-  const __m512i a = _mm512_loadu_si512(gp + kLoadA);
-  const __m512i b = _mm512_loadu_si512(gp + kLoadB);
+  __m512i a = _mm512_loadu_si512(gp + kLoadA);
+  __m512i b = _mm512_loadu_si512(gp + kLoadB);
   const __m512i c = _mm512_loadu_si512(gp + kLoadC);
   const __m512i d = _mm512_loadu_si512(gp + kLoadD);
+  // a and b each feed two permutes, and VPERMT2B / VPERMT2W overwrite their first table: left
+  // to itself GCC reloads them from memory for the second permute rather than copy a register,
+  // and L1 load bandwidth is what limits this kernel from cache (10 loads per group, not 12).
+  asm("" : "+v"(a), "+v"(b));
   const __m512 scale =
       _mm512_mul_ps(_mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(a, k.scale_words, b))), gx.dx);
   const __m512i v0 = _mm512_permutex2var_epi8(a, k.nibbles[0], b);
@@ -141,22 +145,33 @@ inline __attribute__((always_inline)) void group_row(const Constants& k, const u
 // delivered (tg64 22-23 against 48-50 tok/s; kernels_bench Matvec/q4_0, one thread, 7-10
 // against 15-17 GB/s), while one stream per thread held up in both.  Every row takes the same
 // path, so results do not depend on how rows are split between threads.
+//
+// Even groups accumulate into acc0 and odd ones into acc1, two named registers: indexing an
+// array by g & 1 made GCC keep both on the stack, so every group's FMA waited for the store of
+// the one two groups before.  (MatvecHot/q4_0, one thread: 25-26 GB/s before, 27-28 with the
+// registers, 30-32 once group_row also stopped loading a and b twice.)
 float row_dot(const Layout& L, const Constants& k, const uint8_t* row, const uint8_t* xp) {
-  __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
   const int64_t full = L.nb / 8;
-  for (int64_t g = 0; g < full; ++g) {
-    const uint8_t* group = row + g * kGroupBytes;
-    prefetch_l2(group + kStreamPrefetchBytes, kGroupBytes);
-    group_row(k, group, GroupX(xp + g * kPreparedGroupBytes), acc[g & 1]);
+  auto group = [&](int64_t g, __m512& acc) {
+    const uint8_t* gp = row + g * kGroupBytes;
+    prefetch_l2(gp + kStreamPrefetchBytes, kGroupBytes);
+    group_row(k, gp, GroupX(xp + g * kPreparedGroupBytes), acc);
+  };
+  int64_t g = 0;
+  for (; g + 2 <= full; g += 2) {
+    group(g, acc0);
+    group(g + 1, acc1);
   }
+  if (g < full) group(g++, acc0);
   if (full < L.n_groups) {
     // The last 1-7 blocks, copied into a zeroed group (zero scales; the activations past the
     // last block are zero too).
     alignas(64) uint8_t tail[kGroupBytes] = {};
     std::memcpy(tail, row + full * kGroupBytes, static_cast<size_t>(L.nb - 8 * full) * kBlockBytes);
-    group_row(k, tail, GroupX(xp + full * kPreparedGroupBytes), acc[full & 1]);
+    group_row(k, tail, GroupX(xp + full * kPreparedGroupBytes), full % 2 == 0 ? acc0 : acc1);
   }
-  return _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1]));
+  return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
 
 void matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, float* y) {
