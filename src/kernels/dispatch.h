@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "kernels/cpu_features.h"
 #include "plumb/tensor_type.h"
@@ -83,8 +84,11 @@ const KernelTable& active_kernel_table();
 // matvec/matmul (kernels.h) with an explicit table, so tests can run every level in one process.
 class ThreadPool;
 struct Scratch;
+struct MatvecPart;
 void matvec_with(const KernelTable& table, TensorType type, const void* w, int64_t n_rows, int64_t n_cols,
                  const float* x, float* y, ThreadPool& pool, Scratch& scratch);
+void matvec_many_with(const KernelTable& table, TensorType type, std::span<const MatvecPart> parts, int64_t n_cols,
+                      const float* x, ThreadPool& pool, Scratch& scratch);
 void matmul_with(const KernelTable& table, TensorType type, const void* w, int64_t n_rows, int64_t n_cols,
                  const float* x, int64_t n_tokens, float* y, ThreadPool& pool, Scratch& scratch);
 

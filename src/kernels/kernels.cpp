@@ -142,11 +142,26 @@ size_t row_size(TensorType type, int64_t n_cols) {
   return static_cast<size_t>(n_cols / traits->block_size) * traits->type_size;
 }
 
-void matvec_with(const KernelTable& table, TensorType type, const void* w, int64_t n_rows, int64_t n_cols,
-                 const float* x, float* y, ThreadPool& pool, Scratch& scratch) {
+// Calls fn(part, lo, hi) for each part's rows [lo, hi) that fall in the rows [begin, end) of
+// the parts laid end to end.
+template <typename Fn>
+void for_part_rows(std::span<const MatvecPart> parts, int64_t begin, int64_t end, const Fn& fn) {
+  int64_t first = 0;
+  for (const MatvecPart& p : parts) {
+    const int64_t lo = std::max(begin, first), hi = std::min(end, first + p.n_rows);
+    if (lo < hi) fn(p, lo - first, hi - first);
+    first += p.n_rows;
+    if (first >= end) break;
+  }
+}
+
+void matvec_many_with(const KernelTable& table, TensorType type, std::span<const MatvecPart> parts, int64_t n_cols,
+                      const float* x, ThreadPool& pool, Scratch& scratch) {
   const WeightKernels& k = weight_kernels(table, type);
   const size_t w_rs = row_size(type, n_cols);
-  const auto* wb = static_cast<const uint8_t*>(w);
+  int64_t n_rows = 0;
+  for (const MatvecPart& p : parts) n_rows += p.n_rows;
+  auto row = [&](const MatvecPart& p, int64_t r) { return static_cast<const uint8_t*>(p.w) + static_cast<size_t>(r) * w_rs; };
   if (k.matvec_rows != nullptr) {
     // Decode path: the activation row is rearranged once, then every thread streams its rows.
     const size_t xq_bytes = row_size(k.vec_dot_type, n_cols);
@@ -161,7 +176,9 @@ void matvec_with(const KernelTable& table, TensorType type, const void* w, int64
     }
     k.matvec_prepare(n_cols, xq, xp);
     parallel_guided(pool, n_rows, kMatvecChunk, [&](int64_t begin, int64_t end) {
-      k.matvec_rows(n_cols, wb + static_cast<size_t>(begin) * w_rs, w_rs, static_cast<int>(end - begin), xp, y + begin);
+      for_part_rows(parts, begin, end, [&](const MatvecPart& p, int64_t lo, int64_t hi) {
+        k.matvec_rows(n_cols, row(p, lo), w_rs, static_cast<int>(hi - lo), xp, p.y + lo);
+      });
     });
     return;
   }
@@ -172,14 +189,22 @@ void matvec_with(const KernelTable& table, TensorType type, const void* w, int64
     xq = buf;
   }
   parallel_guided(pool, n_rows, kMatvecChunk, [&](int64_t begin, int64_t end) {
-    if (k.gemm != nullptr) {
-      // A one-token GEMM shares each activation load across a micro-tile of rows.  Each row's
-      // arithmetic is independent of the tiling, so results do not depend on the thread count.
-      k.gemm(n_cols, wb + static_cast<size_t>(begin) * w_rs, w_rs, static_cast<int>(end - begin), xq, 0, 1, y + begin, 0);
-      return;
-    }
-    for (int64_t r = begin; r < end; ++r) y[r] = k.vec_dot(n_cols, wb + static_cast<size_t>(r) * w_rs, xq);
+    for_part_rows(parts, begin, end, [&](const MatvecPart& p, int64_t lo, int64_t hi) {
+      if (k.gemm != nullptr) {
+        // A one-token GEMM shares each activation load across a micro-tile of rows.  Each row's
+        // arithmetic is independent of the tiling, so results do not depend on the thread count.
+        k.gemm(n_cols, row(p, lo), w_rs, static_cast<int>(hi - lo), xq, 0, 1, p.y + lo, 0);
+        return;
+      }
+      for (int64_t r = lo; r < hi; ++r) p.y[r] = k.vec_dot(n_cols, row(p, r), xq);
+    });
   });
+}
+
+void matvec_with(const KernelTable& table, TensorType type, const void* w, int64_t n_rows, int64_t n_cols,
+                 const float* x, float* y, ThreadPool& pool, Scratch& scratch) {
+  const MatvecPart part{w, n_rows, y};
+  matvec_many_with(table, type, {&part, 1}, n_cols, x, pool, scratch);
 }
 
 void matmul_with(const KernelTable& table, TensorType type, const void* w, int64_t n_rows, int64_t n_cols,
@@ -254,6 +279,11 @@ void matmul_with(const KernelTable& table, TensorType type, const void* w, int64
 void matvec(TensorType type, const void* w, int64_t n_rows, int64_t n_cols, const float* x, float* y,
             ThreadPool& pool, Scratch& scratch) {
   matvec_with(active_kernel_table(), type, w, n_rows, n_cols, x, y, pool, scratch);
+}
+
+void matvec_many(TensorType type, std::span<const MatvecPart> parts, int64_t n_cols, const float* x,
+                 ThreadPool& pool, Scratch& scratch) {
+  matvec_many_with(active_kernel_table(), type, parts, n_cols, x, pool, scratch);
 }
 
 void matmul(TensorType type, const void* w, int64_t n_rows, int64_t n_cols, const float* x, int64_t n_tokens,

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "plumb/tensor_type.h"
@@ -49,6 +50,19 @@ size_t row_size(TensorType type, int64_t n_cols);
 // K-quants); results are bit-identical for any pool size.  See docs/kernels.md.
 void matvec(TensorType type, const void* w, int64_t n_rows, int64_t n_cols, const float* x, float* y,
             ThreadPool& pool, Scratch& scratch);
+// One matrix of several that share an input row (q, k and v; gate and up): n_rows rows at w, whose
+// products go to y.
+struct MatvecPart {
+  const void* w;
+  int64_t n_rows;
+  float* y;
+};
+// matvec for each part, all of `type` and n_cols wide, in one call: x is quantized and prepared
+// once, and the threads take runs of rows across the parts laid end to end, so the call has one
+// start and one tail to wait for instead of one per matrix.  Each row's result is the one matvec
+// gives.
+void matvec_many(TensorType type, std::span<const MatvecPart> parts, int64_t n_cols, const float* x,
+                 ThreadPool& pool, Scratch& scratch);
 // Y[t, r] = dot(W[r, :], X[t, :]) for t in [0, n_tokens): X is n_tokens x n_cols, Y is n_tokens x n_rows
 // (both row-major).  Used for prompt processing; reads each weight row once per batch.
 void matmul(TensorType type, const void* w, int64_t n_rows, int64_t n_cols, const float* x, int64_t n_tokens,

@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <thread>
 
 #include "kernels/kernels.h"
@@ -72,6 +73,27 @@ struct Context::Impl {
       kernels::matvec(w.type, w.data, w.n_rows, w.n_cols, in, out, *pool, scratch);
     else
       kernels::matmul(w.type, w.data, w.n_rows, w.n_cols, in, n_tok, out, *pool, scratch);
+  }
+
+  // Matrices that read the same input rows (q, k, v; gate, up).  Decoding, when they share a
+  // type and width, they are one matvec_many call: one activation preparation and one wait for
+  // the slowest thread instead of one per matrix.
+  struct Product {
+    const model::Matrix& w;
+    float* out;
+  };
+  void mul_same_input(std::initializer_list<Product> products, const float* in, int64_t n_tok) {
+    const model::Matrix& first = products.begin()->w;
+    bool one_call = n_tok == 1 && products.size() <= 4;
+    for (const Product& p : products) one_call = one_call && p.w.type == first.type && p.w.n_cols == first.n_cols;
+    if (!one_call) {
+      for (const Product& p : products) mul(p.w, in, n_tok, p.out);
+      return;
+    }
+    kernels::MatvecPart parts[4];
+    size_t n = 0;
+    for (const Product& p : products) parts[n++] = {p.w.data, p.w.n_rows, p.out};
+    kernels::matvec_many(first.type, {parts, n}, first.n_cols, in, *pool, scratch);
   }
 
   // The output's last steps: granite's logit scale, gemma2/3's soft-cap.
@@ -406,8 +428,7 @@ void Context::Impl::attention(int64_t layer, int32_t pos0, int64_t n_tok) {
 
 void Context::Impl::dense_ffn(const model::LayerWeights& L, int64_t n_tok) {
   if (L.ffn_gate) {
-    mul(L.ffn_gate, xb.data(), n_tok, gate.data());
-    mul(L.ffn_up, xb.data(), n_tok, up.data());
+    mul_same_input({{L.ffn_gate, gate.data()}, {L.ffn_up, up.data()}}, xb.data(), n_tok);
     add_bias_rows(L.ffn_gate_b, gate.data(), n_tok);
     add_bias_rows(L.ffn_up_b, up.data(), n_tok);
   } else {
@@ -471,8 +492,8 @@ void Context::Impl::moe_ffn(const model::LayerWeights& L, int64_t n_tok) {
         std::memcpy(moe_in.data() + i * E, xb.data() + (expert_rows[i] / K) * E, static_cast<size_t>(E) * sizeof(float));
       in = moe_in.data();
     }
-    mul(L.ffn_gate_exps.at(e), in, m, gate.data());
-    mul(L.ffn_up_exps.at(e), in, m, up.data());
+    const model::Matrix eg = L.ffn_gate_exps.at(e), eu = L.ffn_up_exps.at(e);
+    mul_same_input({{eg, gate.data()}, {eu, up.data()}}, in, m);
     activate(m * F);
     mul(L.ffn_down_exps.at(e), gate.data(), m, moe_down.data());
     for (int64_t i = 0; i < m; ++i) {
@@ -485,8 +506,7 @@ void Context::Impl::moe_ffn(const model::LayerWeights& L, int64_t n_tok) {
     // The shared expert runs on every token; its output is weighted by sigmoid(gate_inp_shexp . h)
     // where the layer has that gate, else added as it is.
     const int64_t S = hp.n_ff_shexp;
-    mul(L.ffn_gate_shexp, xb.data(), n_tok, gate.data());
-    mul(L.ffn_up_shexp, xb.data(), n_tok, up.data());
+    mul_same_input({{L.ffn_gate_shexp, gate.data()}, {L.ffn_up_shexp, up.data()}}, xb.data(), n_tok);
     activate(n_tok * S);
     mul(L.ffn_down_shexp, gate.data(), n_tok, moe_down.data());
     for (int64_t t = 0; t < n_tok; ++t) {
@@ -531,9 +551,7 @@ Status Context::Impl::eval_chunk(const int32_t* tokens, int64_t n_tok, bool want
         std::memcpy(v.data() + t * kv_dim, src + q_dim + kv_dim, static_cast<size_t>(kv_dim) * sizeof(float));
       }
     } else {
-      mul(L.wq, xb.data(), n_tok, q.data());
-      mul(L.wk, xb.data(), n_tok, k.data());
-      mul(L.wv, xb.data(), n_tok, v.data());
+      mul_same_input({{L.wq, q.data()}, {L.wk, k.data()}, {L.wv, v.data()}}, xb.data(), n_tok);
     }
     for (int64_t t = 0; t < n_tok; ++t) {
       float* qt = q.data() + t * q_dim;

@@ -1,5 +1,6 @@
 // Every ISA level's kernels against the scalar reference, and the scalar matvec against a
 // double-precision dot over the dequantized weights.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -221,6 +222,42 @@ TEST(Dot, ResultsAreBitIdenticalAcrossThreadCounts) {
     matvec(t, w.data(), n_rows, n_cols, x.data(), a.data(), p1, scratch);
     matvec(t, w.data(), n_rows, n_cols, x.data(), b.data(), p2, scratch);
     EXPECT_EQ(std::memcmp(a.data(), b.data(), n_rows * 4), 0) << tensor_type_name(t) << " matvec 1 vs 2 threads";
+  }
+}
+
+// Several matrices over one input in one call give, row for row, the bits of one matvec per
+// matrix, at every level and thread count, with parts of sizes that make runs of rows straddle
+// them (and an empty one).
+TEST(Dot, MatvecManyEqualsOneMatvecPerPart) {
+  constexpr int64_t n_cols = 512;
+  const int64_t sizes[] = {70, 1, 0, 133};
+  ThreadPool p1(1), p3(3);
+  Scratch scratch;
+  std::vector<NamedTable> tables = simd_tables();
+  tables.push_back({"scalar", kernel_table(Isa::kScalar)});
+  const std::vector<float> x = test::random_floats(n_cols, 21);
+  for (const NamedTable& nt : tables) {
+    for (TensorType t : test::computable_types()) {
+      std::vector<std::vector<uint8_t>> ws;
+      std::vector<std::vector<float>> want, got;
+      std::vector<MatvecPart> parts;
+      for (int64_t n : sizes) {
+        ws.push_back(test::random_weights(t, std::max<int64_t>(n, 1), n_cols, static_cast<uint32_t>(n) + 7));
+        want.emplace_back(n + 1, -1.0f);
+        got.emplace_back(n + 1, -1.0f);
+      }
+      for (size_t i = 0; i < ws.size(); ++i) {
+        matvec_with(nt.table, t, ws[i].data(), sizes[i], n_cols, x.data(), want[i].data(), p1, scratch);
+        parts.push_back({ws[i].data(), sizes[i], got[i].data()});
+      }
+      for (ThreadPool* pool : {&p1, &p3}) {
+        for (auto& g : got) std::fill(g.begin(), g.end(), -1.0f);
+        matvec_many_with(nt.table, t, parts, n_cols, x.data(), *pool, scratch);
+        for (size_t i = 0; i < ws.size(); ++i)  // the sentinel past each part's rows stays untouched
+          EXPECT_EQ(std::memcmp(want[i].data(), got[i].data(), want[i].size() * 4), 0)
+              << nt.name << " " << tensor_type_name(t) << " part " << i << ", " << pool->size() << " threads";
+      }
+    }
   }
 }
 
