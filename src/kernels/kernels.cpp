@@ -161,7 +161,9 @@ void matvec_many_with(const KernelTable& table, TensorType type, std::span<const
   const size_t w_rs = row_size(type, n_cols);
   int64_t n_rows = 0;
   for (const MatvecPart& p : parts) n_rows += p.n_rows;
-  auto row = [&](const MatvecPart& p, int64_t r) { return static_cast<const uint8_t*>(p.w) + static_cast<size_t>(r) * w_rs; };
+  auto row = [&](const MatvecPart& p, int64_t r) {
+    return static_cast<const uint8_t*>(p.w) + static_cast<size_t>(r) * w_rs;
+  };
   if (k.matvec_rows != nullptr) {
     // Decode path: the activation row is rearranged once, then every thread streams its rows.
     const size_t xq_bytes = row_size(k.vec_dot_type, n_cols);

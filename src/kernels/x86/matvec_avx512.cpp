@@ -156,12 +156,14 @@ float row_dot(const Layout& L, const __m512i (&idx)[4], const uint8_t* row, cons
   for (int64_t g = 0; g < full; ++g) {
     const uint8_t* group = row + g * 8 * kB;
     prefetch_l2(group + kStreamPrefetchBytes, 8 * kB);
-    const __m512 d = _mm512_castps256_ps512(_mm256_mul_ps(_mm256_cvtph_ps(T::scales8(group)), _mm256_load_ps(dx + 8 * g)));
+    const __m256 d8 = _mm256_mul_ps(_mm256_cvtph_ps(T::scales8(group)), _mm256_load_ps(dx + 8 * g));
+    const __m512 d = _mm512_castps256_ps512(d8);
     #pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) {
       const int64_t p = 4 * g + k;
       const uint8_t* b0 = group + 2 * k * kB;
-      const __m512i s = _mm512_dpbusd_epi32(_mm512_load_si512(off + p), T::load_pair(b0, b0 + kB), _mm512_load_si512(xv + p));
+      const __m512i s =
+          _mm512_dpbusd_epi32(_mm512_load_si512(off + p), T::load_pair(b0, b0 + kB), _mm512_load_si512(xv + p));
       acc[k & 1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_permutexvar_ps(idx[k], d), acc[k & 1]);
     }
   }
