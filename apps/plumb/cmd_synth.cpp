@@ -133,7 +133,8 @@ const CommandRegistration kRegistration(
           ->capture_default_str();
       sub.add_option("--yarn", o->yarn,
                      "YaRN RoPE scaling by this factor (>= 1), with an original context of n_ctx / factor, as "
-                     "long-context Qwen files have it (0: none)")
+                     "long-context Qwen files have it (0: none); mistral3 files also get Ministral 3's YaRN betas "
+                     "(32, 1) and log multiplier (1), and always its attention temperature scale (0.1)")
           ->check(CLI::NonNegativeNumber)
           ->capture_default_str();
       sub.add_option("--experts", o->experts,
