@@ -46,6 +46,9 @@ struct ModelHParams {
   float rms_eps = 1e-5f;         // <arch>.attention.layer_norm_rms_epsilon (command-r: layer_norm_epsilon)
   bool layer_norm = false;       // norms subtract the mean first: LayerNorm without bias (command-r)
   bool parallel_blocks = false;  // attention and FFN both read attn_norm(x); x += attn + ffn (command-r)
+  // q/k norms with a weight vector per head (attn_q_norm [head_dim, n_head], attn_k_norm
+  // [head_dim, n_head_kv]), applied head by head: Command R+ (command-r with 64 layers or more).
+  bool qk_norm_per_head = false;
   float rope_freq_base = 10000.0f;
   float rope_freq_scale = 1.0f;  // 1 / <arch>.rope.scaling.factor for linear and YaRN scaling
   // YaRN (rope.scaling.type yarn), as llama.cpp computes it: per rotation pair, a ramp between the

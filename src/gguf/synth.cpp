@@ -175,6 +175,10 @@ std::vector<Planned> plan_tensors(const SynthSpec& s, int64_t n_vocab) {
       add(p + "attn_q_norm.weight", {head_dim}, Init::kNorm);
       add(p + "attn_k_norm.weight", {head_dim}, Init::kNorm);
     }
+    if (s.arch == "command-r" && s.n_layer >= 64) {  // Command R+: a weight vector per head
+      add(p + "attn_q_norm.weight", {head_dim, s.n_head}, Init::kNorm);
+      add(p + "attn_k_norm.weight", {head_dim, s.n_head_kv}, Init::kNorm);
+    }
     add(p + "attn_output.weight", {q_dim, s.n_embd}, Init::kWeight);
     if (olmo2) {
       add(p + "attn_q_norm.weight", {q_dim}, Init::kNorm);

@@ -3,7 +3,8 @@
 //
 // Per block, for a chunk of T tokens (T = 1 when decoding):
 //   h = rmsnorm(x) * attn_norm;  q, k, v = Wq h (+bq), Wk h (+bk), Wv h (+bv)   (or one fused Wqkv h)
-//   [q, k = per-head rmsnorm(q) * q_norm, rmsnorm(k) * k_norm]   (qwen3, gemma3; olmo2: whole q, k)
+//   [q, k = per-head rmsnorm(q) * q_norm, rmsnorm(k) * k_norm]   (qwen3, gemma3; olmo2: whole q, k;
+//       Command R+: per-head LayerNorm with a weight vector per head)
 //   rope(q, k)  [not in smollm3's NoPE layers];  [q *= 1 + s ln(floor(pos / n_ctx_orig) + 1)
 //       (mistral3's temperature tuning)];  K/V cache[pos] = k, v
 //   o = softmax(q k^T * scale, causal [, sliding window]) v   (GQA: n_head / n_head_kv query heads
@@ -560,14 +561,22 @@ Status Context::Impl::eval_chunk(const int32_t* tokens, int64_t n_tok, bool want
       add_bias(L.bq, qt);
       add_bias(L.bk, kt);
       add_bias(L.bv, vt);
-      if (L.q_norm && L.q_norm.n == q_dim && q_dim != hp.head_dim) {  // olmo2: over the whole q and k
+      if (L.q_norm && !hp.qk_norm_per_head && L.q_norm.n == q_dim && q_dim != hp.head_dim) {
+        // olmo2: over the whole q and k
         kernels::rmsnorm(qt, L.q_norm.data, qt, q_dim, hp.rms_eps);
         kernels::rmsnorm(kt, L.k_norm.data, kt, kv_dim, hp.rms_eps);
       } else if (L.q_norm) {
-        for (int64_t h = 0; h < hp.n_head; ++h)
-          kernels::rmsnorm(qt + h * hp.head_dim, L.q_norm.data, qt + h * hp.head_dim, hp.head_dim, hp.rms_eps);
-        for (int64_t h = 0; h < hp.n_head_kv; ++h)
-          kernels::rmsnorm(kt + h * hp.head_dim, L.k_norm.data, kt + h * hp.head_dim, hp.head_dim, hp.rms_eps);
+        // Each head on its own (qwen3, gemma3: one weight vector for all heads; Command R+: a
+        // LayerNorm, with a weight vector per head).
+        const int64_t hd = hp.head_dim, stride = hp.qk_norm_per_head ? hd : 0;
+        auto head_norm = [&](float* v, const float* weight) {
+          if (hp.layer_norm)
+            kernels::layernorm(v, weight, v, hd, hp.rms_eps);
+          else
+            kernels::rmsnorm(v, weight, v, hd, hp.rms_eps);
+        };
+        for (int64_t h = 0; h < hp.n_head; ++h) head_norm(qt + h * hd, L.q_norm.data + h * stride);
+        for (int64_t h = 0; h < hp.n_head_kv; ++h) head_norm(kt + h * hd, L.k_norm.data + h * stride);
       }
       if (layer_rope(l)) {
         rope(qt, hp.n_head, t, rope_set(l));

@@ -68,8 +68,14 @@ Result<Vector> TensorLoader::optional_vector(const std::string& name, int64_t n)
   return vector(name, n);
 }
 
-Result<Vector> TensorLoader::vector(const std::string& name, int64_t n) {
-  PLUMB_ASSIGN_OR_RETURN(const gguf::TensorInfo* t, find(name, {n}));
+Result<Vector> TensorLoader::vector(const std::string& name, int64_t n) { return floats(name, {n}); }
+
+Result<Vector> TensorLoader::table(const std::string& name, int64_t n, int64_t m) { return floats(name, {n, m}); }
+
+Result<Vector> TensorLoader::floats(const std::string& name, std::vector<int64_t> shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  PLUMB_ASSIGN_OR_RETURN(const gguf::TensorInfo* t, find(name, std::move(shape)));
   auto bytes = file_.tensor_data(*t);
   Vector v;
   v.n = n;

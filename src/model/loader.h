@@ -23,6 +23,9 @@ class TensorLoader {
   Result<MatrixStack> stack(const std::string& name, int64_t n_cols, int64_t n_rows, int64_t n);
   // A vector of n floats (any float type; converted when not F32).
   Result<Vector> vector(const std::string& name, int64_t n);
+  // A [n, m] float tensor as one Vector of n * m floats, row after row (one weight vector of n
+  // per head: Command R+'s q/k norms).
+  Result<Vector> table(const std::string& name, int64_t n, int64_t m);
   // vector(name, n) when the file has the tensor, else an empty Vector.
   Result<Vector> optional_vector(const std::string& name, int64_t n);
   bool has(const std::string& name) const { return file_.find_tensor(name) != nullptr; }
@@ -33,6 +36,7 @@ class TensorLoader {
 
  private:
   Result<const gguf::TensorInfo*> find(const std::string& name, std::vector<int64_t> expected);
+  Result<Vector> floats(const std::string& name, std::vector<int64_t> shape);
   const gguf::File& file_;
   std::deque<std::vector<float>> owned_;
 };

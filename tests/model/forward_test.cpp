@@ -185,6 +185,11 @@ std::vector<ModelShape> shapes() {
   c2.sliding_window = 5;
   c2.seed = 23;
   out.push_back(c2);
+  ModelShape crp = cr;  // Command R+: command-r with 64 layers, so each head of q and k is LayerNorm-ed
+  crp.n_layer = 64;
+  crp.qk_norm_per_head = true;
+  crp.seed = 28;
+  out.push_back(crp);
   ModelShape lb;  // llama with every optional bias llama.cpp applies (q/k/v, attn_output, FFN), GQA 4:2
   lb.n_head_kv = 2;
   lb.biases = true;
@@ -486,6 +491,7 @@ std::vector<SynthCase> synth_cases() {
       {"olmo2_window", [](gguf::SynthSpec& s) { s.arch = "olmo2", s.n_layer = 4, s.sliding_window = 3; }},
       {"granite", [](gguf::SynthSpec& s) { s.arch = "granite"; }},
       {"command_r", [](gguf::SynthSpec& s) { s.arch = "command-r"; }},
+      {"command_r_plus", [](gguf::SynthSpec& s) { s.arch = "command-r", s.n_layer = 64; }},
       {"ernie4_5", [](gguf::SynthSpec& s) { s.arch = "ernie4_5", s.head_dim = 32, s.tied_output = true; }},
       {"cohere2", [](gguf::SynthSpec& s) { s.arch = "cohere2", s.n_layer = 4, s.sliding_window = 3; }},
       {"mistral3", [](gguf::SynthSpec& s) { s.arch = "mistral3", s.yarn_factor = 64; }},

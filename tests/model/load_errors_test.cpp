@@ -190,9 +190,28 @@ std::vector<ErrorCase> cases() {
     out.push_back(c);
   }
   {
-    ErrorCase c{"command r+ q/k norms", command_r, {}, StatusCode::kUnsupported,
-                "tensor 'blk.0.attn_q_norm.weight': Command R+ files (per-head q/k LayerNorms) are not supported yet"};
+    ErrorCase c{"command-r q/k norms below 64 layers", command_r, {}, StatusCode::kUnsupported,
+                "tensor 'blk.0.attn_q_norm.weight': command-r files have q/k norms only with 64 layers or more "
+                "(Command R+); this one has 2"};
     c.edits.extra_vectors = {{"blk.0.attn_q_norm.weight", 64}};
+    out.push_back(c);
+  }
+  {
+    test::ModelShape plus = command_r;
+    plus.n_layer = 64;
+    ErrorCase c{"command r+ without q/k norms", plus, {}, StatusCode::kNotFound,
+                "tensor 'blk.0.attn_q_norm.weight' is missing"};
+    out.push_back(c);
+  }
+  {
+    test::ModelShape plus = command_r;
+    plus.n_layer = 64;
+    plus.qk_norm_per_head = true;
+    ErrorCase c{"command r+ q norm of one head", plus, {}, StatusCode::kCorrupt,
+                "tensor 'blk.3.attn_q_norm.weight' has shape [16], expected [16, 4]"};
+    c.edits.reshape = [](const std::string& name, std::vector<int64_t>& shape) {
+      if (name == "blk.3.attn_q_norm.weight") shape = {shape[0]};
+    };
     out.push_back(c);
   }
   {

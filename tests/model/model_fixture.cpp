@@ -161,6 +161,12 @@ Status write_model(const ModelShape& s, const std::string& path, const ModelEdit
       PLUMB_RETURN_IF_ERROR(vec(p + "attn_q_norm.weight", hd, 0.5f, 1.5f));
       PLUMB_RETURN_IF_ERROR(vec(p + "attn_k_norm.weight", hd, 0.5f, 1.5f));
     }
+    if (s.qk_norm_per_head) {  // Command R+: one weight vector per head
+      PLUMB_RETURN_IF_ERROR(add_tensor(w, e, p + "attn_q_norm.weight", {hd, s.n_head}, TensorType::kF32,
+                                       g.uniform(static_cast<size_t>(hd * s.n_head), 0.5f, 1.5f)));
+      PLUMB_RETURN_IF_ERROR(add_tensor(w, e, p + "attn_k_norm.weight", {hd, s.n_head_kv}, TensorType::kF32,
+                                       g.uniform(static_cast<size_t>(hd * s.n_head_kv), 0.5f, 1.5f)));
+    }
     if (a == "olmo2") {  // over the whole q and k
       PLUMB_RETURN_IF_ERROR(vec(p + "attn_q_norm.weight", q, 0.5f, 1.5f));
       PLUMB_RETURN_IF_ERROR(vec(p + "attn_k_norm.weight", kv, 0.5f, 1.5f));

@@ -55,6 +55,7 @@ struct ModelShape {
   float yarn_beta_fast = 0, yarn_beta_slow = 0, yarn_log_mul = 0, attn_temp_scale = 0;
   bool rope_freqs = false;       // add a rope_freqs.weight tensor
   bool biases = false;           // attn_q/k/v.bias (unless qwen2 has them), attn_output.bias, ffn_gate/up/down.bias
+  bool qk_norm_per_head = false; // attn_q_norm [head_dim, n_head] and attn_k_norm [head_dim, n_head_kv] (Command R+)
   std::string name() const;
 };
 

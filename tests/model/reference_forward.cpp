@@ -290,7 +290,19 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
       add_bias(Q[t], bq);
       add_bias(K[t], bk);
       add_bias(V[t], bv);
-      if (static_cast<int64_t>(qn.a.size()) == H * hd && H > 1) {  // olmo2: the whole q and k
+      if (command_r && !qn.a.empty()) {  // Command R+: each head LayerNorm-ed with its own weights
+        auto heads = [&](Vec& v, int64_t n_heads, const Mat& w) {
+          for (int64_t h = 0; h < n_heads; ++h) {
+            const Vec head(v.begin() + h * hd, v.begin() + (h + 1) * hd);
+            Mat wh;
+            wh.a.assign(w.a.begin() + h * hd, w.a.begin() + (h + 1) * hd);
+            const Vec out = layernorm(head, wh, eps);
+            std::copy(out.begin(), out.end(), v.begin() + h * hd);
+          }
+        };
+        heads(Q[t], H, qn);
+        heads(K[t], KV, kn);
+      } else if (static_cast<int64_t>(qn.a.size()) == H * hd && H > 1) {  // olmo2: the whole q and k
         Q[t] = rmsnorm(Q[t], qn, eps);
         K[t] = rmsnorm(K[t], kn, eps);
       } else if (!qn.a.empty()) {  // qwen3, gemma3: each head's q and k RMS-normalised before RoPE
