@@ -111,21 +111,21 @@ struct Context::Impl {
     for (int64_t i = 0; i < n; ++i) x[i] += s == 1.0f ? xb[i] : s * xb[i];
   }
 
-  // The model's norm (RMSNorm, or LayerNorm for command-r) of the n_tok rows.  An absent weight
-  // (olmo2's missing pre-norms) copies the rows unnormalised.
+  // The model's norm of n floats: RMSNorm, or LayerNorm for command-r.
+  void norm(const float* in, const float* weight, float* out, int64_t n) const {
+    if (hp.layer_norm)
+      kernels::layernorm(in, weight, out, n, hp.rms_eps);
+    else
+      kernels::rmsnorm(in, weight, out, n, hp.rms_eps);
+  }
+  // norm() of the n_tok rows.  An absent weight (olmo2's missing pre-norms) copies the rows
+  // unnormalised.
   void norm_rows(const float* in, const model::Vector& weight, float* out, int64_t n_tok) {
     if (!weight) {
       if (out != in) std::memcpy(out, in, static_cast<size_t>(n_tok * hp.n_embd) * sizeof(float));
       return;
     }
-    for (int64_t t = 0; t < n_tok; ++t) {
-      const float* row = in + t * hp.n_embd;
-      float* dst = out + t * hp.n_embd;
-      if (hp.layer_norm)
-        kernels::layernorm(row, weight.data, dst, hp.n_embd, hp.rms_eps);
-      else
-        kernels::rmsnorm(row, weight.data, dst, hp.n_embd, hp.rms_eps);
-    }
+    for (int64_t t = 0; t < n_tok; ++t) norm(in + t * hp.n_embd, weight.data, out + t * hp.n_embd, hp.n_embd);
   }
 
   // Whether layer l attends through the sliding window, and which RoPE table set it uses.
@@ -140,7 +140,6 @@ struct Context::Impl {
   void rope_tables(int32_t pos0, int64_t n_tok, bool with_mscale = true);
   void rope(float* vecs, int64_t n_heads, int64_t t, int set);
   void attention(int64_t layer, int32_t pos0, int64_t n_tok);
-  // The FFN of xb (the normalised residual) into xb.
   // row += bias, for a bias the layer has (an empty one adds nothing); n_tok rows of bias.n.
   static void add_bias(const model::Vector& bias, float* row) {
     for (int64_t i = 0; i < bias.n; ++i) row[i] += bias.data[i];
@@ -149,6 +148,7 @@ struct Context::Impl {
     if (bias)
       for (int64_t t = 0; t < n_tok; ++t) add_bias(bias, rows + t * bias.n);
   }
+  // The FFN of xb (the normalised residual) into xb.
   void dense_ffn(const model::LayerWeights& L, int64_t n_tok);
   void moe_ffn(const model::LayerWeights& L, int64_t n_tok);
   void activate(int64_t n) {  // gate = act(gate) * up over n floats
@@ -569,14 +569,8 @@ Status Context::Impl::eval_chunk(const int32_t* tokens, int64_t n_tok, bool want
         // Each head on its own (qwen3, gemma3: one weight vector for all heads; Command R+: a
         // LayerNorm, with a weight vector per head).
         const int64_t hd = hp.head_dim, stride = hp.qk_norm_per_head ? hd : 0;
-        auto head_norm = [&](float* v, const float* weight) {
-          if (hp.layer_norm)
-            kernels::layernorm(v, weight, v, hd, hp.rms_eps);
-          else
-            kernels::rmsnorm(v, weight, v, hd, hp.rms_eps);
-        };
-        for (int64_t h = 0; h < hp.n_head; ++h) head_norm(qt + h * hd, L.q_norm.data + h * stride);
-        for (int64_t h = 0; h < hp.n_head_kv; ++h) head_norm(kt + h * hd, L.k_norm.data + h * stride);
+        for (int64_t h = 0; h < hp.n_head; ++h) norm(qt + h * hd, L.q_norm.data + h * stride, qt + h * hd, hd);
+        for (int64_t h = 0; h < hp.n_head_kv; ++h) norm(kt + h * hd, L.k_norm.data + h * stride, kt + h * hd, hd);
       }
       if (layer_rope(l)) {
         rope(qt, hp.n_head, t, rope_set(l));

@@ -54,7 +54,8 @@ Result<int64_t> swa_period(const gguf::File& f, const std::string& arch, int64_t
 // attention.scale, rope.scaling.finetuned), shared by granite and granitemoe.
 Status granite_adjust(const gguf::File& f, ModelHParams& hp);
 // command-r's LayerNorm eps (required), logit multiplier and parallel blocks, and its layer
-// tensors (no ffn_norm; Command R+'s q/k norms refused); shared by command-r and cohere2.
+// tensors (no ffn_norm; Command R+'s per-head q/k norms at 64 layers or more); shared by
+// command-r and cohere2.
 Status command_r_adjust(const gguf::File& f, ModelHParams& hp);
 Status command_r_load_layer(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeights& w);
 

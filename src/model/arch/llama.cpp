@@ -7,16 +7,9 @@
 #include "model/arch/arch.h"
 
 namespace plumb::model {
-namespace {
-
-Status load_layer(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeights& w) {
-  return load_llama_block(tl, hp, layer, w);
-}
-
-}  // namespace
 
 const ArchSpec& arch_llama() {
-  static const ArchSpec spec{"llama", RopeType::kNorm, nullptr, &load_layer};
+  static const ArchSpec spec{"llama", RopeType::kNorm, nullptr, &load_llama_block};
   return spec;
 }
 

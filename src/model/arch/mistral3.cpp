@@ -26,14 +26,10 @@ Status adjust(const gguf::File& f, ModelHParams& hp) {
   return Status::Ok();
 }
 
-Status load_layer(TensorLoader& tl, const ModelHParams& hp, int layer, LayerWeights& w) {
-  return load_llama_block(tl, hp, layer, w);
-}
-
 }  // namespace
 
 const ArchSpec& arch_mistral3() {
-  static const ArchSpec spec{"mistral3", RopeType::kNorm, &adjust, &load_layer};
+  static const ArchSpec spec{"mistral3", RopeType::kNorm, &adjust, &load_llama_block};
   return spec;
 }
 
