@@ -49,9 +49,10 @@ class ProgressBar {
   int last_ = -1;
 };
 
-inline Result<std::unique_ptr<Model>> load_model_with_progress(const std::string& path) {
+inline Result<std::unique_ptr<Model>> load_model_with_progress(const std::string& path, bool drop_page_cache = false) {
   ProgressBar bar("loading " + path);
   ModelLoadOptions o;
+  o.drop_page_cache = drop_page_cache;
   o.progress = [&bar](float f) { return bar.update(f); };
   auto m = Model::load(path, o);
   bar.done();

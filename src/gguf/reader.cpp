@@ -13,6 +13,7 @@
 #include <numeric>
 #include <unordered_map>
 
+#include "core/huge_pages.h"
 #include "gguf/format.h"
 #include "plumb/gguf.h"
 
@@ -319,7 +320,8 @@ Result<std::unique_ptr<File>> File::from_buffer(const uint8_t* data, size_t size
   return f;
 }
 
-Result<std::unique_ptr<File>> File::open(const std::string& path) {
+Result<std::unique_ptr<File>> File::open(const std::string& path, const OpenOptions& opts) {
+  if (opts.drop_page_cache) PLUMB_RETURN_IF_ERROR(drop_cached_pages(path));
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     const int err = errno;
@@ -345,6 +347,8 @@ Result<std::unique_ptr<File>> File::open(const std::string& path) {
       ::close(fd);
       return Status::IOError(path + ": cannot map " + bytes_str(size) + ": " + std::strerror(err));
     }
+    // Decoding streams the weights: 2 MiB pages where the page cache has them (core/huge_pages.h).
+    advise_huge_pages(p, size);
     data = static_cast<const uint8_t*>(p);
   }
   ::close(fd);  // the mapping stays valid without the descriptor

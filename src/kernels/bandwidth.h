@@ -19,6 +19,9 @@ class BandwidthProbe {
   BandwidthProbe(int threads, size_t bytes = size_t{1} << 30);
   ~BandwidthProbe();
   bool ok() const;
+  // Bytes of the buffer in 2 MiB pages (-1: unknown), to print beside the figure.
+  int64_t huge_page_bytes() const;
+  size_t bytes() const;
   // One full read of the buffer with the active SIMD sum kernel, in GB/s (1e9 bytes/s).
   double measure();
 

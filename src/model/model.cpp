@@ -19,7 +19,9 @@ uint64_t Model::n_params() const { return impl_->n_params; }
 TensorType Model::main_type() const { return impl_->main_type; }
 
 Result<std::unique_ptr<Model>> Model::load(const std::string& path, const ModelLoadOptions& opts) {
-  PLUMB_ASSIGN_OR_RETURN(auto file, gguf::File::open(path));
+  gguf::OpenOptions fo;
+  fo.drop_page_cache = opts.drop_page_cache;
+  PLUMB_ASSIGN_OR_RETURN(auto file, gguf::File::open(path, fo));
   return from_file(std::move(file), opts);
 }
 
