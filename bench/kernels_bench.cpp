@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "core/huge_pages.h"
 #include "gguf/quantize.h"
 #include "kernels/bandwidth.h"
 #include "kernels/dispatch.h"
@@ -47,21 +48,15 @@ void quantize(TensorType type, const float* x, void* y, int64_t n) {
 // n_rows x n_cols weights: 64 distinct random rows repeated, in enough copies (cycled through)
 // that the working set is >= 256 MiB, far beyond the last-level cache: the figures are DRAM
 // streaming rates, comparable with the bandwidth probe.
-// A 2 MiB-aligned buffer; with PLUMB_BENCH_HUGEPAGES=1 it asks for transparent huge pages before
-// the first touch (to see how much TLB misses cost the streaming kernels).
-struct Buffer {
-  std::unique_ptr<uint8_t, decltype(&std::free)> ptr{nullptr, &std::free};
-  uint8_t* data() const { return ptr.get(); }
-};
+// Buffers are in 2 MiB pages, as the engine maps its weights (core/huge_pages.h); with
+// PLUMB_BENCH_SMALL_PAGES=1 they are kept in 4 KiB pages, to see what TLB misses cost.
+using Buffer = HugeBuffer;
 
 Buffer make_buffer(const std::vector<uint8_t>& content) {
-  constexpr size_t kHuge = size_t{2} << 20;
-  const size_t size = (content.size() + kHuge - 1) / kHuge * kHuge;
-  Buffer b;
-  b.ptr.reset(static_cast<uint8_t*>(std::aligned_alloc(kHuge, size)));
-  const char* env = std::getenv("PLUMB_BENCH_HUGEPAGES");
-  if (env != nullptr && std::string(env) == "1") madvise(b.ptr.get(), size, MADV_HUGEPAGE);
-  std::memcpy(b.ptr.get(), content.data(), content.size());
+  Buffer b(content.size());
+  const char* env = std::getenv("PLUMB_BENCH_SMALL_PAGES");
+  if (env != nullptr && std::string(env) == "1") madvise(b.data(), b.size(), MADV_NOHUGEPAGE);
+  std::memcpy(b.data(), content.data(), content.size());
   return b;
 }
 
@@ -152,7 +147,7 @@ void BM_VecDotHot(benchmark::State& state, TensorType type) {
   }
   const size_t rs = row_size(type, n_cols);
   for (auto _ : state) {
-    for (int64_t r = 0; r < n_rows; ++r) y[r] = k.vec_dot(n_cols, w.copies[0].data() + r * rs, xp);
+    for (int64_t r = 0; r < n_rows; ++r) y[r] = k.vec_dot(n_cols, static_cast<const uint8_t*>(w.copies[0].data()) + r * rs, xp);
     benchmark::DoNotOptimize(y.data());
   }
   state.counters["GB/s"] =

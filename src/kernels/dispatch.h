@@ -70,6 +70,11 @@ struct KernelTable {
   void (*softmax_inplace)(float* x, int64_t n) = nullptr;
   float (*dot_f32)(const float* a, const float* b, int64_t n) = nullptr;
   void (*axpy_f32)(float a, const float* x, float* out, int64_t n) = nullptr;
+  // Attention over one head's cached positions (see kernels.h).
+  void (*dot_rows_f32)(const float* q, const float* k, int64_t k_stride, int64_t n_rows, int64_t n, float scale,
+                       float* out) = nullptr;
+  void (*weighted_sum_f32)(const float* w, const float* v, int64_t v_stride, int64_t n_rows, int64_t n,
+                           float* out) = nullptr;
   void (*swiglu_inplace)(float* gate, const float* up, int64_t n) = nullptr;
   void (*geglu_inplace)(float* gate, const float* up, int64_t n) = nullptr;
   // Sum of n floats, for the bandwidth probe (must read every byte).
@@ -117,5 +122,8 @@ void install_avx2_legacy_quants(KernelTable& table);
 void install_avx512_legacy_quants(KernelTable& table);
 // AVX2 prompt-processing panels for Q4_K, Q5_K and Q6_K.
 void install_avx2_kquant_panels(KernelTable& table);
+// dot_rows_f32 and weighted_sum_f32 (attention).
+void install_avx2_attention(KernelTable& table);
+void install_avx512_attention(KernelTable& table);
 
 }  // namespace plumb::kernels

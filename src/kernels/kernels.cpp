@@ -28,6 +28,7 @@ KernelTable build_table(Isa isa) {
     install_avx2_matmul_panels(t);
     install_avx2_kquant_panels(t);
     install_avx2_legacy_quants(t);
+    install_avx2_attention(t);
   }
   if (isa == Isa::kAvx512) {
     install_avx512_kernels(t);
@@ -38,6 +39,7 @@ KernelTable build_table(Isa isa) {
     install_avx512_matmul_panels(t);
     install_avx512_kquant_panels(t);
     install_avx512_legacy_quants(t);
+    install_avx512_attention(t);
   }
   return t;
 }
@@ -312,6 +314,13 @@ void layernorm(const float* x, const float* weight, float* out, int64_t n, float
 void softmax_inplace(float* x, int64_t n) { active_kernel_table().softmax_inplace(x, n); }
 float dot_f32(const float* a, const float* b, int64_t n) { return active_kernel_table().dot_f32(a, b, n); }
 void axpy_f32(float a, const float* x, float* out, int64_t n) { active_kernel_table().axpy_f32(a, x, out, n); }
+void dot_rows_f32(const float* q, const float* k, int64_t k_stride, int64_t n_rows, int64_t n, float scale,
+                  float* out) {
+  active_kernel_table().dot_rows_f32(q, k, k_stride, n_rows, n, scale, out);
+}
+void weighted_sum_f32(const float* w, const float* v, int64_t v_stride, int64_t n_rows, int64_t n, float* out) {
+  active_kernel_table().weighted_sum_f32(w, v, v_stride, n_rows, n, out);
+}
 void swiglu_inplace(float* gate, const float* up, int64_t n) { active_kernel_table().swiglu_inplace(gate, up, n); }
 void geglu_inplace(float* gate, const float* up, int64_t n) { active_kernel_table().geglu_inplace(gate, up, n); }
 

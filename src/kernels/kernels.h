@@ -79,6 +79,14 @@ void softmax_inplace(float* x, int64_t n);
 float dot_f32(const float* a, const float* b, int64_t n);
 // out[i] += a * x[i]
 void axpy_f32(float a, const float* x, float* out, int64_t n);
+// Attention over one head's cached positions, one call per head rather than one per position
+// (a 4096-token context is 4096 calls per head otherwise, each with its own reduction):
+//   dot_rows_f32:      out[r] = scale * dot(q, k + r * k_stride, n)          for r < n_rows
+//   weighted_sum_f32:  out[i] = sum over r of w[r] * v[r * v_stride + i]   for i < n (out is
+//                      overwritten; rows are added in order, as axpy_f32 row by row would)
+void dot_rows_f32(const float* q, const float* k, int64_t k_stride, int64_t n_rows, int64_t n, float scale,
+                  float* out);
+void weighted_sum_f32(const float* w, const float* v, int64_t v_stride, int64_t n_rows, int64_t n, float* out);
 // gate[i] = silu(gate[i]) * up[i]
 void swiglu_inplace(float* gate, const float* up, int64_t n);
 // gate[i] = gelu(gate[i]) * up[i], GELU in its tanh form (Gemma's gelu_pytorch_tanh, ggml_gelu)

@@ -399,22 +399,23 @@ void Context::Impl::attention(int64_t layer, int32_t pos0, int64_t n_tok) {
       const int64_t pos = jp->pos0 + t;
       const int64_t start = window > 0 ? std::max<int64_t>(0, pos - window + 1) : 0;
       const float* qh = c.q.data() + t * c.q_dim + h * hd;
+      // A head's cached positions are consecutive rows of hd floats.
+      const int64_t n = pos - start + 1;
+      float* s = sc + start;
+      kernels::dot_rows_f32(qh, c.kc(jp->layer, kvh, start), hd, n, hd, scale, s);
       float mx = -INFINITY;
-      for (int64_t p = start; p <= pos; ++p) {
-        float s = kernels::dot_f32(qh, c.kc(jp->layer, kvh, p), hd) * scale;
-        if (cap > 0) s = cap * std::tanh(s * inv_cap);
-        sc[p] = s;
-        mx = std::max(mx, s);
+      for (int64_t i = 0; i < n; ++i) {
+        if (cap > 0) s[i] = cap * std::tanh(s[i] * inv_cap);
+        mx = std::max(mx, s[i]);
       }
       float sum = 0;
-      for (int64_t p = start; p <= pos; ++p) {
-        sc[p] = std::exp(sc[p] - mx);
-        sum += sc[p];
+      for (int64_t i = 0; i < n; ++i) {
+        s[i] = std::exp(s[i] - mx);
+        sum += s[i];
       }
-      float* out = c.att.data() + t * c.q_dim + h * hd;
-      std::fill(out, out + hd, 0.0f);
       const float inv = 1.0f / sum;
-      for (int64_t p = start; p <= pos; ++p) kernels::axpy_f32(sc[p] * inv, c.vc(jp->layer, kvh, p), out, hd);
+      for (int64_t i = 0; i < n; ++i) s[i] *= inv;
+      kernels::weighted_sum_f32(s, c.vc(jp->layer, kvh, start), hd, n, hd, c.att.data() + t * c.q_dim + h * hd);
     }
   };
   // Waking the pool costs microseconds; small attention (short contexts, tiny models) is

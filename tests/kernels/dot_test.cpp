@@ -261,6 +261,49 @@ TEST(Dot, MatvecManyEqualsOneMatvecPerPart) {
   }
 }
 
+// Attention over one head's rows (dot_rows_f32, weighted_sum_f32) at every level against the
+// double-precision definition: head sizes with and without vector tails, row counts around the
+// four-row step, and a stride wider than the head (rows of a longer cache line).
+TEST(Attention, RowKernelsMatchDefinitionAtEveryLevel) {
+  std::vector<Isa> levels = simd_levels();
+  levels.insert(levels.begin(), Isa::kScalar);
+  for (const int64_t n : {1, 7, 8, 16, 40, 64, 65, 80, 128, 200}) {
+    for (const int64_t rows : {0, 1, 3, 4, 5, 17}) {
+      const int64_t stride = n + 3;
+      const std::vector<float> q = test::random_floats(n, 10 + n, -2.0f, 2.0f);
+      const std::vector<float> kv = test::random_floats(std::max<int64_t>(1, rows * stride), 20 + n, -2.0f, 2.0f);
+      const std::vector<float> w = test::random_floats(std::max<int64_t>(1, rows), 30 + n, 0.0f, 1.0f);
+      for (Isa isa : levels) {
+        const KernelTable& k = kernel_table(isa);
+        const std::string name = std::string(isa_name(isa)) + " n=" + std::to_string(n) + " rows=" + std::to_string(rows);
+        std::vector<float> scores(static_cast<size_t>(rows) + 1, -7.0f);
+        k.dot_rows_f32(q.data(), kv.data(), stride, rows, n, 0.125f, scores.data());
+        for (int64_t r = 0; r < rows; ++r) {
+          double dot = 0.0, mag = 0.0;
+          for (int64_t i = 0; i < n; ++i) {
+            dot += double{q[i]} * kv[r * stride + i];
+            mag += std::fabs(double{q[i]} * kv[r * stride + i]);
+          }
+          ASSERT_LE(std::fabs(scores[r] - 0.125 * dot), 1e-6 * mag) << name << " row " << r;
+        }
+        EXPECT_EQ(scores[rows], -7.0f) << name << ": wrote past the last row";
+
+        std::vector<float> out(static_cast<size_t>(n) + 1, -7.0f);
+        k.weighted_sum_f32(w.data(), kv.data(), stride, rows, n, out.data());
+        for (int64_t i = 0; i < n; ++i) {
+          double want = 0.0, mag = 0.0;
+          for (int64_t r = 0; r < rows; ++r) {
+            want += double{w[r]} * kv[r * stride + i];
+            mag += std::fabs(double{w[r]} * kv[r * stride + i]);
+          }
+          ASSERT_LE(std::fabs(out[i] - want), 1e-6 * mag + 1e-30) << name << " element " << i;
+        }
+        EXPECT_EQ(out[n], -7.0f) << name << ": wrote past the head";
+      }
+    }
+  }
+}
+
 TEST(Elementwise, AllLevelsMatchDefinitions) {
   constexpr int64_t n = 1031;  // not a multiple of any vector width
   const std::vector<float> a = test::random_floats(n, 1, -3.0f, 3.0f);

@@ -1,5 +1,6 @@
 // Scalar reference kernels: the definition every SIMD kernel is tested against, and the
 // fallback on CPUs without AVX2.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -232,6 +233,16 @@ void axpy_f32(float a, const float* x, float* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] += a * x[i];
 }
 
+void dot_rows_f32(const float* q, const float* k, int64_t k_stride, int64_t n_rows, int64_t n, float scale,
+                  float* out) {
+  for (int64_t r = 0; r < n_rows; ++r) out[r] = vec_dot_f32(n, q, k + r * k_stride) * scale;
+}
+
+void weighted_sum_f32(const float* w, const float* v, int64_t v_stride, int64_t n_rows, int64_t n, float* out) {
+  std::fill(out, out + n, 0.0f);
+  for (int64_t r = 0; r < n_rows; ++r) axpy_f32(w[r], v + r * v_stride, out, n);
+}
+
 void swiglu_inplace(float* gate, const float* up, int64_t n) {
   for (int64_t i = 0; i < n; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
 }
@@ -280,6 +291,8 @@ void install_scalar_kernels(KernelTable& t) {
   t.softmax_inplace = softmax_inplace;
   t.dot_f32 = dot_f32;
   t.axpy_f32 = axpy_f32;
+  t.dot_rows_f32 = dot_rows_f32;
+  t.weighted_sum_f32 = weighted_sum_f32;
   t.swiglu_inplace = swiglu_inplace;
   t.geglu_inplace = geglu_inplace;
   t.sum_f32 = sum_f32;
