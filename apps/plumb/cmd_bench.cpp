@@ -13,8 +13,8 @@
 
 #include "command.h"
 #include "engine_cli.h"
-#include "gguf/synth.h"
 #include "core/huge_pages.h"
+#include "gguf/synth.h"
 #include "kernels/bandwidth.h"
 #include "kernels/kernels.h"
 #include "plumb/model.h"
@@ -241,7 +241,8 @@ int run(BenchOptions& o) {
     if (probe_huge >= 0) std::printf(", %.0f%% of the probe's buffer", probe_huge * 100);
     std::printf("\n");
     if (weights_huge < 0.5 && !o.drop_cache)
-      std::printf("(the page cache holds the file in 4 KiB pages, which decode slower; --drop-cache reads it back)\n");
+      std::printf("(the page cache holds the file in 4 KiB pages, which decode slower; --drop-cache re-reads it,\n"
+                  " which gives 2 MiB pages where the filesystem has large folios)\n");
   }
   return kExitOk;
 }

@@ -129,6 +129,15 @@ TEST_F(EngineCli, BenchJson) {
   EXPECT_GT(j["pp"]["tok_s_mean"].get<double>(), 0.0);
   EXPECT_GT(j["tg"]["tok_s_mean"].get<double>(), 0.0);
   EXPECT_GT(j["bytes_per_token"].get<double>(), 0.0);
+  // --drop-cache re-reads the file; the share of it in 2 MiB pages is reported (Linux).
+  r = test::run_plumb("bench -m '" + model_ + "' -p 0 -n 2 -r 1 -t 1 --no-bandwidth --drop-cache --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  j = nlohmann::json::parse(r.out);
+#if defined(__linux__)
+  ASSERT_TRUE(j.contains("weights_2mib_page_fraction")) << r.out;
+  EXPECT_GE(j["weights_2mib_page_fraction"].get<double>(), 0.0);
+  EXPECT_LE(j["weights_2mib_page_fraction"].get<double>(), 1.0);
+#endif
   r = test::run_plumb("bench -p 16");
   EXPECT_EQ(r.exit_code, 2);
 }
