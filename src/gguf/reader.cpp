@@ -321,7 +321,6 @@ Result<std::unique_ptr<File>> File::from_buffer(const uint8_t* data, size_t size
 }
 
 Result<std::unique_ptr<File>> File::open(const std::string& path, const OpenOptions& opts) {
-  if (opts.drop_page_cache) PLUMB_RETURN_IF_ERROR(drop_cached_pages(path));
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     const int err = errno;
@@ -337,6 +336,12 @@ Result<std::unique_ptr<File>> File::open(const std::string& path, const OpenOpti
   if (!S_ISREG(st.st_mode)) {
     ::close(fd);
     return Status::InvalidArgument(path + ": not a regular file");
+  }
+  if (opts.drop_page_cache) {
+    if (Status s = drop_cached_pages(path); !s.ok()) {
+      ::close(fd);
+      return s;
+    }
   }
   const auto size = static_cast<uint64_t>(st.st_size);
   const uint8_t* data = nullptr;
