@@ -265,8 +265,8 @@ const CommandRegistration kRegistration(
       sub.add_flag("--no-bandwidth", o->no_bandwidth, "skip the memory-bandwidth probe");
       sub.add_flag("--drop-cache", o->drop_cache,
                    "drop the model file from the OS page cache before loading, so that it is read back from disk\n"
-                   "in 2 MiB pages where the filesystem allows (Linux 6.x ext4, XFS): decoding then takes fewer TLB\n"
-                   "misses, as after a reboot.  Costs one read of the file");
+                   "in 2 MiB pages where the filesystem has large folios (XFS, recent ext4): decoding then takes fewer\n"
+                   "TLB misses, as after a reboot.  Costs one read of the file");
       sub.add_flag("--json", o->json, "print the results as JSON");
       sub.footer(
           "pp = prompt tokens/s (one batched pass), tg = generated tokens/s (one token per pass), mean ± sd over -r\n"
