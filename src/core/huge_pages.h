@@ -24,7 +24,7 @@ inline constexpr size_t kHugePageBytes = size_t{2} << 20;
 // Asks the kernel for 2 MiB pages over [addr, addr + len) (MADV_HUGEPAGE).  Best effort: for
 // anonymous memory it takes effect at first touch; for a mapped file, where the page cache
 // holds the file in 2 MiB folios (which it builds when a file is read in through such a
-// mapping, on filesystems with large folios: ext4 from Linux 6.x, XFS, tmpfs with huge=).
+// mapping, on filesystems with large folios: XFS, recent ext4, tmpfs with huge=).
 void advise_huge_pages(const void* addr, size_t len);
 
 // Bytes of the mappings overlapping [addr, addr + len) now mapped with 2 MiB pages
