@@ -131,15 +131,40 @@ int run(BenchOptions& o) {
     PLUMB_RETURN_IF_ERROR(c.eval(std::span<const int32_t>(prompt.data(), static_cast<size_t>(n))));
     return ms_between(t0, Clock::now());
   };
-  auto run_tg = [&](int n) -> Result<double> {
+  // The machine's read bandwidth is sampled while decoding: before each generation run and then
+  // after every ~kWindowMs of decode time, so that each stretch of decoding is compared with
+  // probe reads taken just before and just after it (see kernels::paired_decode_fraction).  The
+  // probe's time is not decode time: tg tok/s counts the tokens' own time only.
+  constexpr double kWindowMs = 100;
+  std::unique_ptr<kernels::BandwidthProbe> probe;
+  std::vector<double> bw;
+  std::vector<kernels::DecodeWindow> windows;
+  auto run_tg = [&](int n, bool measure) -> Result<double> {
     c.truncate(0);
     int32_t tok = prompt[0];
-    const auto t0 = Clock::now();
-    for (int i = 0; i < n; ++i) {
-      PLUMB_RETURN_IF_ERROR(c.eval(std::span<const int32_t>(&tok, 1)));
-      tok = prompt[static_cast<size_t>(i + 1) % prompt.size()];
+    const bool probing = measure && probe != nullptr;
+    kernels::DecodeWindow w;
+    if (probing) {
+      w.probe_before_gbs = probe->measure();
+      bw.push_back(w.probe_before_gbs);
     }
-    return ms_between(t0, Clock::now());
+    double decode_ms = 0;
+    for (int i = 0; i < n; ++i) {
+      const auto t0 = Clock::now();
+      PLUMB_RETURN_IF_ERROR(c.eval(std::span<const int32_t>(&tok, 1)));
+      const double ms = ms_between(t0, Clock::now());
+      tok = prompt[static_cast<size_t>(i + 1) % prompt.size()];
+      decode_ms += ms;
+      w.tokens += 1;
+      w.seconds += ms / 1000;
+      if (probing && (w.seconds * 1000 >= kWindowMs || i == n - 1)) {
+        w.probe_after_gbs = probe->measure();
+        bw.push_back(w.probe_after_gbs);
+        windows.push_back(w);
+        w = kernels::DecodeWindow{0, 0, w.probe_after_gbs, 0};
+      }
+    }
+    return decode_ms;
   };
   // Warm-up (as llama-bench): one short pass of each, not counted.
   if (o.n_prompt > 0) {
@@ -147,16 +172,15 @@ int run(BenchOptions& o) {
     if (auto w = run_pp(std::min(o.n_prompt, 32)); !w.ok()) return print_error("bench", w.status().message()), kExitError;
   }
   if (o.n_gen > 0) {
-    if (auto w = run_tg(std::min(o.n_gen, 4)); !w.ok()) return print_error("bench", w.status().message()), kExitError;
+    if (auto w = run_tg(std::min(o.n_gen, 4), false); !w.ok()) return print_error("bench", w.status().message()), kExitError;
   }
-  // The machine's read bandwidth is sampled right after each generation run, so that both see
-  // the same neighbours on a shared machine; the fraction compares their means.
-  std::unique_ptr<kernels::BandwidthProbe> probe;
   if (!o.no_bandwidth && o.n_gen > 0) {
-    probe = std::make_unique<kernels::BandwidthProbe>(c.n_threads());
+    // 256 MiB, eight times the largest L3 of the machines we run on, reads in ~5 ms: small
+    // enough to probe every 100 ms of decoding.
+    probe = std::make_unique<kernels::BandwidthProbe>(c.n_threads(), size_t{256} << 20);
     if (!probe->ok()) probe.reset();
   }
-  std::vector<double> pp, tg, bw;
+  std::vector<double> pp, tg;
   for (int r = 0; r < o.reps; ++r) {
     if (o.n_prompt > 0) {
       auto ms = run_pp(o.n_prompt);
@@ -164,10 +188,9 @@ int run(BenchOptions& o) {
       pp.push_back(o.n_prompt * 1000.0 / *ms);
     }
     if (o.n_gen > 0) {
-      auto ms = run_tg(o.n_gen);
+      auto ms = run_tg(o.n_gen, true);
       if (!ms.ok()) return print_error("bench", ms.status().message()), kExitError;
       tg.push_back(o.n_gen * 1000.0 / *ms);
-      if (probe) bw.push_back(probe->measure());
     }
   }
   const Stat pps = stats(pp), tgs = stats(tg);
@@ -176,7 +199,8 @@ int run(BenchOptions& o) {
   const Stat bws = stats(bw);
   const double machine_gbs = bws.mean;
   const double machine_best = bw.empty() ? 0.0 : *std::max_element(bw.begin(), bw.end());
-  const double fraction = machine_gbs > 0 ? decode_gbs / machine_gbs : 0;
+  const kernels::PairedFraction paired = kernels::paired_decode_fraction(windows, bytes);
+  const double fraction = paired.mean;
   const std::string type = type_label(**model);
   const std::string name = !o.synthetic.empty() ? "synthetic " + o.synthetic : std::filesystem::path(path).filename().string();
   const double size_gib = static_cast<double>((*model)->file().file_size()) / (1024.0 * 1024 * 1024);
@@ -207,6 +231,8 @@ int run(BenchOptions& o) {
     j["machine_read_gb_s_best"] = machine_best;
     j["machine_read_samples"] = bw;
     j["decode_bandwidth_fraction"] = fraction;
+    j["decode_bandwidth_fraction_sd"] = paired.sd;
+    j["decode_windows"] = paired.n;
     if (weights_huge >= 0) j["weights_2mib_page_fraction"] = weights_huge;
     if (probe_huge >= 0) j["probe_2mib_page_fraction"] = probe_huge;
     std::cout << j.dump(2) << "\n";
@@ -230,9 +256,10 @@ int run(BenchOptions& o) {
   if (!tg.empty()) row("tg" + std::to_string(o.n_gen), tgs);
   if (!tg.empty()) {
     std::printf("\ndecode reads %.1f MB of weights per token: %.2f GB/s", bytes / 1e6, decode_gbs);
-    if (machine_gbs > 0)
-      std::printf(" = %.0f%% of the machine's read bandwidth\n(probed after each generation run: %.2f ± %.2f GB/s, best %.2f, %d threads)\n",
-                  fraction * 100, machine_gbs, bws.sd, machine_best, c.n_threads());
+    if (paired.n > 0)
+      std::printf(" = %.0f%% ± %.0f%% of the machine's read bandwidth\n(probed every %.0f ms of decoding, %d windows, each compared with the probe reads around it:\n"
+                  " %.2f ± %.2f GB/s, best %.2f, %d threads)\n",
+                  fraction * 100, paired.sd * 100, kWindowMs, paired.n, machine_gbs, bws.sd, machine_best, c.n_threads());
     else
       std::printf("\n");
   }
@@ -271,9 +298,10 @@ const CommandRegistration kRegistration(
       sub.footer(
           "pp = prompt tokens/s (one batched pass), tg = generated tokens/s (one token per pass), mean ± sd over -r\n"
           "repetitions after a warm-up, like llama-bench.  The decode bandwidth is weight bytes read per token times\n"
-          "tg tok/s, shown as a fraction of the machine's read bandwidth: a 1 GiB buffer read with the same threads\n"
-          "right after each generation run (on a shared machine the bandwidth changes from minute to minute, so the\n"
-          "two are sampled side by side and their means compared).\n\n"
+          "tg tok/s, shown as a fraction of the machine's read bandwidth: a 256 MiB buffer read with the same threads\n"
+          "before each generation run and after every 100 ms of decoding.  On a shared machine the bandwidth changes\n"
+          "from second to second, so each 100 ms of decoding is compared with the probe reads just before and after\n"
+          "it, and the fraction is the mean over those windows (± their sd), weighted by decode time.\n\n"
           "Examples:\n"
           "  plumb bench --synthetic 1b:q4_0 -p 512 -n 128 -t 2 -r 3\n"
           "  plumb bench --synthetic 1b:q4_K_M -p 512 -n 128 -t 2 -r 3\n"

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <vector>
 
 #include "core/huge_pages.h"
@@ -60,6 +61,26 @@ double BandwidthProbe::measure() {
   for (float p : impl_->partial) sink = sink + p;
   (void)sink;
   return s > 0.0 ? static_cast<double>(impl_->n * sizeof(float)) / s / 1e9 : 0.0;
+}
+
+PairedFraction paired_decode_fraction(std::span<const DecodeWindow> windows, double bytes_per_token) {
+  double weight = 0, sum = 0, sum_sq = 0;
+  int n = 0;
+  for (const DecodeWindow& w : windows) {
+    const double probe = (w.probe_before_gbs + w.probe_after_gbs) / 2;
+    if (w.seconds <= 0 || w.tokens <= 0 || w.probe_before_gbs <= 0 || w.probe_after_gbs <= 0) continue;
+    const double f = bytes_per_token * w.tokens / w.seconds / 1e9 / probe;
+    weight += w.seconds;
+    sum += w.seconds * f;
+    sum_sq += w.seconds * f * f;
+    ++n;
+  }
+  PairedFraction r;
+  if (n == 0) return r;
+  r.n = n;
+  r.mean = sum / weight;
+  r.sd = n > 1 ? std::sqrt(std::max(0.0, sum_sq / weight - r.mean * r.mean)) : 0.0;
+  return r;
 }
 
 double measure_read_bandwidth_gbs(int threads, size_t bytes, int repeats) {

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 
 namespace plumb::kernels {
 
@@ -29,6 +30,24 @@ class BandwidthProbe {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// A stretch of decoding between two probe reads: `tokens` tokens in `seconds` (decode time
+// only), the probe read just before it and just after it.
+struct DecodeWindow {
+  double tokens = 0, seconds = 0;
+  double probe_before_gbs = 0, probe_after_gbs = 0;
+};
+
+// Decode bandwidth as a fraction of the probe, window by window: each window's decode GB/s over
+// the mean of the two probe reads around it, then the mean of those fractions weighted by decode
+// time (and their sd).  On a shared machine the bandwidth moves by half from one second to the
+// next; a ratio of whole-run means mixes slow stretches of one with fast stretches of the other.
+// Windows without time or without a probe reading are skipped; n == 0 when none is left.
+struct PairedFraction {
+  double mean = 0, sd = 0;
+  int n = 0;
+};
+PairedFraction paired_decode_fraction(std::span<const DecodeWindow> windows, double bytes_per_token);
 
 // The best of `repeats` reads of a fresh `bytes` buffer with `threads` threads, in GB/s;
 // 0 when the buffer cannot be allocated or an argument is zero.

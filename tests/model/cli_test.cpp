@@ -138,6 +138,15 @@ TEST_F(EngineCli, BenchJson) {
   EXPECT_GE(j["weights_2mib_page_fraction"].get<double>(), 0.0);
   EXPECT_LE(j["weights_2mib_page_fraction"].get<double>(), 1.0);
 #endif
+  // With the probe: read before each run and after each window of decoding (a run's last token
+  // closes its last window), so 2 runs give at least 2 windows and two reads more than windows.
+  r = test::run_plumb("bench -m '" + model_ + "' -p 0 -n 4 -r 2 -t 1 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  j = nlohmann::json::parse(r.out);
+  const int windows = j["decode_windows"].get<int>();
+  EXPECT_GE(windows, 2) << r.out;
+  EXPECT_EQ(j["machine_read_samples"].size(), static_cast<size_t>(windows) + 2) << r.out;
+  EXPECT_GT(j["decode_bandwidth_fraction"].get<double>(), 0.0) << r.out;
   r = test::run_plumb("bench -p 16");
   EXPECT_EQ(r.exit_code, 2);
 }
