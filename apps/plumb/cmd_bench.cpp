@@ -10,6 +10,7 @@
 #include <iostream>
 #include <memory>
 #include <random>
+#include <thread>
 
 #include "command.h"
 #include "engine_cli.h"
@@ -139,15 +140,19 @@ int run(BenchOptions& o) {
   std::unique_ptr<kernels::BandwidthProbe> probe;
   std::vector<double> bw;
   std::vector<kernels::DecodeWindow> windows;
+  // The context's idle pool threads spin for 200 µs before they sleep; a read started at once
+  // would share a core with one of them and come out low.
+  auto read_probe = [&] {
+    std::this_thread::sleep_for(std::chrono::microseconds(300));
+    bw.push_back(probe->measure());
+    return bw.back();
+  };
   auto run_tg = [&](int n, bool measure) -> Result<double> {
     c.truncate(0);
     int32_t tok = prompt[0];
     const bool probing = measure && probe != nullptr;
     kernels::DecodeWindow w;
-    if (probing) {
-      w.probe_before_gbs = probe->measure();
-      bw.push_back(w.probe_before_gbs);
-    }
+    if (probing) w.probe_before_gbs = read_probe();
     double decode_ms = 0;
     for (int i = 0; i < n; ++i) {
       const auto t0 = Clock::now();
@@ -158,8 +163,7 @@ int run(BenchOptions& o) {
       w.tokens += 1;
       w.seconds += ms / 1000;
       if (probing && (w.seconds * 1000 >= kWindowMs || i == n - 1)) {
-        w.probe_after_gbs = probe->measure();
-        bw.push_back(w.probe_after_gbs);
+        w.probe_after_gbs = read_probe();
         windows.push_back(w);
         w = kernels::DecodeWindow{0, 0, w.probe_after_gbs, 0};
       }

@@ -67,8 +67,8 @@ PairedFraction paired_decode_fraction(std::span<const DecodeWindow> windows, dou
   double weight = 0, sum = 0, sum_sq = 0;
   int n = 0;
   for (const DecodeWindow& w : windows) {
-    const double probe = (w.probe_before_gbs + w.probe_after_gbs) / 2;
     if (w.seconds <= 0 || w.tokens <= 0 || w.probe_before_gbs <= 0 || w.probe_after_gbs <= 0) continue;
+    const double probe = (w.probe_before_gbs + w.probe_after_gbs) / 2;
     const double f = bytes_per_token * w.tokens / w.seconds / 1e9 / probe;
     weight += w.seconds;
     sum += w.seconds * f;

@@ -38,15 +38,16 @@ struct DecodeWindow {
   double probe_before_gbs = 0, probe_after_gbs = 0;
 };
 
+// The decode fraction of the probe over n windows: mean and sd weighted by decode time.
+struct PairedFraction {
+  double mean = 0, sd = 0;
+  int n = 0;
+};
 // Decode bandwidth as a fraction of the probe, window by window: each window's decode GB/s over
 // the mean of the two probe reads around it, then the mean of those fractions weighted by decode
 // time (and their sd).  On a shared machine the bandwidth moves by half from one second to the
 // next; a ratio of whole-run means mixes slow stretches of one with fast stretches of the other.
 // Windows without time or without a probe reading are skipped; n == 0 when none is left.
-struct PairedFraction {
-  double mean = 0, sd = 0;
-  int n = 0;
-};
 PairedFraction paired_decode_fraction(std::span<const DecodeWindow> windows, double bytes_per_token);
 
 // The best of `repeats` reads of a fresh `bytes` buffer with `threads` threads, in GB/s;
