@@ -403,18 +403,9 @@ void Context::Impl::attention(int64_t layer, int32_t pos0, int64_t n_tok) {
       const int64_t n = pos - start + 1;
       float* s = sc + start;
       kernels::dot_rows_f32(qh, c.kc(jp->layer, kvh, start), hd, n, hd, scale, s);
-      float mx = -INFINITY;
-      for (int64_t i = 0; i < n; ++i) {
-        if (cap > 0) s[i] = cap * std::tanh(s[i] * inv_cap);
-        mx = std::max(mx, s[i]);
-      }
-      float sum = 0;
-      for (int64_t i = 0; i < n; ++i) {
-        s[i] = std::exp(s[i] - mx);
-        sum += s[i];
-      }
-      const float inv = 1.0f / sum;
-      for (int64_t i = 0; i < n; ++i) s[i] *= inv;
+      if (cap > 0)
+        for (int64_t i = 0; i < n; ++i) s[i] = cap * std::tanh(s[i] * inv_cap);
+      kernels::softmax_inplace(s, n);
       kernels::weighted_sum_f32(s, c.vc(jp->layer, kvh, start), hd, n, hd, c.att.data() + t * c.q_dim + h * hd);
     }
   };
