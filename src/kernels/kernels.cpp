@@ -321,6 +321,19 @@ void dot_rows_f32(const float* q, const float* k, int64_t k_stride, int64_t n_ro
 void weighted_sum_f32(const float* w, const float* v, int64_t v_stride, int64_t n_rows, int64_t n, float* out) {
   active_kernel_table().weighted_sum_f32(w, v, v_stride, n_rows, n, out);
 }
+void dot_rows_multi_f32(const float* q, int64_t q_stride, int nq, const float* k, int64_t k_stride, int64_t n_rows,
+                        int64_t n, float scale, float* out, int64_t out_stride) {
+  const KernelTable& t = active_kernel_table();
+  if (t.dot_rows_multi_f32 != nullptr) return t.dot_rows_multi_f32(q, q_stride, nq, k, k_stride, n_rows, n, scale, out, out_stride);
+  for (int j = 0; j < nq; ++j) t.dot_rows_f32(q + j * q_stride, k, k_stride, n_rows, n, scale, out + j * out_stride);
+}
+void weighted_sum_multi_f32(const float* w, int64_t w_stride, int nq, const float* v, int64_t v_stride,
+                            int64_t n_rows, int64_t n, float* out, int64_t out_stride) {
+  const KernelTable& t = active_kernel_table();
+  if (t.weighted_sum_multi_f32 != nullptr)
+    return t.weighted_sum_multi_f32(w, w_stride, nq, v, v_stride, n_rows, n, out, out_stride);
+  for (int j = 0; j < nq; ++j) t.weighted_sum_f32(w + j * w_stride, v, v_stride, n_rows, n, out + j * out_stride);
+}
 void swiglu_inplace(float* gate, const float* up, int64_t n) { active_kernel_table().swiglu_inplace(gate, up, n); }
 void geglu_inplace(float* gate, const float* up, int64_t n) { active_kernel_table().geglu_inplace(gate, up, n); }
 

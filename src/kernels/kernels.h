@@ -87,6 +87,14 @@ void axpy_f32(float a, const float* x, float* out, int64_t n);
 void dot_rows_f32(const float* q, const float* k, int64_t k_stride, int64_t n_rows, int64_t n, float scale,
                   float* out);
 void weighted_sum_f32(const float* w, const float* v, int64_t v_stride, int64_t n_rows, int64_t n, float* out);
+// The same for nq query heads that share one KV head's rows (grouped-query attention), so that
+// each cached row is read once for all of them rather than once per query head: query j is at
+// q + j * q_stride, its scores / weights at out / w + j * (out_stride / w_stride), its output at
+// out + j * out_stride.  Each query's result does not depend on nq or on its place among them.
+void dot_rows_multi_f32(const float* q, int64_t q_stride, int nq, const float* k, int64_t k_stride, int64_t n_rows,
+                        int64_t n, float scale, float* out, int64_t out_stride);
+void weighted_sum_multi_f32(const float* w, int64_t w_stride, int nq, const float* v, int64_t v_stride,
+                            int64_t n_rows, int64_t n, float* out, int64_t out_stride);
 // gate[i] = silu(gate[i]) * up[i]
 void swiglu_inplace(float* gate, const float* up, int64_t n);
 // gate[i] = gelu(gate[i]) * up[i], GELU in its tanh form (Gemma's gelu_pytorch_tanh, ggml_gelu)

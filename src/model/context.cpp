@@ -54,7 +54,7 @@ struct Context::Impl {
   std::vector<int32_t> expert_id, expert_rows;
   std::vector<float> rope_cos, rope_sin;  // [2][n_batch][n_rot / 2]: set 1 for sliding-window layers (gemma3)
   const float* rope_factors = nullptr;    // divisors of the frequencies: rope_freqs, or LongRoPE's for this n_ctx
-  std::vector<float> scores;              // [n_threads][n_ctx]
+  std::vector<float> scores;              // [n_threads][4][n_ctx]: up to 4 query heads at a time
   std::vector<float> logits;              // last token
   std::vector<float> all_logits;          // [n_tokens][n_vocab] when asked for
   size_t n_all_logits = 0;
@@ -210,7 +210,7 @@ Result<std::unique_ptr<Context>> Context::create(const Model& model, const Conte
     c->fused.resize(B * static_cast<size_t>(c->fused_width));
     c->rope_cos.resize(2 * B * (hp.n_rot / 2));
     c->rope_sin.resize(2 * B * (hp.n_rot / 2));
-    c->scores.resize(static_cast<size_t>(c->n_threads) * c->n_ctx);
+    c->scores.resize(static_cast<size_t>(c->n_threads) * 4 * c->n_ctx);
     c->logits.resize(hp.n_vocab);
   } catch (const std::bad_alloc&) {
     return Status::OutOfRange("not enough memory for a context of " + std::to_string(c->n_ctx) +
@@ -386,33 +386,44 @@ struct AttnJob {
 void Context::Impl::attention(int64_t layer, int32_t pos0, int64_t n_tok) {
   AttnJob job{this, layer, pos0};
   const AttnJob* jp = &job;
+  // One item per token, KV head and run of up to four of the query heads that share it: they
+  // read the KV head's cached rows together (kernels::dot_rows_multi_f32 and
+  // weighted_sum_multi_f32 take four at a time), and a model with one or two KV heads still has
+  // items for every thread.
   auto body = [jp](int64_t begin, int64_t end, int thread) {
     Context::Impl& c = *jp->c;
     const ModelHParams& hp = c.hp;
     const int64_t hd = hp.head_dim, group = hp.n_head / hp.n_head_kv;
+    const int64_t runs = (group + 3) / 4;
     const float scale = hp.attn_scale > 0 ? hp.attn_scale : 1.0f / std::sqrt(static_cast<float>(hd));
     const int64_t window = c.layer_swa(jp->layer) ? hp.sliding_window : 0;
     const float cap = hp.attn_softcap, inv_cap = cap > 0 ? 1.0f / cap : 0.0f;
-    float* sc = c.scores.data() + static_cast<size_t>(thread) * c.n_ctx;
+    float* sc = c.scores.data() + static_cast<size_t>(thread) * 4 * c.n_ctx;
     for (int64_t item = begin; item < end; ++item) {
-      const int64_t t = item / hp.n_head, h = item % hp.n_head, kvh = h / group;
+      const int64_t t = item / (hp.n_head_kv * runs), kvh = item / runs % hp.n_head_kv, run = item % runs;
+      const int64_t h0 = kvh * group + 4 * run, nq = std::min<int64_t>(4, group - 4 * run);
       const int64_t pos = jp->pos0 + t;
       const int64_t start = window > 0 ? std::max<int64_t>(0, pos - window + 1) : 0;
-      const float* qh = c.q.data() + t * c.q_dim + h * hd;
-      // A head's cached positions are consecutive rows of hd floats.
+      const float* qh = c.q.data() + t * c.q_dim + h0 * hd;
+      // A head's cached positions are consecutive rows of hd floats; query j's scores are at
+      // sc + j * n_ctx.
       const int64_t n = pos - start + 1;
-      float* s = sc + start;
-      kernels::dot_rows_f32(qh, c.kc(jp->layer, kvh, start), hd, n, hd, scale, s);
-      if (cap > 0)
-        for (int64_t i = 0; i < n; ++i) s[i] = cap * std::tanh(s[i] * inv_cap);
-      kernels::softmax_inplace(s, n);
-      kernels::weighted_sum_f32(s, c.vc(jp->layer, kvh, start), hd, n, hd, c.att.data() + t * c.q_dim + h * hd);
+      kernels::dot_rows_multi_f32(qh, hd, static_cast<int>(nq), c.kc(jp->layer, kvh, start), hd, n, hd, scale, sc,
+                                  c.n_ctx);
+      for (int64_t j = 0; j < nq; ++j) {
+        float* s = sc + j * c.n_ctx;
+        if (cap > 0)
+          for (int64_t i = 0; i < n; ++i) s[i] = cap * std::tanh(s[i] * inv_cap);
+        kernels::softmax_inplace(s, n);
+      }
+      kernels::weighted_sum_multi_f32(sc, c.n_ctx, static_cast<int>(nq), c.vc(jp->layer, kvh, start), hd, n, hd,
+                                      c.att.data() + t * c.q_dim + h0 * hd, hd);
     }
   };
   // Waking the pool costs microseconds; small attention (short contexts, tiny models) is
   // cheaper on the calling thread.
-  const int64_t items = n_tok * hp.n_head;
-  const int64_t work = items * (pos0 + n_tok) * hp.head_dim;
+  const int64_t items = n_tok * hp.n_head_kv * ((hp.n_head / hp.n_head_kv + 3) / 4);
+  const int64_t work = n_tok * hp.n_head * (pos0 + n_tok) * hp.head_dim;
   if (work < (1 << 15) || pool->size() == 1)
     body(0, items, 0);
   else

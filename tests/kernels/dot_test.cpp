@@ -268,7 +268,7 @@ TEST(Attention, RowKernelsMatchDefinitionAtEveryLevel) {
   std::vector<Isa> levels = simd_levels();
   levels.insert(levels.begin(), Isa::kScalar);
   for (const int64_t n : {1, 7, 8, 16, 40, 64, 65, 80, 128, 200}) {
-    for (const int64_t rows : {0, 1, 3, 4, 5, 17}) {
+    for (const int64_t rows : {0, 1, 3, 4, 5, 15, 16, 17, 31, 33, 100}) {
       const int64_t stride = n + 3;
       const std::vector<float> q = test::random_floats(n, 10 + n, -2.0f, 2.0f);
       const std::vector<float> kv = test::random_floats(std::max<int64_t>(1, rows * stride), 20 + n, -2.0f, 2.0f);
@@ -299,6 +299,62 @@ TEST(Attention, RowKernelsMatchDefinitionAtEveryLevel) {
           ASSERT_LE(std::fabs(out[i] - want), 1e-6 * mag + 1e-30) << name << " element " << i;
         }
         EXPECT_EQ(out[n], -7.0f) << name << ": wrote past the head";
+      }
+    }
+  }
+}
+
+// The grouped-query forms: nq queries over the same rows, each with its own scores / weights and
+// output, strided; every query against the definition, and nothing written between them.
+TEST(Attention, GroupedKernelsMatchDefinitionAtEveryLevel) {
+  std::vector<Isa> levels = simd_levels();
+  levels.insert(levels.begin(), Isa::kScalar);
+  for (const int64_t n : {1, 7, 16, 64, 65, 128}) {
+    for (const int64_t rows : {0, 1, 3, 4, 5, 17, 33}) {
+      for (const int nq : {1, 2, 3, 4, 5, 8}) {
+        const int64_t stride = n + 3, q_stride = n + 5, out_stride = rows + 2;
+        const std::vector<float> q = test::random_floats(nq * q_stride, 40 + n, -2.0f, 2.0f);
+        const std::vector<float> kv = test::random_floats(std::max<int64_t>(1, rows * stride), 50 + n, -2.0f, 2.0f);
+        const std::vector<float> w = test::random_floats(std::max<int64_t>(1, nq * out_stride), 60 + rows, 0.0f, 1.0f);
+        for (Isa isa : levels) {
+          const KernelTable& k = kernel_table(isa);
+          const std::string name = std::string(isa_name(isa)) + " n=" + std::to_string(n) +
+                                   " rows=" + std::to_string(rows) + " nq=" + std::to_string(nq);
+          std::vector<float> scores(static_cast<size_t>(nq * out_stride), -7.0f);
+          if (k.dot_rows_multi_f32 != nullptr)
+            k.dot_rows_multi_f32(q.data(), q_stride, nq, kv.data(), stride, rows, n, 0.125f, scores.data(), out_stride);
+          else
+            for (int j = 0; j < nq; ++j)
+              k.dot_rows_f32(q.data() + j * q_stride, kv.data(), stride, rows, n, 0.125f, scores.data() + j * out_stride);
+          std::vector<float> out(static_cast<size_t>(nq * q_stride), -7.0f);
+          if (k.weighted_sum_multi_f32 != nullptr)
+            k.weighted_sum_multi_f32(w.data(), out_stride, nq, kv.data(), stride, rows, n, out.data(), q_stride);
+          else
+            for (int j = 0; j < nq; ++j)
+              k.weighted_sum_f32(w.data() + j * out_stride, kv.data(), stride, rows, n, out.data() + j * q_stride);
+          for (int j = 0; j < nq; ++j) {
+            for (int64_t r = 0; r < rows; ++r) {
+              double dot = 0.0, mag = 0.0;
+              for (int64_t i = 0; i < n; ++i) {
+                dot += double{q[j * q_stride + i]} * kv[r * stride + i];
+                mag += std::fabs(double{q[j * q_stride + i]} * kv[r * stride + i]);
+              }
+              ASSERT_LE(std::fabs(scores[j * out_stride + r] - 0.125 * dot), 1e-6 * mag) << name << " query " << j << " row " << r;
+            }
+            for (int64_t r = rows; r < out_stride; ++r)
+              EXPECT_EQ(scores[j * out_stride + r], -7.0f) << name << " query " << j << ": wrote past the last row";
+            for (int64_t i = 0; i < n; ++i) {
+              double want = 0.0, mag = 0.0;
+              for (int64_t r = 0; r < rows; ++r) {
+                want += double{w[j * out_stride + r]} * kv[r * stride + i];
+                mag += std::fabs(double{w[j * out_stride + r]} * kv[r * stride + i]);
+              }
+              ASSERT_LE(std::fabs(out[j * q_stride + i] - want), 1e-6 * mag + 1e-30) << name << " query " << j << " element " << i;
+            }
+            for (int64_t i = n; i < q_stride; ++i)
+              EXPECT_EQ(out[j * q_stride + i], -7.0f) << name << " query " << j << ": wrote past the head";
+          }
+        }
       }
     }
   }

@@ -48,6 +48,12 @@ std::vector<ModelShape> shapes() {
   b.tied = true;
   b.seed = 2;
   out.push_back(b);
+  ModelShape mq;  // llama, one KV head for 6 query heads: attention takes them in runs of 4 and 2
+  mq.n_embd = 96;
+  mq.n_head = 6;
+  mq.n_head_kv = 1;
+  mq.seed = 12;
+  out.push_back(mq);
   ModelShape c;  // qwen2 (biases, NeoX rope), GQA 6:2, tied
   c.arch = "qwen2";
   c.n_embd = 96;
