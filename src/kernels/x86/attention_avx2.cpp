@@ -89,11 +89,103 @@ void weighted_sum_f32(const float* w, const float* v, int64_t v_stride, int64_t 
   }
 }
 
+// Grouped-query attention (see attention_avx512.cpp): up to four query heads take each cached
+// row from one load of it.  Sixteen ymm registers hold two columns of eight per query in the
+// weighted sum, where the one-head kernel holds four.
+template <int M>
+void dot_rows_group(const float* q, int64_t q_stride, const float* k, int64_t k_stride, int64_t n_rows, int64_t n,
+                    float scale, float* out, int64_t out_stride) {
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const float* kr = k + r * k_stride;
+    __m256 a[M];
+    for (int j = 0; j < M; ++j) a[j] = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      const __m256 kv = _mm256_loadu_ps(kr + i);
+      for (int j = 0; j < M; ++j) a[j] = _mm256_fmadd_ps(_mm256_loadu_ps(q + j * q_stride + i), kv, a[j]);
+    }
+    for (int j = 0; j < M; ++j) {
+      float s = hsum(a[j]);
+      for (int64_t c = i; c < n; ++c) s += q[j * q_stride + c] * kr[c];
+      out[j * out_stride + r] = s * scale;
+    }
+  }
+}
+
+void dot_rows_multi_f32(const float* q, int64_t q_stride, int nq, const float* k, int64_t k_stride, int64_t n_rows,
+                        int64_t n, float scale, float* out, int64_t out_stride) {
+  for (int j = 0; j < nq; j += 4) {
+    const float* qj = q + j * q_stride;
+    float* oj = out + j * out_stride;
+    switch (nq - j < 4 ? nq - j : 4) {
+      case 1: dot_rows_group<1>(qj, q_stride, k, k_stride, n_rows, n, scale, oj, out_stride); break;
+      case 2: dot_rows_group<2>(qj, q_stride, k, k_stride, n_rows, n, scale, oj, out_stride); break;
+      case 3: dot_rows_group<3>(qj, q_stride, k, k_stride, n_rows, n, scale, oj, out_stride); break;
+      default: dot_rows_group<4>(qj, q_stride, k, k_stride, n_rows, n, scale, oj, out_stride); break;
+    }
+  }
+}
+
+template <int M>
+void weighted_sum_group(const float* w, int64_t w_stride, const float* v, int64_t v_stride, int64_t n_rows, int64_t n,
+                        float* out, int64_t out_stride) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m256 a[M][2];
+    for (int j = 0; j < M; ++j) a[j][0] = a[j][1] = _mm256_setzero_ps();
+    for (int64_t r = 0; r < n_rows; ++r) {
+      const float* vr = v + r * v_stride + i;
+      const __m256 v0 = _mm256_loadu_ps(vr), v1 = _mm256_loadu_ps(vr + 8);
+      for (int j = 0; j < M; ++j) {
+        const __m256 wr = _mm256_set1_ps(w[j * w_stride + r]);
+        a[j][0] = _mm256_fmadd_ps(wr, v0, a[j][0]);
+        a[j][1] = _mm256_fmadd_ps(wr, v1, a[j][1]);
+      }
+    }
+    for (int j = 0; j < M; ++j) {
+      _mm256_storeu_ps(out + j * out_stride + i, a[j][0]);
+      _mm256_storeu_ps(out + j * out_stride + i + 8, a[j][1]);
+    }
+  }
+  for (; i + 8 <= n; i += 8) {
+    __m256 a[M];
+    for (int j = 0; j < M; ++j) a[j] = _mm256_setzero_ps();
+    for (int64_t r = 0; r < n_rows; ++r) {
+      const __m256 vr = _mm256_loadu_ps(v + r * v_stride + i);
+      for (int j = 0; j < M; ++j) a[j] = _mm256_fmadd_ps(_mm256_set1_ps(w[j * w_stride + r]), vr, a[j]);
+    }
+    for (int j = 0; j < M; ++j) _mm256_storeu_ps(out + j * out_stride + i, a[j]);
+  }
+  for (; i < n; ++i) {
+    for (int j = 0; j < M; ++j) {
+      float a = 0.0f;
+      for (int64_t r = 0; r < n_rows; ++r) a += w[j * w_stride + r] * v[r * v_stride + i];
+      out[j * out_stride + i] = a;
+    }
+  }
+}
+
+void weighted_sum_multi_f32(const float* w, int64_t w_stride, int nq, const float* v, int64_t v_stride,
+                            int64_t n_rows, int64_t n, float* out, int64_t out_stride) {
+  for (int j = 0; j < nq; j += 4) {
+    const float* wj = w + j * w_stride;
+    float* oj = out + j * out_stride;
+    switch (nq - j < 4 ? nq - j : 4) {
+      case 1: weighted_sum_group<1>(wj, w_stride, v, v_stride, n_rows, n, oj, out_stride); break;
+      case 2: weighted_sum_group<2>(wj, w_stride, v, v_stride, n_rows, n, oj, out_stride); break;
+      case 3: weighted_sum_group<3>(wj, w_stride, v, v_stride, n_rows, n, oj, out_stride); break;
+      default: weighted_sum_group<4>(wj, w_stride, v, v_stride, n_rows, n, oj, out_stride); break;
+    }
+  }
+}
+
 }  // namespace
 
 void install_avx2_attention(KernelTable& t) {
   t.dot_rows_f32 = dot_rows_f32;
   t.weighted_sum_f32 = weighted_sum_f32;
+  t.dot_rows_multi_f32 = dot_rows_multi_f32;
+  t.weighted_sum_multi_f32 = weighted_sum_multi_f32;
 }
 
 }  // namespace plumb::kernels
