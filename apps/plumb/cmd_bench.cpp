@@ -28,6 +28,7 @@ struct BenchOptions {
   std::string synthetic;
   int32_t n_prompt = 512;
   int32_t n_gen = 128;
+  int32_t depth = 0;
   int32_t threads = 0;
   int32_t reps = 3;
   bool json = false;
@@ -91,8 +92,8 @@ int run(BenchOptions& o) {
     print_error("bench", "give exactly one of -m MODEL or --synthetic PRESET:TYPE");
     return kExitUsage;
   }
-  if (o.n_prompt < 0 || o.n_gen < 0 || o.reps < 1) {
-    print_error("bench", "-p and -n must be >= 0 and -r >= 1");
+  if (o.n_prompt < 0 || o.n_gen < 0 || o.depth < 0 || o.reps < 1) {
+    print_error("bench", "-p, -n and -d must be >= 0 and -r >= 1");
     return kExitUsage;
   }
   std::string path = o.model;
@@ -111,8 +112,8 @@ int run(BenchOptions& o) {
   }
   const ModelHParams& hp = (*model)->hparams();
   ContextParams cp;
-  cp.n_ctx = std::max(16, o.n_prompt + o.n_gen + 1);
-  cp.n_batch = std::max(1, std::min(o.n_prompt, 512));
+  cp.n_ctx = std::max(16, o.depth + o.n_prompt + o.n_gen + 1);
+  cp.n_batch = std::max(1, std::min(std::max(o.n_prompt, o.depth), 512));
   cp.n_threads = o.threads;
   auto ctx = Context::create(**model, cp);
   if (!ctx.ok()) {
@@ -124,10 +125,18 @@ int run(BenchOptions& o) {
   std::uniform_int_distribution<int32_t> any(0, static_cast<int32_t>(hp.n_vocab - 1));
   std::vector<int32_t> prompt(static_cast<size_t>(std::max(o.n_prompt, 1)));
   for (auto& t : prompt) t = any(rng);
+  if (o.depth > 0) {
+    // As llama-bench -d: the tests run after `depth` tokens already in the context, which every
+    // repetition keeps (truncate) rather than evaluates again.
+    std::vector<int32_t> fill(static_cast<size_t>(o.depth));
+    for (auto& t : fill) t = any(rng);
+    if (!o.json) std::fprintf(stderr, "plumb bench: filling the context with %d tokens (-d)\n", o.depth);
+    if (Status st = c.eval(fill); !st.ok()) return print_error("bench", st.message()), kExitError;
+  }
 
   using Clock = std::chrono::steady_clock;
   auto run_pp = [&](int n) -> Result<double> {
-    c.truncate(0);
+    c.truncate(o.depth);
     const auto t0 = Clock::now();
     PLUMB_RETURN_IF_ERROR(c.eval(std::span<const int32_t>(prompt.data(), static_cast<size_t>(n))));
     return ms_between(t0, Clock::now());
@@ -148,7 +157,7 @@ int run(BenchOptions& o) {
     return bw.back();
   };
   auto run_tg = [&](int n, bool measure) -> Result<double> {
-    c.truncate(0);
+    c.truncate(o.depth);
     int32_t tok = prompt[0];
     const bool probing = measure && probe != nullptr;
     kernels::DecodeWindow w;
@@ -226,6 +235,7 @@ int run(BenchOptions& o) {
     j["threads"] = c.n_threads();
     j["isa"] = kernels::active_isa();
     j["reps"] = o.reps;
+    j["depth"] = o.depth;
     if (!pp.empty()) j["pp"] = {{"n", o.n_prompt}, {"tok_s_mean", pps.mean}, {"tok_s_sd", pps.sd}, {"samples", pp}};
     if (!tg.empty()) j["tg"] = {{"n", o.n_gen}, {"tok_s_mean", tgs.mean}, {"tok_s_sd", tgs.sd}, {"samples", tg}};
     j["bytes_per_token"] = (*model)->bytes_per_token();
@@ -242,22 +252,23 @@ int run(BenchOptions& o) {
     std::cout << j.dump(2) << "\n";
     return kExitOk;
   }
-  std::printf("| %-28s | %9s | %7s | %-6s | %7s | %-6s | %10s | %20s |\n", "model", "size", "params", "type", "threads",
+  std::printf("| %-28s | %9s | %7s | %-6s | %7s | %-6s | %14s | %20s |\n", "model", "size", "params", "type", "threads",
               "isa", "test", "t/s");
   std::printf("| %s | %s | %s | %s | %s | %s | %s | %s |\n", std::string(28, '-').c_str(), std::string(9, '-').c_str(),
               std::string(7, '-').c_str(), std::string(6, '-').c_str(), std::string(7, '-').c_str(),
-              std::string(6, '-').c_str(), std::string(10, '-').c_str(), std::string(20, '-').c_str());
+              std::string(6, '-').c_str(), std::string(14, '-').c_str(), std::string(20, '-').c_str());
   char size_s[32], params_s[32];
   if (size_gib >= 1) std::snprintf(size_s, sizeof size_s, "%.2f GiB", size_gib);
   else std::snprintf(size_s, sizeof size_s, "%.2f MiB", size_gib * 1024);
   if (params_b >= 1) std::snprintf(params_s, sizeof params_s, "%.2f B", params_b);
   else std::snprintf(params_s, sizeof params_s, "%.2f M", params_b * 1000);
   auto row = [&](const std::string& test, const Stat& s) {
-    std::printf("| %-28s | %9s | %7s | %-6s | %7d | %-6s | %10s | %11.2f ± %6.2f |\n", name.c_str(), size_s, params_s,
+    std::printf("| %-28s | %9s | %7s | %-6s | %7d | %-6s | %14s | %11.2f ± %6.2f |\n", name.c_str(), size_s, params_s,
                 type.c_str(), c.n_threads(), kernels::active_isa(), test.c_str(), s.mean, s.sd);
   };
-  if (!pp.empty()) row("pp" + std::to_string(o.n_prompt), pps);
-  if (!tg.empty()) row("tg" + std::to_string(o.n_gen), tgs);
+  const std::string at = o.depth > 0 ? " @ d" + std::to_string(o.depth) : "";
+  if (!pp.empty()) row("pp" + std::to_string(o.n_prompt) + at, pps);
+  if (!tg.empty()) row("tg" + std::to_string(o.n_gen) + at, tgs);
   if (!tg.empty()) {
     std::printf("\ndecode reads %.1f MB of weights per token: %.2f GB/s", bytes / 1e6, decode_gbs);
     if (paired.n > 0)
@@ -291,6 +302,10 @@ const CommandRegistration kRegistration(
           ->capture_default_str();
       sub.add_option("-n,--n-gen", o->n_gen, "tokens generated one at a time (tg test); 0 = skip")
           ->capture_default_str();
+      sub.add_option("-d,--n-depth", o->depth,
+                     "tokens already in the context when each test runs (as llama-bench -d): attention then reads\n"
+                     "their keys and values too, which the bandwidth figure (weights only) does not count")
+          ->capture_default_str();
       sub.add_option("-t,--threads", o->threads, "threads (default: all cores)");
       sub.add_option("-r,--repetitions", o->reps, "repetitions of each test (mean ± sd)")->capture_default_str();
       sub.add_flag("--no-bandwidth", o->no_bandwidth, "skip the memory-bandwidth probe");
@@ -310,6 +325,7 @@ const CommandRegistration kRegistration(
           "  plumb bench --synthetic 1b:q4_0 -p 512 -n 128 -t 2 -r 3\n"
           "  plumb bench --synthetic 1b:q4_K_M -p 512 -n 128 -t 2 -r 3\n"
           "  plumb bench -m model.gguf -p 512 -n 128\n"
+          "  plumb bench -m model.gguf -p 512 -n 128 -d 4096     (the same after 4096 tokens of context)\n"
           "  plumb bench --synthetic small:q8_0 -p 64 -n 32 -r 1 --json");
       return [o] { return run(*o); };
     });

@@ -147,6 +147,16 @@ TEST_F(EngineCli, BenchJson) {
   EXPECT_GE(windows, 2) << r.out;
   EXPECT_EQ(j["machine_read_samples"].size(), static_cast<size_t>(windows) + 2) << r.out;
   EXPECT_GT(j["decode_bandwidth_fraction"].get<double>(), 0.0) << r.out;
+  // -d: the tests run after that many tokens of context, and say so.
+  r = test::run_plumb("bench -m '" + model_ + "' -p 4 -n 2 -d 6 -r 1 -t 1 --no-bandwidth --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["depth"].get<int>(), 6);
+  EXPECT_GT(j["tg"]["tok_s_mean"].get<double>(), 0.0);
+  r = test::run_plumb("bench -m '" + model_ + "' -p 4 -n 2 -d 6 -r 1 -t 1 --no-bandwidth");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("tg2 @ d6"), std::string::npos) << r.out;
+  EXPECT_EQ(test::run_plumb("bench -m '" + model_ + "' -d -1").exit_code, 2);
   r = test::run_plumb("bench -p 16");
   EXPECT_EQ(r.exit_code, 2);
 }
