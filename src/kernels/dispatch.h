@@ -81,6 +81,11 @@ struct KernelTable {
                              int64_t n_rows, int64_t n, float scale, float* out, int64_t out_stride) = nullptr;
   void (*weighted_sum_multi_f32)(const float* w, int64_t w_stride, int nq, const float* v, int64_t v_stride,
                                  int64_t n_rows, int64_t n, float* out, int64_t out_stride) = nullptr;
+  // The same over a cache of f16 keys and values (every level has them).
+  void (*dot_rows_multi_f16)(const float* q, int64_t q_stride, int nq, const uint16_t* k, int64_t k_stride,
+                             int64_t n_rows, int64_t n, float scale, float* out, int64_t out_stride) = nullptr;
+  void (*weighted_sum_multi_f16)(const float* w, int64_t w_stride, int nq, const uint16_t* v, int64_t v_stride,
+                                 int64_t n_rows, int64_t n, float* out, int64_t out_stride) = nullptr;
   void (*swiglu_inplace)(float* gate, const float* up, int64_t n) = nullptr;
   void (*geglu_inplace)(float* gate, const float* up, int64_t n) = nullptr;
   // Sum of n floats, for the bandwidth probe (must read every byte).

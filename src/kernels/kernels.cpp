@@ -334,6 +334,14 @@ void weighted_sum_multi_f32(const float* w, int64_t w_stride, int nq, const floa
     return t.weighted_sum_multi_f32(w, w_stride, nq, v, v_stride, n_rows, n, out, out_stride);
   for (int j = 0; j < nq; ++j) t.weighted_sum_f32(w + j * w_stride, v, v_stride, n_rows, n, out + j * out_stride);
 }
+void dot_rows_multi_f16(const float* q, int64_t q_stride, int nq, const uint16_t* k, int64_t k_stride, int64_t n_rows,
+                        int64_t n, float scale, float* out, int64_t out_stride) {
+  active_kernel_table().dot_rows_multi_f16(q, q_stride, nq, k, k_stride, n_rows, n, scale, out, out_stride);
+}
+void weighted_sum_multi_f16(const float* w, int64_t w_stride, int nq, const uint16_t* v, int64_t v_stride,
+                            int64_t n_rows, int64_t n, float* out, int64_t out_stride) {
+  active_kernel_table().weighted_sum_multi_f16(w, w_stride, nq, v, v_stride, n_rows, n, out, out_stride);
+}
 void swiglu_inplace(float* gate, const float* up, int64_t n) { active_kernel_table().swiglu_inplace(gate, up, n); }
 void geglu_inplace(float* gate, const float* up, int64_t n) { active_kernel_table().geglu_inplace(gate, up, n); }
 

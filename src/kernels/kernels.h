@@ -95,6 +95,12 @@ void dot_rows_multi_f32(const float* q, int64_t q_stride, int nq, const float* k
                         int64_t n, float scale, float* out, int64_t out_stride);
 void weighted_sum_multi_f32(const float* w, int64_t w_stride, int nq, const float* v, int64_t v_stride,
                             int64_t n_rows, int64_t n, float* out, int64_t out_stride);
+// The same over keys and values stored as f16 (a KV cache of half the size); the products and
+// sums are in f32.
+void dot_rows_multi_f16(const float* q, int64_t q_stride, int nq, const uint16_t* k, int64_t k_stride, int64_t n_rows,
+                        int64_t n, float scale, float* out, int64_t out_stride);
+void weighted_sum_multi_f16(const float* w, int64_t w_stride, int nq, const uint16_t* v, int64_t v_stride,
+                            int64_t n_rows, int64_t n, float* out, int64_t out_stride);
 // gate[i] = silu(gate[i]) * up[i]
 void swiglu_inplace(float* gate, const float* up, int64_t n);
 // gate[i] = gelu(gate[i]) * up[i], GELU in its tanh form (Gemma's gelu_pytorch_tanh, ggml_gelu)

@@ -243,6 +243,27 @@ void weighted_sum_f32(const float* w, const float* v, int64_t v_stride, int64_t 
   for (int64_t r = 0; r < n_rows; ++r) axpy_f32(w[r], v + r * v_stride, out, n);
 }
 
+void dot_rows_multi_f16(const float* q, int64_t q_stride, int nq, const uint16_t* k, int64_t k_stride, int64_t n_rows,
+                        int64_t n, float scale, float* out, int64_t out_stride) {
+  for (int j = 0; j < nq; ++j) {
+    for (int64_t r = 0; r < n_rows; ++r) {
+      float s = 0.0f;
+      for (int64_t i = 0; i < n; ++i) s += q[j * q_stride + i] * fp16_to_fp32(k[r * k_stride + i]);
+      out[j * out_stride + r] = s * scale;
+    }
+  }
+}
+
+void weighted_sum_multi_f16(const float* w, int64_t w_stride, int nq, const uint16_t* v, int64_t v_stride,
+                            int64_t n_rows, int64_t n, float* out, int64_t out_stride) {
+  for (int j = 0; j < nq; ++j) {
+    float* o = out + j * out_stride;
+    std::fill(o, o + n, 0.0f);
+    for (int64_t r = 0; r < n_rows; ++r)
+      for (int64_t i = 0; i < n; ++i) o[i] += w[j * w_stride + r] * fp16_to_fp32(v[r * v_stride + i]);
+  }
+}
+
 void swiglu_inplace(float* gate, const float* up, int64_t n) {
   for (int64_t i = 0; i < n; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
 }
@@ -293,6 +314,8 @@ void install_scalar_kernels(KernelTable& t) {
   t.axpy_f32 = axpy_f32;
   t.dot_rows_f32 = dot_rows_f32;
   t.weighted_sum_f32 = weighted_sum_f32;
+  t.dot_rows_multi_f16 = dot_rows_multi_f16;
+  t.weighted_sum_multi_f16 = weighted_sum_multi_f16;
   t.swiglu_inplace = swiglu_inplace;
   t.geglu_inplace = geglu_inplace;
   t.sum_f32 = sum_f32;

@@ -19,6 +19,12 @@ inline float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+// Eight cached values as floats, from an f32 or an f16 cache; one value.
+inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+inline __m256 load8(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+inline float to_f32(float x) { return x; }
+inline float to_f32(uint16_t h) { return _cvtsh_ss(h); }
+
 float dot_row(const float* q, const float* k, int64_t n) {
   __m256 acc = _mm256_setzero_ps();
   int64_t i = 0;
@@ -103,8 +109,9 @@ inline __m256 sum8(const __m256 (&v)[8]) {
 // Four queries against two rows at a time, eight accumulators summed together (sum8).  Missing
 // queries and rows of a partial block are computed from query / row 0 and not stored, so every
 // score takes the same path.
-void dot_rows_multi_f32(const float* q, int64_t q_stride, int nq, const float* k, int64_t k_stride, int64_t n_rows,
-                        int64_t n, float scale, float* out, int64_t out_stride) {
+template <typename T>
+void dot_rows_multi(const float* q, int64_t q_stride, int nq, const T* k, int64_t k_stride, int64_t n_rows, int64_t n,
+                    float scale, float* out, int64_t out_stride) {
   const int64_t full = n / 8 * 8;
   for (int j0 = 0; j0 < nq; j0 += 4) {
     const int mq = nq - j0 < 4 ? nq - j0 : 4;
@@ -112,12 +119,12 @@ void dot_rows_multi_f32(const float* q, int64_t q_stride, int nq, const float* k
     for (int j = 0; j < 4; ++j) qj[j] = q + (j0 + (j < mq ? j : 0)) * q_stride;
     for (int64_t r0 = 0; r0 < n_rows; r0 += 2) {
       const int64_t mr = n_rows - r0 < 2 ? n_rows - r0 : 2;
-      const float* k0 = k + r0 * k_stride;
-      const float* k1 = mr == 2 ? k0 + k_stride : k0;
+      const T* k0 = k + r0 * k_stride;
+      const T* k1 = mr == 2 ? k0 + k_stride : k0;
       __m256 a[8];  // a[2j + r]: query j, row r
       for (int i = 0; i < 8; ++i) a[i] = _mm256_setzero_ps();
       for (int64_t i = 0; i < full; i += 8) {
-        const __m256 kv0 = _mm256_loadu_ps(k0 + i), kv1 = _mm256_loadu_ps(k1 + i);
+        const __m256 kv0 = load8(k0 + i), kv1 = load8(k1 + i);
         for (int j = 0; j < 4; ++j) {
           const __m256 qv = _mm256_loadu_ps(qj[j] + i);
           a[2 * j] = _mm256_fmadd_ps(qv, kv0, a[2 * j]);
@@ -128,9 +135,9 @@ void dot_rows_multi_f32(const float* q, int64_t q_stride, int nq, const float* k
       _mm256_store_ps(lanes, sum8(a));
       for (int j = 0; j < mq; ++j) {
         for (int r = 0; r < mr; ++r) {
-          const float* kr = r == 0 ? k0 : k1;
+          const T* kr = r == 0 ? k0 : k1;
           float s = lanes[2 * j + r];
-          for (int64_t c = full; c < n; ++c) s += qj[j][c] * kr[c];
+          for (int64_t c = full; c < n; ++c) s += qj[j][c] * to_f32(kr[c]);
           out[(j0 + j) * out_stride + r0 + r] = s * scale;
         }
       }
@@ -138,16 +145,16 @@ void dot_rows_multi_f32(const float* q, int64_t q_stride, int nq, const float* k
   }
 }
 
-template <int M>
-void weighted_sum_group(const float* w, int64_t w_stride, const float* v, int64_t v_stride, int64_t n_rows, int64_t n,
+template <int M, typename T>
+void weighted_sum_group(const float* w, int64_t w_stride, const T* v, int64_t v_stride, int64_t n_rows, int64_t n,
                         float* out, int64_t out_stride) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
     __m256 a[M][2];
     for (int j = 0; j < M; ++j) a[j][0] = a[j][1] = _mm256_setzero_ps();
     for (int64_t r = 0; r < n_rows; ++r) {
-      const float* vr = v + r * v_stride + i;
-      const __m256 v0 = _mm256_loadu_ps(vr), v1 = _mm256_loadu_ps(vr + 8);
+      const T* vr = v + r * v_stride + i;
+      const __m256 v0 = load8(vr), v1 = load8(vr + 8);
       for (int j = 0; j < M; ++j) {
         const __m256 wr = _mm256_set1_ps(w[j * w_stride + r]);
         a[j][0] = _mm256_fmadd_ps(wr, v0, a[j][0]);
@@ -163,7 +170,7 @@ void weighted_sum_group(const float* w, int64_t w_stride, const float* v, int64_
     __m256 a[M];
     for (int j = 0; j < M; ++j) a[j] = _mm256_setzero_ps();
     for (int64_t r = 0; r < n_rows; ++r) {
-      const __m256 vr = _mm256_loadu_ps(v + r * v_stride + i);
+      const __m256 vr = load8(v + r * v_stride + i);
       for (int j = 0; j < M; ++j) a[j] = _mm256_fmadd_ps(_mm256_set1_ps(w[j * w_stride + r]), vr, a[j]);
     }
     for (int j = 0; j < M; ++j) _mm256_storeu_ps(out + j * out_stride + i, a[j]);
@@ -171,24 +178,42 @@ void weighted_sum_group(const float* w, int64_t w_stride, const float* v, int64_
   for (; i < n; ++i) {
     for (int j = 0; j < M; ++j) {
       float a = 0.0f;
-      for (int64_t r = 0; r < n_rows; ++r) a += w[j * w_stride + r] * v[r * v_stride + i];
+      for (int64_t r = 0; r < n_rows; ++r) a += w[j * w_stride + r] * to_f32(v[r * v_stride + i]);
       out[j * out_stride + i] = a;
     }
   }
 }
 
-void weighted_sum_multi_f32(const float* w, int64_t w_stride, int nq, const float* v, int64_t v_stride,
-                            int64_t n_rows, int64_t n, float* out, int64_t out_stride) {
+template <typename T>
+void weighted_sum_multi(const float* w, int64_t w_stride, int nq, const T* v, int64_t v_stride, int64_t n_rows,
+                        int64_t n, float* out, int64_t out_stride) {
   for (int j = 0; j < nq; j += 4) {
     const float* wj = w + j * w_stride;
     float* oj = out + j * out_stride;
     switch (nq - j < 4 ? nq - j : 4) {
-      case 1: weighted_sum_group<1>(wj, w_stride, v, v_stride, n_rows, n, oj, out_stride); break;
-      case 2: weighted_sum_group<2>(wj, w_stride, v, v_stride, n_rows, n, oj, out_stride); break;
-      case 3: weighted_sum_group<3>(wj, w_stride, v, v_stride, n_rows, n, oj, out_stride); break;
-      default: weighted_sum_group<4>(wj, w_stride, v, v_stride, n_rows, n, oj, out_stride); break;
+      case 1: weighted_sum_group<1, T>(wj, w_stride, v, v_stride, n_rows, n, oj, out_stride); break;
+      case 2: weighted_sum_group<2, T>(wj, w_stride, v, v_stride, n_rows, n, oj, out_stride); break;
+      case 3: weighted_sum_group<3, T>(wj, w_stride, v, v_stride, n_rows, n, oj, out_stride); break;
+      default: weighted_sum_group<4, T>(wj, w_stride, v, v_stride, n_rows, n, oj, out_stride); break;
     }
   }
+}
+
+void dot_rows_multi_f32(const float* q, int64_t q_stride, int nq, const float* k, int64_t k_stride, int64_t n_rows,
+                        int64_t n, float scale, float* out, int64_t out_stride) {
+  dot_rows_multi(q, q_stride, nq, k, k_stride, n_rows, n, scale, out, out_stride);
+}
+void dot_rows_multi_f16(const float* q, int64_t q_stride, int nq, const uint16_t* k, int64_t k_stride, int64_t n_rows,
+                        int64_t n, float scale, float* out, int64_t out_stride) {
+  dot_rows_multi(q, q_stride, nq, k, k_stride, n_rows, n, scale, out, out_stride);
+}
+void weighted_sum_multi_f32(const float* w, int64_t w_stride, int nq, const float* v, int64_t v_stride,
+                            int64_t n_rows, int64_t n, float* out, int64_t out_stride) {
+  weighted_sum_multi(w, w_stride, nq, v, v_stride, n_rows, n, out, out_stride);
+}
+void weighted_sum_multi_f16(const float* w, int64_t w_stride, int nq, const uint16_t* v, int64_t v_stride,
+                            int64_t n_rows, int64_t n, float* out, int64_t out_stride) {
+  weighted_sum_multi(w, w_stride, nq, v, v_stride, n_rows, n, out, out_stride);
 }
 
 }  // namespace
@@ -198,6 +223,8 @@ void install_avx2_attention(KernelTable& t) {
   t.weighted_sum_f32 = weighted_sum_f32;
   t.dot_rows_multi_f32 = dot_rows_multi_f32;
   t.weighted_sum_multi_f32 = weighted_sum_multi_f32;
+  t.dot_rows_multi_f16 = dot_rows_multi_f16;
+  t.weighted_sum_multi_f16 = weighted_sum_multi_f16;
 }
 
 }  // namespace plumb::kernels

@@ -19,6 +19,14 @@ namespace {
 
 inline __mmask16 tail_mask(int64_t left) { return static_cast<__mmask16>((1u << left) - 1u); }
 
+// Sixteen cached values as floats, from an f32 or an f16 cache.
+inline __m512 load16(const float* p) { return _mm512_loadu_ps(p); }
+inline __m512 load16(const uint16_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+inline __m512 load16(__mmask16 m, const float* p) { return _mm512_maskz_loadu_ps(m, p); }
+inline __m512 load16(__mmask16 m, const uint16_t* p) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p)); }
+
 void dot_rows_f32(const float* q, const float* k, int64_t k_stride, int64_t n_rows, int64_t n, float scale,
                   float* out) {
   const int64_t full = n / 16 * 16;
@@ -114,8 +122,9 @@ inline __m512 sum16(__m512 (&a)[16]) {
 // head size 64 a horizontal sum per score cost twice the score's own arithmetic.  Missing
 // queries and rows of a partial block are computed from query / row 0 and not stored, so every
 // score takes the same path.
-void dot_rows_multi_f32(const float* q, int64_t q_stride, int nq, const float* k, int64_t k_stride, int64_t n_rows,
-                        int64_t n, float scale, float* out, int64_t out_stride) {
+template <typename T>
+void dot_rows_multi(const float* q, int64_t q_stride, int nq, const T* k, int64_t k_stride, int64_t n_rows, int64_t n,
+                    float scale, float* out, int64_t out_stride) {
   const int64_t full = n / 16 * 16;
   const __mmask16 m = tail_mask(n - full);
   const __m512 vscale = _mm512_set1_ps(scale);
@@ -125,13 +134,13 @@ void dot_rows_multi_f32(const float* q, int64_t q_stride, int nq, const float* k
     for (int j = 0; j < 4; ++j) qj[j] = q + (j0 + (j < mq ? j : 0)) * q_stride;
     for (int64_t r0 = 0; r0 < n_rows; r0 += 4) {
       const int64_t mr = n_rows - r0 < 4 ? n_rows - r0 : 4;
-      const float* kr[4];
+      const T* kr[4];
       for (int r = 0; r < 4; ++r) kr[r] = k + (r0 + (r < mr ? r : 0)) * k_stride;
       __m512 a[16];  // a[4j + r]: query j, row r
       for (int i = 0; i < 16; ++i) a[i] = _mm512_setzero_ps();
       for (int64_t i = 0; i < full; i += 16) {
         __m512 kv[4];
-        for (int r = 0; r < 4; ++r) kv[r] = _mm512_loadu_ps(kr[r] + i);
+        for (int r = 0; r < 4; ++r) kv[r] = load16(kr[r] + i);
         for (int j = 0; j < 4; ++j) {
           const __m512 qv = _mm512_loadu_ps(qj[j] + i);
           for (int r = 0; r < 4; ++r) a[4 * j + r] = _mm512_fmadd_ps(qv, kv[r], a[4 * j + r]);
@@ -139,7 +148,7 @@ void dot_rows_multi_f32(const float* q, int64_t q_stride, int nq, const float* k
       }
       if (m != 0) {
         __m512 kv[4];
-        for (int r = 0; r < 4; ++r) kv[r] = _mm512_maskz_loadu_ps(m, kr[r] + full);
+        for (int r = 0; r < 4; ++r) kv[r] = load16(m, kr[r] + full);
         for (int j = 0; j < 4; ++j) {
           const __m512 qv = _mm512_maskz_loadu_ps(m, qj[j] + full);
           for (int r = 0; r < 4; ++r) a[4 * j + r] = _mm512_fmadd_ps(qv, kv[r], a[4 * j + r]);
@@ -156,8 +165,8 @@ void dot_rows_multi_f32(const float* q, int64_t q_stride, int nq, const float* k
 // Columns 64 at a time (16 at a time, masked, for the rest): each query's 4 accumulators stay in
 // registers over all rows, and each row's values are loaded once for the group.  Rows are added
 // in order, as in weighted_sum_f32.
-template <int M>
-void weighted_sum_group(const float* w, int64_t w_stride, const float* v, int64_t v_stride, int64_t n_rows, int64_t n,
+template <int M, typename T>
+void weighted_sum_group(const float* w, int64_t w_stride, const T* v, int64_t v_stride, int64_t n_rows, int64_t n,
                         float* out, int64_t out_stride) {
   int64_t i = 0;
   for (; i + 64 <= n; i += 64) {
@@ -165,9 +174,8 @@ void weighted_sum_group(const float* w, int64_t w_stride, const float* v, int64_
     for (int j = 0; j < M; ++j)
       for (int c = 0; c < 4; ++c) a[j][c] = _mm512_setzero_ps();
     for (int64_t r = 0; r < n_rows; ++r) {
-      const float* vr = v + r * v_stride + i;
-      const __m512 v0 = _mm512_loadu_ps(vr), v1 = _mm512_loadu_ps(vr + 16), v2 = _mm512_loadu_ps(vr + 32),
-                   v3 = _mm512_loadu_ps(vr + 48);
+      const T* vr = v + r * v_stride + i;
+      const __m512 v0 = load16(vr), v1 = load16(vr + 16), v2 = load16(vr + 32), v3 = load16(vr + 48);
       for (int j = 0; j < M; ++j) {
         const __m512 wr = _mm512_set1_ps(w[j * w_stride + r]);
         a[j][0] = _mm512_fmadd_ps(wr, v0, a[j][0]);
@@ -184,25 +192,43 @@ void weighted_sum_group(const float* w, int64_t w_stride, const float* v, int64_
     __m512 a[M];
     for (int j = 0; j < M; ++j) a[j] = _mm512_setzero_ps();
     for (int64_t r = 0; r < n_rows; ++r) {
-      const __m512 vr = _mm512_maskz_loadu_ps(m, v + r * v_stride + i);
+      const __m512 vr = load16(m, v + r * v_stride + i);
       for (int j = 0; j < M; ++j) a[j] = _mm512_fmadd_ps(_mm512_set1_ps(w[j * w_stride + r]), vr, a[j]);
     }
     for (int j = 0; j < M; ++j) _mm512_mask_storeu_ps(out + j * out_stride + i, m, a[j]);
   }
 }
 
-void weighted_sum_multi_f32(const float* w, int64_t w_stride, int nq, const float* v, int64_t v_stride,
-                            int64_t n_rows, int64_t n, float* out, int64_t out_stride) {
+template <typename T>
+void weighted_sum_multi(const float* w, int64_t w_stride, int nq, const T* v, int64_t v_stride, int64_t n_rows,
+                        int64_t n, float* out, int64_t out_stride) {
   for (int j = 0; j < nq; j += 4) {
     const float* wj = w + j * w_stride;
     float* oj = out + j * out_stride;
     switch (nq - j < 4 ? nq - j : 4) {
-      case 1: weighted_sum_group<1>(wj, w_stride, v, v_stride, n_rows, n, oj, out_stride); break;
-      case 2: weighted_sum_group<2>(wj, w_stride, v, v_stride, n_rows, n, oj, out_stride); break;
-      case 3: weighted_sum_group<3>(wj, w_stride, v, v_stride, n_rows, n, oj, out_stride); break;
-      default: weighted_sum_group<4>(wj, w_stride, v, v_stride, n_rows, n, oj, out_stride); break;
+      case 1: weighted_sum_group<1, T>(wj, w_stride, v, v_stride, n_rows, n, oj, out_stride); break;
+      case 2: weighted_sum_group<2, T>(wj, w_stride, v, v_stride, n_rows, n, oj, out_stride); break;
+      case 3: weighted_sum_group<3, T>(wj, w_stride, v, v_stride, n_rows, n, oj, out_stride); break;
+      default: weighted_sum_group<4, T>(wj, w_stride, v, v_stride, n_rows, n, oj, out_stride); break;
     }
   }
+}
+
+void dot_rows_multi_f32(const float* q, int64_t q_stride, int nq, const float* k, int64_t k_stride, int64_t n_rows,
+                        int64_t n, float scale, float* out, int64_t out_stride) {
+  dot_rows_multi(q, q_stride, nq, k, k_stride, n_rows, n, scale, out, out_stride);
+}
+void dot_rows_multi_f16(const float* q, int64_t q_stride, int nq, const uint16_t* k, int64_t k_stride, int64_t n_rows,
+                        int64_t n, float scale, float* out, int64_t out_stride) {
+  dot_rows_multi(q, q_stride, nq, k, k_stride, n_rows, n, scale, out, out_stride);
+}
+void weighted_sum_multi_f32(const float* w, int64_t w_stride, int nq, const float* v, int64_t v_stride,
+                            int64_t n_rows, int64_t n, float* out, int64_t out_stride) {
+  weighted_sum_multi(w, w_stride, nq, v, v_stride, n_rows, n, out, out_stride);
+}
+void weighted_sum_multi_f16(const float* w, int64_t w_stride, int nq, const uint16_t* v, int64_t v_stride,
+                            int64_t n_rows, int64_t n, float* out, int64_t out_stride) {
+  weighted_sum_multi(w, w_stride, nq, v, v_stride, n_rows, n, out, out_stride);
 }
 
 }  // namespace
@@ -212,6 +238,8 @@ void install_avx512_attention(KernelTable& t) {
   t.weighted_sum_f32 = weighted_sum_f32;
   t.dot_rows_multi_f32 = dot_rows_multi_f32;
   t.weighted_sum_multi_f32 = weighted_sum_multi_f32;
+  t.dot_rows_multi_f16 = dot_rows_multi_f16;
+  t.weighted_sum_multi_f16 = weighted_sum_multi_f16;
 }
 
 }  // namespace plumb::kernels
