@@ -136,6 +136,9 @@ struct ContextParams {
   // Keep every evaluated token's final hidden state (after output_norm, n_embd floats) for
   // hidden_at(): what embedding models pool.  Costs n_batch*n_embd floats per chunk copied.
   bool embeddings = false;
+  // How the KV cache stores keys and values: kF32 (exact) or kF16 (half the memory and half the
+  // bytes attention reads at long contexts, as llama.cpp's default; the products stay f32).
+  TensorType kv_type = TensorType::kF32;
 };
 
 class Context {

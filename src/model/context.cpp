@@ -18,14 +18,15 @@
 // its architecture file set (model/arch/), so this file has no per-architecture branches.
 //
 // Every buffer is allocated in create(); eval() allocates nothing on the decode path.
-// KV cache layout: [layer][kv_head][position][head_dim], so one head's keys for all
-// positions are contiguous for the score loop.
+// KV cache layout (f32, or f16 with ContextParams::kv_type): [layer][kv_head][position][head_dim],
+// so one head's keys for all positions are contiguous for the score loop.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <initializer_list>
 #include <thread>
 
+#include "gguf/quantize.h"
 #include "kernels/kernels.h"
 #include "model/model_impl.h"
 #include "plumb/model.h"
@@ -42,7 +43,9 @@ struct Context::Impl {
   std::unique_ptr<kernels::ThreadPool> pool;
   kernels::Scratch scratch;
 
-  std::vector<float> k_cache, v_cache;
+  std::vector<float> k_cache, v_cache;         // kv_type kF32
+  std::vector<uint16_t> k_cache16, v_cache16;  // kv_type kF16
+  bool kv_f16 = false;
   // Activations, n_batch rows each.
   std::vector<float> x, xb, q, k, v, att, gate, up;
   std::vector<float> hn;                  // attn_norm(x), kept for the FFN of parallel blocks (command-r)
@@ -62,12 +65,13 @@ struct Context::Impl {
   std::vector<float> hidden;              // [n_tokens][n_embd] when keep_hidden
   size_t n_hidden = 0;
 
-  float* kc(int64_t layer, int64_t kvh, int64_t pos) {
-    return k_cache.data() + ((layer * hp.n_head_kv + kvh) * n_ctx + pos) * hp.head_dim;
+  size_t kv_at(int64_t layer, int64_t kvh, int64_t pos) const {
+    return static_cast<size_t>(((layer * hp.n_head_kv + kvh) * n_ctx + pos) * hp.head_dim);
   }
-  float* vc(int64_t layer, int64_t kvh, int64_t pos) {
-    return v_cache.data() + ((layer * hp.n_head_kv + kvh) * n_ctx + pos) * hp.head_dim;
-  }
+  float* kc(int64_t layer, int64_t kvh, int64_t pos) { return k_cache.data() + kv_at(layer, kvh, pos); }
+  float* vc(int64_t layer, int64_t kvh, int64_t pos) { return v_cache.data() + kv_at(layer, kvh, pos); }
+  uint16_t* kc16(int64_t layer, int64_t kvh, int64_t pos) { return k_cache16.data() + kv_at(layer, kvh, pos); }
+  uint16_t* vc16(int64_t layer, int64_t kvh, int64_t pos) { return v_cache16.data() + kv_at(layer, kvh, pos); }
 
   void mul(const model::Matrix& w, const float* in, int64_t n_tok, float* out) {
     if (n_tok == 1)
@@ -173,6 +177,10 @@ Result<std::unique_ptr<Context>> Context::create(const Model& model, const Conte
   if (params.n_batch < 0) return Status::InvalidArgument("batch size " + std::to_string(params.n_batch) + " is negative");
   if (params.n_threads < 0)
     return Status::InvalidArgument("thread count " + std::to_string(params.n_threads) + " is negative");
+  if (params.kv_type != TensorType::kF32 && params.kv_type != TensorType::kF16)
+    return Status::InvalidArgument("KV cache type " + std::string(tensor_type_name(params.kv_type)) +
+                                   " is not supported; expected f32 or f16");
+  c->kv_f16 = params.kv_type == TensorType::kF16;
   c->n_ctx = params.n_ctx > 0 ? params.n_ctx : static_cast<int32_t>(std::min<int64_t>(hp.n_ctx_train, 4096));
   c->n_batch = std::max(1, std::min(params.n_batch > 0 ? params.n_batch : 512, c->n_ctx));
   c->n_threads = params.n_threads > 0 ? params.n_threads
@@ -182,8 +190,13 @@ Result<std::unique_ptr<Context>> Context::create(const Model& model, const Conte
   const size_t cache = static_cast<size_t>(hp.n_layer) * static_cast<size_t>(c->kv_dim) * static_cast<size_t>(c->n_ctx);
   const size_t B = static_cast<size_t>(c->n_batch);
   try {
-    c->k_cache.assign(cache, 0.0f);
-    c->v_cache.assign(cache, 0.0f);
+    if (c->kv_f16) {
+      c->k_cache16.assign(cache, 0);
+      c->v_cache16.assign(cache, 0);
+    } else {
+      c->k_cache.assign(cache, 0.0f);
+      c->v_cache.assign(cache, 0.0f);
+    }
     c->x.resize(B * hp.n_embd);
     c->xb.resize(B * std::max(hp.n_embd, c->q_dim));
     if (hp.parallel_blocks) c->hn.resize(B * hp.n_embd);
@@ -214,7 +227,7 @@ Result<std::unique_ptr<Context>> Context::create(const Model& model, const Conte
     c->logits.resize(hp.n_vocab);
   } catch (const std::bad_alloc&) {
     return Status::OutOfRange("not enough memory for a context of " + std::to_string(c->n_ctx) +
-                              " tokens (KV cache " + std::to_string(2 * cache * sizeof(float) >> 20) +
+                              " tokens (KV cache " + std::to_string(2 * cache * (c->kv_f16 ? 2 : 4) >> 20) +
                               " MiB); lower -c");
   }
   c->keep_hidden = params.embeddings;
@@ -263,11 +276,25 @@ Status Context::shift(int32_t n_keep, int32_t n_discard) {
   c.pool->parallel_for(c.hp.n_layer * n_kv, [impl, n_kv, n_keep, n_discard, n_moved, hd](int64_t b, int64_t e, int) {
     for (int64_t i = b; i < e; ++i) {
       const int64_t l = i / n_kv, h = i % n_kv;
+      const size_t n_values = static_cast<size_t>(n_moved) * static_cast<size_t>(hd);
+      if (impl->kv_f16) {
+        uint16_t* k_dst = impl->kc16(l, h, n_keep);
+        std::memmove(k_dst, impl->kc16(l, h, n_keep + n_discard), n_values * sizeof(uint16_t));
+        std::memmove(impl->vc16(l, h, n_keep), impl->vc16(l, h, n_keep + n_discard), n_values * sizeof(uint16_t));
+        if (!impl->layer_rope(l)) continue;
+        // Each key through floats: rotated, then stored as f16 again.
+        std::vector<float> row(static_cast<size_t>(hd));
+        for (int32_t p = 0; p < n_moved; ++p) {
+          uint16_t* key = k_dst + static_cast<size_t>(p) * static_cast<size_t>(hd);
+          gguf::dequantize_row_f16(key, row.data(), hd);
+          impl->rope(row.data(), 1, 0, impl->rope_set(l));
+          gguf::quantize_row_f16(row.data(), key, hd);
+        }
+        continue;
+      }
       float* k_dst = impl->kc(l, h, n_keep);
-      float* v_dst = impl->vc(l, h, n_keep);
-      const size_t bytes = static_cast<size_t>(n_moved) * static_cast<size_t>(hd) * sizeof(float);
-      std::memmove(k_dst, impl->kc(l, h, n_keep + n_discard), bytes);
-      std::memmove(v_dst, impl->vc(l, h, n_keep + n_discard), bytes);
+      std::memmove(k_dst, impl->kc(l, h, n_keep + n_discard), n_values * sizeof(float));
+      std::memmove(impl->vc(l, h, n_keep), impl->vc(l, h, n_keep + n_discard), n_values * sizeof(float));
       // One head's positions are contiguous, head_dim apart: rope() sees them as n_moved heads.
       if (impl->layer_rope(l)) impl->rope(k_dst, n_moved, 0, impl->rope_set(l));
     }
@@ -408,16 +435,23 @@ void Context::Impl::attention(int64_t layer, int32_t pos0, int64_t n_tok) {
       // A head's cached positions are consecutive rows of hd floats; query j's scores are at
       // sc + j * n_ctx.
       const int64_t n = pos - start + 1;
-      kernels::dot_rows_multi_f32(qh, hd, static_cast<int>(nq), c.kc(jp->layer, kvh, start), hd, n, hd, scale, sc,
-                                  c.n_ctx);
+      if (c.kv_f16)
+        kernels::dot_rows_multi_f16(qh, hd, static_cast<int>(nq), c.kc16(jp->layer, kvh, start), hd, n, hd, scale, sc,
+                                    c.n_ctx);
+      else
+        kernels::dot_rows_multi_f32(qh, hd, static_cast<int>(nq), c.kc(jp->layer, kvh, start), hd, n, hd, scale, sc,
+                                    c.n_ctx);
       for (int64_t j = 0; j < nq; ++j) {
         float* s = sc + j * c.n_ctx;
         if (cap > 0)
           for (int64_t i = 0; i < n; ++i) s[i] = cap * std::tanh(s[i] * inv_cap);
         kernels::softmax_inplace(s, n);
       }
-      kernels::weighted_sum_multi_f32(sc, c.n_ctx, static_cast<int>(nq), c.vc(jp->layer, kvh, start), hd, n, hd,
-                                      c.att.data() + t * c.q_dim + h0 * hd, hd);
+      float* o = c.att.data() + t * c.q_dim + h0 * hd;
+      if (c.kv_f16)
+        kernels::weighted_sum_multi_f16(sc, c.n_ctx, static_cast<int>(nq), c.vc16(jp->layer, kvh, start), hd, n, hd, o, hd);
+      else
+        kernels::weighted_sum_multi_f32(sc, c.n_ctx, static_cast<int>(nq), c.vc(jp->layer, kvh, start), hd, n, hd, o, hd);
     }
   };
   // Waking the pool costs microseconds; small attention (short contexts, tiny models) is
@@ -585,8 +619,13 @@ Status Context::Impl::eval_chunk(const int32_t* tokens, int64_t n_tok, bool want
         for (int64_t i = 0; i < q_dim; ++i) qt[i] *= temp;
       }
       for (int64_t h = 0; h < hp.n_head_kv; ++h) {
-        std::memcpy(kc(l, h, pos0 + t), kt + h * hp.head_dim, hp.head_dim * sizeof(float));
-        std::memcpy(vc(l, h, pos0 + t), vt + h * hp.head_dim, hp.head_dim * sizeof(float));
+        if (kv_f16) {
+          gguf::quantize_row_f16(kt + h * hp.head_dim, kc16(l, h, pos0 + t), hp.head_dim);
+          gguf::quantize_row_f16(vt + h * hp.head_dim, vc16(l, h, pos0 + t), hp.head_dim);
+        } else {
+          std::memcpy(kc(l, h, pos0 + t), kt + h * hp.head_dim, hp.head_dim * sizeof(float));
+          std::memcpy(vc(l, h, pos0 + t), vt + h * hp.head_dim, hp.head_dim * sizeof(float));
+        }
       }
     }
     attention(l, pos0, n_tok);

@@ -225,6 +225,48 @@ TEST_P(ContextShift, DeepModelsWithASlidingWindowEqualAFreshContext) {
 INSTANTIATE_TEST_SUITE_P(Arches, ContextShift, ::testing::ValuesIn(shift_cases()),
                          [](const auto& info) { return std::string(info.param.label); });
 
+// With an f16 cache (ContextParams::kv_type) the shift rotates each moved key through floats and
+// stores it as f16 again, one more rounding than a fresh context's keys take: the logits stay
+// within that rounding of a fresh f16 context (measured below 1e-3), far from an unshifted one.
+TEST(ContextShiftF16, MovedKeysStayCloseToAFreshContext) {
+  for (const ShiftCase& c : shift_cases()) {
+    if (std::string(c.label) != "llama_gqa" && std::string(c.label) != "qwen2_gqa") continue;
+    test::TempDir dir;
+    const std::string path = dir.file("m.gguf");
+    ASSERT_TRUE(test::write_model(c.shape, path).ok());
+    auto model = Model::load(path);
+    ASSERT_TRUE(model.ok());
+    const auto seq = random_ids(40, c.shape.n_vocab, c.shape.seed);
+    const auto next = random_ids(3, c.shape.n_vocab, c.shape.seed + 100);
+    const ContextParams cp{.n_ctx = 64, .n_batch = 16, .n_threads = 2, .kv_type = TensorType::kF16};
+    auto shifted = Context::create(**model, cp);
+    ASSERT_TRUE(shifted.ok());
+    ASSERT_TRUE((*shifted)->eval(seq).ok());
+    ASSERT_TRUE((*shifted)->shift(5, 13).ok());
+    ASSERT_TRUE((*shifted)->shift(5, 7).ok());
+    ASSERT_TRUE((*shifted)->eval(next, /*all_logits=*/true).ok());
+    std::vector<int32_t> kept(seq.begin(), seq.begin() + 5);
+    kept.insert(kept.end(), seq.begin() + 25, seq.end());
+    kept.insert(kept.end(), next.begin(), next.end());
+    auto fresh = Context::create(**model, cp);
+    ASSERT_TRUE(fresh.ok());
+    ASSERT_TRUE((*fresh)->eval(kept, /*all_logits=*/true).ok());
+    auto unshifted = Context::create(**model, cp);
+    ASSERT_TRUE(unshifted.ok());
+    ASSERT_TRUE((*unshifted)->eval(seq).ok());
+    ASSERT_TRUE((*unshifted)->eval(next, /*all_logits=*/true).ok());
+    double worst = 0, least_unshifted = 1e9;
+    for (size_t i = 0; i < next.size(); ++i) {
+      auto got = (*shifted)->logits_at(i);
+      worst = std::max(worst, max_rel_diff(got, (*fresh)->logits_at(kept.size() - next.size() + i)));
+      least_unshifted = std::min(least_unshifted, max_rel_diff(got, (*unshifted)->logits_at(i)));
+    }
+    EXPECT_LE(worst, 2e-3) << c.label;
+    EXPECT_GT(least_unshifted, 10 * 2e-3) << c.label;
+    std::printf("  f16 cache %-12s vs fresh %.2e  (vs no shift %.2e)\n", c.label, worst, least_unshifted);
+  }
+}
+
 class ShiftFixture : public test::OneLayerModelTest {};
 
 TEST_F(ShiftFixture, ArgumentsAreChecked) {

@@ -308,6 +308,62 @@ INSTANTIATE_TEST_SUITE_P(Shapes, ForwardTest, ::testing::Combine(::testing::Valu
                            return n + "_" + std::to_string(info.index);
                          });
 
+// A KV cache of f16 (ContextParams::kv_type) against the reference that rounds keys and values
+// to f16 the same way: batched and one by one, 1 and 2 threads, GQA, a single KV head, and
+// qwen2's biases.  The products stay f32, so it agrees as closely as the f32 cache agrees with
+// the exact reference (measured 3e-7 to 4e-6), while the f16 rounding itself moves the logits by
+// 3-4e-4: the tolerance tells the two apart.
+TEST(Forward, F16KvCacheMatchesReferenceWithF16KeysAndValues) {
+  std::vector<ModelShape> cases(3);
+  cases[0].n_head = 8, cases[0].n_head_kv = 2, cases[0].n_layer = 3, cases[0].seed = 21;
+  cases[1].n_embd = 96, cases[1].n_head = 6, cases[1].n_head_kv = 1, cases[1].seed = 22;
+  cases[2].arch = "qwen2", cases[2].n_embd = 96, cases[2].n_head = 6, cases[2].n_head_kv = 2, cases[2].seed = 23;
+  for (const ModelShape& shape : cases) {
+    test::TempDir dir;
+    const std::string path = dir.file("m.gguf");
+    ASSERT_TRUE(test::write_model(shape, path).ok());
+    auto model = Model::load(path);
+    ASSERT_TRUE(model.ok()) << model.status().to_string();
+    auto file = gguf::File::open(path);
+    ASSERT_TRUE(file.ok());
+    const auto ref16 = test::reference_logits(**file, kPrompt, 0, /*kv_f16=*/true);
+    const auto ref32 = test::reference_logits(**file, kPrompt);
+    std::vector<int32_t> ids(kPrompt.begin(), kPrompt.end());
+    for (int threads : {1, 2}) {
+      ContextParams cp;
+      cp.n_threads = threads;
+      cp.kv_type = TensorType::kF16;
+      auto batched = Context::create(**model, cp);
+      ASSERT_TRUE(batched.ok());
+      ASSERT_TRUE((*batched)->eval(ids, /*all_logits=*/true).ok());
+      const double err = relative_error(ref16, [&](size_t t) { return (*batched)->logits_at(t); });
+      EXPECT_LE(err, 2e-5) << shape.name() << " " << threads << " threads";
+      // The f16 rounding is visible against the exact reference, but small.
+      const double err32 = relative_error(ref32, [&](size_t t) { return (*batched)->logits_at(t); });
+      EXPECT_LE(err32, 1e-2) << shape.name();
+      std::printf("  f16 KV %-30s %d threads: %.2e against f16 keys and values, %.2e against f32\n", shape.name().c_str(), threads, err, err32);
+      auto single = Context::create(**model, cp);
+      ASSERT_TRUE(single.ok());
+      for (size_t t = 0; t < ids.size(); ++t) {
+        ASSERT_TRUE((*single)->eval(std::span<const int32_t>(&ids[t], 1)).ok());
+        const std::vector<std::vector<double>> one(1, ref16[t]);
+        const double e = relative_error(one, [&](size_t) { return (*single)->logits(); });
+        EXPECT_LE(e, 2e-5) << shape.name() << " position " << t;
+      }
+    }
+  }
+  ContextParams bad;
+  bad.kv_type = TensorType::kQ8_0;
+  test::TempDir dir;
+  ModelShape s;
+  ASSERT_TRUE(test::write_model(s, dir.file("m.gguf")).ok());
+  auto model = Model::load(dir.file("m.gguf"));
+  ASSERT_TRUE(model.ok());
+  auto ctx = Context::create(**model, bad);
+  ASSERT_FALSE(ctx.ok());
+  EXPECT_NE(ctx.status().message().find("expected f32 or f16"), std::string::npos) << ctx.status().message();
+}
+
 TEST(Forward, KQuantsMatchReference) {
   // K-quants need rows that are multiples of 256.
   for (TensorType type : {TensorType::kQ4_K, TensorType::kQ5_K, TensorType::kQ6_K}) {

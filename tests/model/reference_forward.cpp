@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/half.h"
 #include "gguf/quantize.h"
 #include "kernels/kernels.h"
 
@@ -107,7 +108,7 @@ double key_float(const gguf::File& f, const std::string& k, double fallback) {
 }  // namespace
 
 std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std::vector<int>& tokens,
-                                                  int64_t n_ctx) {
+                                                  int64_t n_ctx, bool kv_f16) {
   const std::string arch = f.get_string("general.architecture").value();
   const int64_t E = f.get_int(arch + ".embedding_length").value();
   const int64_t L = f.get_int(arch + ".block_count").value();
@@ -327,6 +328,10 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
       }
       if (temp_scale != 0)
         for (double& q : Q[t]) q *= 1 + temp_scale * std::log(std::floor(static_cast<double>(t) / n_orig) + 1);
+      if (kv_f16) {
+        for (double& k : K[t]) k = fp16_to_fp32(fp32_to_fp16(static_cast<float>(k)));
+        for (double& v : V[t]) v = fp16_to_fp32(fp32_to_fp16(static_cast<float>(v)));
+      }
     }
     for (size_t t = 0; t < T; ++t) {
       Vec o(static_cast<size_t>(H * hd), 0.0);

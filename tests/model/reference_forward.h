@@ -13,7 +13,9 @@ namespace plumb::test {
 // logits[t][v] for every position t of `tokens`.  Aborts the test (gtest ASSERT) on an
 // unexpected file; only for the fixtures the tests write.
 // n_ctx: the context size the engine runs with, which picks LongRoPE's long or short factors.
+// kv_f16: round every key (after RoPE) and value to the nearest f16, as a KV cache of f16 stores
+// them.
 std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std::vector<int>& tokens,
-                                                  int64_t n_ctx = 0);
+                                                  int64_t n_ctx = 0, bool kv_f16 = false);
 
 }  // namespace plumb::test
