@@ -29,6 +29,7 @@ struct BenchOptions {
   int32_t n_prompt = 512;
   int32_t n_gen = 128;
   int32_t depth = 0;
+  CacheTypeCli cache_type;
   int32_t threads = 0;
   int32_t reps = 3;
   bool json = false;
@@ -115,6 +116,7 @@ int run(BenchOptions& o) {
   cp.n_ctx = std::max(16, o.depth + o.n_prompt + o.n_gen + 1);
   cp.n_batch = std::max(1, std::min(std::max(o.n_prompt, o.depth), 512));
   cp.n_threads = o.threads;
+  cp.kv_type = o.cache_type.type();
   auto ctx = Context::create(**model, cp);
   if (!ctx.ok()) {
     print_error("bench", ctx.status().message());
@@ -236,6 +238,7 @@ int run(BenchOptions& o) {
     j["isa"] = kernels::active_isa();
     j["reps"] = o.reps;
     j["depth"] = o.depth;
+    j["cache_type"] = o.cache_type.name;
     if (!pp.empty()) j["pp"] = {{"n", o.n_prompt}, {"tok_s_mean", pps.mean}, {"tok_s_sd", pps.sd}, {"samples", pp}};
     if (!tg.empty()) j["tg"] = {{"n", o.n_gen}, {"tok_s_mean", tgs.mean}, {"tok_s_sd", tgs.sd}, {"samples", tg}};
     j["bytes_per_token"] = (*model)->bytes_per_token();
@@ -306,6 +309,7 @@ const CommandRegistration kRegistration(
                      "tokens already in the context when each test runs (as llama-bench -d): attention then reads\n"
                      "their keys and values too, which the bandwidth figure (weights only) does not count")
           ->capture_default_str();
+      o->cache_type.add(sub);
       sub.add_option("-t,--threads", o->threads, "threads (default: all cores)");
       sub.add_option("-r,--repetitions", o->reps, "repetitions of each test (mean ± sd)")->capture_default_str();
       sub.add_flag("--no-bandwidth", o->no_bandwidth, "skip the memory-bandwidth probe");

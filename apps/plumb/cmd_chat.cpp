@@ -26,6 +26,7 @@ struct ChatOptions {
   int32_t n_predict = -1;
   int32_t threads = 0;
   int32_t ctx = 0;
+  CacheTypeCli cache_type;
   std::string memory;  // long-term memory database; "" = none
   int recall = 3;
   bool show_prompt = false;
@@ -119,6 +120,7 @@ int run(ChatOptions& o) {
   }
   ContextParams cp;
   cp.n_ctx = o.ctx;
+  cp.kv_type = o.cache_type.type();
   cp.n_threads = o.threads;
   auto ctx = Context::create(**model, cp);
   if (!ctx.ok()) {
@@ -243,6 +245,7 @@ const CommandRegistration kRegistration(
           ->capture_default_str();
       sub.add_option("-t,--threads", o->threads, "threads (default: all cores)");
       sub.add_option("-c,--ctx-size", o->ctx, "context size in tokens (default: the model's, at most 4096)");
+      o->cache_type.add(sub);
       sub.add_option("--memory", o->memory,
                      "long-term memory database (SQLite, created when missing): every turn is stored, and "
                      "relevant turns of earlier sessions are recalled into new messages");

@@ -26,6 +26,7 @@ struct RunOptions {
   int32_t n_predict = 128;
   int32_t threads = 0;
   int32_t ctx = 0;
+  CacheTypeCli cache_type;
   int32_t batch = 512;
   std::vector<std::string> stop;
   bool json = false;
@@ -103,6 +104,7 @@ int run(RunOptions& o) {
 
   ContextParams cp;
   cp.n_ctx = o.ctx;
+  cp.kv_type = o.cache_type.type();
   cp.n_batch = o.batch;
   cp.n_threads = o.threads;
   auto ctx = Context::create(**model, cp);
@@ -219,6 +221,7 @@ const CommandRegistration kRegistration(
           ->capture_default_str();
       sub.add_option("-t,--threads", o->threads, "threads (default: all cores)");
       sub.add_option("-c,--ctx-size", o->ctx, "context size in tokens (default: the model's, at most 4096)");
+      o->cache_type.add(sub);
       sub.add_option("-b,--batch-size", o->batch, "prompt tokens per forward pass")->capture_default_str();
       sub.add_option("--stop", o->stop, "stop when this text appears (repeatable); it is not printed");
       sub.add_flag("--ignore-eos", o->ignore_eos, "keep generating past end-of-generation tokens");

@@ -59,6 +59,19 @@ inline Result<std::unique_ptr<Model>> load_model_with_progress(const std::string
   return m;
 }
 
+// --cache-type f32|f16: how the KV cache stores keys and values (ContextParams::kv_type).
+struct CacheTypeCli {
+  std::string name = "f32";
+  void add(CLI::App& app) {
+    app.add_option("--cache-type", name,
+                   "how the KV cache stores keys and values: f32 (exact) or f16 (half the memory, and half the\n"
+                   "bytes attention reads at long contexts; llama.cpp's default)")
+        ->check(CLI::IsMember({"f32", "f16"}))
+        ->capture_default_str();
+  }
+  TensorType type() const { return name == "f16" ? TensorType::kF16 : TensorType::kF32; }
+};
+
 // --temp, --top-k, --top-p, --min-p, --repeat-penalty, --repeat-last-n, --presence-penalty,
 // --frequency-penalty, --seed in a "Sampling" group.
 struct SamplingCli {

@@ -39,6 +39,13 @@ TEST_F(EngineCli, RunJsonIsSeededAndGreedyIsTempZero) {
   ASSERT_EQ(g1.exit_code, 0) << g1.err;
   EXPECT_EQ(nlohmann::json::parse(g1.out)["ids"], nlohmann::json::parse(g2.out)["ids"]);
   EXPECT_EQ(nlohmann::json::parse(g1.out)["prompt_ids"], (std::vector<int>{1, 300, 301}));
+  // An f16 KV cache generates as many tokens, with the same thread-count independence.
+  auto h1 = test::run_plumb("run -m '" + model_ + "' --prompt-ids '1 300 301' -n 8 --temp 0 --cache-type f16 --json -t 1");
+  auto h2 = test::run_plumb("run -m '" + model_ + "' --prompt-ids '1 300 301' -n 8 --temp 0 --cache-type f16 --json -t 2");
+  ASSERT_EQ(h1.exit_code, 0) << h1.err;
+  ASSERT_EQ(h2.exit_code, 0) << h2.err;
+  EXPECT_EQ(nlohmann::json::parse(h1.out)["ids"].size(), 8u);
+  EXPECT_EQ(nlohmann::json::parse(h1.out)["ids"], nlohmann::json::parse(h2.out)["ids"]);
 }
 
 TEST_F(EngineCli, RunErrors) {
@@ -47,6 +54,9 @@ TEST_F(EngineCli, RunErrors) {
   EXPECT_NE(r.err.find("missing.gguf"), std::string::npos) << r.err;
   r = test::run_plumb("run -m '" + model_ + "'");
   EXPECT_EQ(r.exit_code, 2) << r.err;
+  r = test::run_plumb("run -m '" + model_ + "' -p hi --cache-type bf16");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--cache-type"), std::string::npos) << r.err;
   r = test::run_plumb("run -m '" + model_ + "' --prompt-ids '1 x'");
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("'x' is not a token id"), std::string::npos) << r.err;
@@ -157,6 +167,14 @@ TEST_F(EngineCli, BenchJson) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("tg2 @ d6"), std::string::npos) << r.out;
   EXPECT_EQ(test::run_plumb("bench -m '" + model_ + "' -d -1").exit_code, 2);
+  // --cache-type f16: the same tests over an f16 KV cache, named in the JSON; anything else is a
+  // usage error.
+  r = test::run_plumb("bench -m '" + model_ + "' -p 4 -n 2 -d 6 -r 1 -t 1 --no-bandwidth --cache-type f16 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["cache_type"].get<std::string>(), "f16");
+  EXPECT_GT(j["tg"]["tok_s_mean"].get<double>(), 0.0);
+  EXPECT_EQ(test::run_plumb("bench -m '" + model_ + "' --cache-type q8_0").exit_code, 2);
   r = test::run_plumb("bench -p 16");
   EXPECT_EQ(r.exit_code, 2);
 }
