@@ -75,8 +75,7 @@ struct KernelTable {
                        float* out) = nullptr;
   void (*weighted_sum_f32)(const float* w, const float* v, int64_t v_stride, int64_t n_rows, int64_t n,
                            float* out) = nullptr;
-  // The same for nq query heads that share the rows (grouped-query attention); nullptr where a
-  // level has none: the single-head kernels then run once per query head.
+  // The same for nq query heads that share the rows (grouped-query attention).
   void (*dot_rows_multi_f32)(const float* q, int64_t q_stride, int nq, const float* k, int64_t k_stride,
                              int64_t n_rows, int64_t n, float scale, float* out, int64_t out_stride) = nullptr;
   void (*weighted_sum_multi_f32)(const float* w, int64_t w_stride, int nq, const float* v, int64_t v_stride,

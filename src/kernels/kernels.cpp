@@ -323,16 +323,11 @@ void weighted_sum_f32(const float* w, const float* v, int64_t v_stride, int64_t 
 }
 void dot_rows_multi_f32(const float* q, int64_t q_stride, int nq, const float* k, int64_t k_stride, int64_t n_rows,
                         int64_t n, float scale, float* out, int64_t out_stride) {
-  const KernelTable& t = active_kernel_table();
-  if (t.dot_rows_multi_f32 != nullptr) return t.dot_rows_multi_f32(q, q_stride, nq, k, k_stride, n_rows, n, scale, out, out_stride);
-  for (int j = 0; j < nq; ++j) t.dot_rows_f32(q + j * q_stride, k, k_stride, n_rows, n, scale, out + j * out_stride);
+  active_kernel_table().dot_rows_multi_f32(q, q_stride, nq, k, k_stride, n_rows, n, scale, out, out_stride);
 }
 void weighted_sum_multi_f32(const float* w, int64_t w_stride, int nq, const float* v, int64_t v_stride,
                             int64_t n_rows, int64_t n, float* out, int64_t out_stride) {
-  const KernelTable& t = active_kernel_table();
-  if (t.weighted_sum_multi_f32 != nullptr)
-    return t.weighted_sum_multi_f32(w, w_stride, nq, v, v_stride, n_rows, n, out, out_stride);
-  for (int j = 0; j < nq; ++j) t.weighted_sum_f32(w + j * w_stride, v, v_stride, n_rows, n, out + j * out_stride);
+  active_kernel_table().weighted_sum_multi_f32(w, w_stride, nq, v, v_stride, n_rows, n, out, out_stride);
 }
 void dot_rows_multi_f16(const float* q, int64_t q_stride, int nq, const uint16_t* k, int64_t k_stride, int64_t n_rows,
                         int64_t n, float scale, float* out, int64_t out_stride) {

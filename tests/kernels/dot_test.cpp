@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "kernel_test_util.h"
@@ -305,40 +306,44 @@ TEST(Attention, RowKernelsMatchDefinitionAtEveryLevel) {
   }
 }
 
-// The grouped-query forms: nq queries over the same rows, each with its own scores / weights and
-// output, strided; every query against the definition, and nothing written between them.
-TEST(Attention, GroupedKernelsMatchDefinitionAtEveryLevel) {
+// The grouped-query forms at every level: nq queries over the same rows (cached as float or f16),
+// each with its own scores / weights and output, strided; every query against the definition
+// over the cached values (f16 converted exactly to double), and nothing written between them.
+template <typename T>
+void check_grouped_kernels(const std::vector<int64_t>& ns, const std::vector<int64_t>& row_counts,
+                           const std::vector<int>& nqs, uint32_t seed) {
   std::vector<Isa> levels = simd_levels();
   levels.insert(levels.begin(), Isa::kScalar);
-  for (const int64_t n : {1, 7, 16, 64, 65, 128}) {
-    for (const int64_t rows : {0, 1, 3, 4, 5, 17, 33}) {
-      for (const int nq : {1, 2, 3, 4, 5, 8}) {
+  constexpr bool kF16 = std::is_same_v<T, uint16_t>;
+  for (const int64_t n : ns) {
+    for (const int64_t rows : row_counts) {
+      for (const int nq : nqs) {
         const int64_t stride = n + 3, q_stride = n + 5, out_stride = rows + 2;
-        const std::vector<float> q = test::random_floats(nq * q_stride, 40 + n, -2.0f, 2.0f);
-        const std::vector<float> kv = test::random_floats(std::max<int64_t>(1, rows * stride), 50 + n, -2.0f, 2.0f);
-        const std::vector<float> w = test::random_floats(std::max<int64_t>(1, nq * out_stride), 60 + rows, 0.0f, 1.0f);
+        const std::vector<float> q = test::random_floats(nq * q_stride, seed + n, -2.0f, 2.0f);
+        const std::vector<float> kf = test::random_floats(std::max<int64_t>(1, rows * stride), seed + 10 + n, -2.0f, 2.0f);
+        std::vector<T> kv(kf.size());
+        for (size_t i = 0; i < kf.size(); ++i) kv[i] = kF16 ? T(fp32_to_fp16(kf[i])) : T(kf[i]);
+        auto at = [&](int64_t i) { return kF16 ? double{fp16_to_fp32(uint16_t(kv[i]))} : double(kv[i]); };
+        const std::vector<float> w = test::random_floats(std::max<int64_t>(1, nq * out_stride), seed + 20 + rows, 0.0f, 1.0f);
         for (Isa isa : levels) {
           const KernelTable& k = kernel_table(isa);
-          const std::string name = std::string(isa_name(isa)) + " n=" + std::to_string(n) +
+          const std::string name = std::string(isa_name(isa)) + (kF16 ? " f16" : "") + " n=" + std::to_string(n) +
                                    " rows=" + std::to_string(rows) + " nq=" + std::to_string(nq);
           std::vector<float> scores(static_cast<size_t>(nq * out_stride), -7.0f);
-          if (k.dot_rows_multi_f32 != nullptr)
-            k.dot_rows_multi_f32(q.data(), q_stride, nq, kv.data(), stride, rows, n, 0.125f, scores.data(), out_stride);
-          else
-            for (int j = 0; j < nq; ++j)
-              k.dot_rows_f32(q.data() + j * q_stride, kv.data(), stride, rows, n, 0.125f, scores.data() + j * out_stride);
           std::vector<float> out(static_cast<size_t>(nq * q_stride), -7.0f);
-          if (k.weighted_sum_multi_f32 != nullptr)
+          if constexpr (kF16) {
+            k.dot_rows_multi_f16(q.data(), q_stride, nq, kv.data(), stride, rows, n, 0.125f, scores.data(), out_stride);
+            k.weighted_sum_multi_f16(w.data(), out_stride, nq, kv.data(), stride, rows, n, out.data(), q_stride);
+          } else {
+            k.dot_rows_multi_f32(q.data(), q_stride, nq, kv.data(), stride, rows, n, 0.125f, scores.data(), out_stride);
             k.weighted_sum_multi_f32(w.data(), out_stride, nq, kv.data(), stride, rows, n, out.data(), q_stride);
-          else
-            for (int j = 0; j < nq; ++j)
-              k.weighted_sum_f32(w.data() + j * out_stride, kv.data(), stride, rows, n, out.data() + j * q_stride);
+          }
           for (int j = 0; j < nq; ++j) {
             for (int64_t r = 0; r < rows; ++r) {
               double dot = 0.0, mag = 0.0;
               for (int64_t i = 0; i < n; ++i) {
-                dot += double{q[j * q_stride + i]} * kv[r * stride + i];
-                mag += std::fabs(double{q[j * q_stride + i]} * kv[r * stride + i]);
+                dot += double{q[j * q_stride + i]} * at(r * stride + i);
+                mag += std::fabs(double{q[j * q_stride + i]} * at(r * stride + i));
               }
               ASSERT_LE(std::fabs(scores[j * out_stride + r] - 0.125 * dot), 1e-6 * mag) << name << " query " << j << " row " << r;
             }
@@ -347,8 +352,8 @@ TEST(Attention, GroupedKernelsMatchDefinitionAtEveryLevel) {
             for (int64_t i = 0; i < n; ++i) {
               double want = 0.0, mag = 0.0;
               for (int64_t r = 0; r < rows; ++r) {
-                want += double{w[j * out_stride + r]} * kv[r * stride + i];
-                mag += std::fabs(double{w[j * out_stride + r]} * kv[r * stride + i]);
+                want += double{w[j * out_stride + r]} * at(r * stride + i);
+                mag += std::fabs(double{w[j * out_stride + r]} * at(r * stride + i));
               }
               ASSERT_LE(std::fabs(out[j * q_stride + i] - want), 1e-6 * mag + 1e-30) << name << " query " << j << " element " << i;
             }
@@ -361,55 +366,12 @@ TEST(Attention, GroupedKernelsMatchDefinitionAtEveryLevel) {
   }
 }
 
-// The f16-cache forms: the same definition over the f16 values (converted exactly to double).
+TEST(Attention, GroupedKernelsMatchDefinitionAtEveryLevel) {
+  check_grouped_kernels<float>({1, 7, 16, 64, 65, 128}, {0, 1, 3, 4, 5, 17, 33}, {1, 2, 3, 4, 5, 8}, 40);
+}
+
 TEST(Attention, GroupedF16KernelsMatchDefinitionAtEveryLevel) {
-  std::vector<Isa> levels = simd_levels();
-  levels.insert(levels.begin(), Isa::kScalar);
-  for (const int64_t n : {1, 7, 8, 16, 64, 65, 128}) {
-    for (const int64_t rows : {0, 1, 2, 3, 4, 5, 17, 33}) {
-      for (const int nq : {1, 3, 4, 5, 8}) {
-        const int64_t stride = n + 3, q_stride = n + 5, out_stride = rows + 2;
-        const std::vector<float> q = test::random_floats(nq * q_stride, 70 + n, -2.0f, 2.0f);
-        const std::vector<float> kf = test::random_floats(std::max<int64_t>(1, rows * stride), 80 + n, -2.0f, 2.0f);
-        std::vector<uint16_t> kv(kf.size());
-        for (size_t i = 0; i < kf.size(); ++i) kv[i] = fp32_to_fp16(kf[i]);
-        const std::vector<float> w = test::random_floats(std::max<int64_t>(1, nq * out_stride), 90 + rows, 0.0f, 1.0f);
-        for (Isa isa : levels) {
-          const KernelTable& k = kernel_table(isa);
-          const std::string name = std::string(isa_name(isa)) + " f16 n=" + std::to_string(n) +
-                                   " rows=" + std::to_string(rows) + " nq=" + std::to_string(nq);
-          std::vector<float> scores(static_cast<size_t>(nq * out_stride), -7.0f);
-          k.dot_rows_multi_f16(q.data(), q_stride, nq, kv.data(), stride, rows, n, 0.125f, scores.data(), out_stride);
-          std::vector<float> out(static_cast<size_t>(nq * q_stride), -7.0f);
-          k.weighted_sum_multi_f16(w.data(), out_stride, nq, kv.data(), stride, rows, n, out.data(), q_stride);
-          for (int j = 0; j < nq; ++j) {
-            for (int64_t r = 0; r < rows; ++r) {
-              double dot = 0.0, mag = 0.0;
-              for (int64_t i = 0; i < n; ++i) {
-                const double kr = fp16_to_fp32(kv[r * stride + i]);
-                dot += double{q[j * q_stride + i]} * kr;
-                mag += std::fabs(double{q[j * q_stride + i]} * kr);
-              }
-              ASSERT_LE(std::fabs(scores[j * out_stride + r] - 0.125 * dot), 1e-6 * mag) << name << " query " << j << " row " << r;
-            }
-            for (int64_t r = rows; r < out_stride; ++r)
-              EXPECT_EQ(scores[j * out_stride + r], -7.0f) << name << " query " << j << ": wrote past the last row";
-            for (int64_t i = 0; i < n; ++i) {
-              double want = 0.0, mag = 0.0;
-              for (int64_t r = 0; r < rows; ++r) {
-                const double vr = fp16_to_fp32(kv[r * stride + i]);
-                want += double{w[j * out_stride + r]} * vr;
-                mag += std::fabs(double{w[j * out_stride + r]} * vr);
-              }
-              ASSERT_LE(std::fabs(out[j * q_stride + i] - want), 1e-6 * mag + 1e-30) << name << " query " << j << " element " << i;
-            }
-            for (int64_t i = n; i < q_stride; ++i)
-              EXPECT_EQ(out[j * q_stride + i], -7.0f) << name << " query " << j << ": wrote past the head";
-          }
-        }
-      }
-    }
-  }
+  check_grouped_kernels<uint16_t>({1, 7, 8, 16, 64, 65, 128}, {0, 1, 2, 3, 4, 5, 17, 33}, {1, 3, 4, 5, 8}, 70);
 }
 
 TEST(Elementwise, AllLevelsMatchDefinitions) {

@@ -243,6 +243,17 @@ void weighted_sum_f32(const float* w, const float* v, int64_t v_stride, int64_t 
   for (int64_t r = 0; r < n_rows; ++r) axpy_f32(w[r], v + r * v_stride, out, n);
 }
 
+// Grouped queries: each query on its own, by the one-head definitions above.
+void dot_rows_multi_f32(const float* q, int64_t q_stride, int nq, const float* k, int64_t k_stride, int64_t n_rows,
+                        int64_t n, float scale, float* out, int64_t out_stride) {
+  for (int j = 0; j < nq; ++j) dot_rows_f32(q + j * q_stride, k, k_stride, n_rows, n, scale, out + j * out_stride);
+}
+
+void weighted_sum_multi_f32(const float* w, int64_t w_stride, int nq, const float* v, int64_t v_stride,
+                            int64_t n_rows, int64_t n, float* out, int64_t out_stride) {
+  for (int j = 0; j < nq; ++j) weighted_sum_f32(w + j * w_stride, v, v_stride, n_rows, n, out + j * out_stride);
+}
+
 void dot_rows_multi_f16(const float* q, int64_t q_stride, int nq, const uint16_t* k, int64_t k_stride, int64_t n_rows,
                         int64_t n, float scale, float* out, int64_t out_stride) {
   for (int j = 0; j < nq; ++j) {
@@ -314,6 +325,8 @@ void install_scalar_kernels(KernelTable& t) {
   t.axpy_f32 = axpy_f32;
   t.dot_rows_f32 = dot_rows_f32;
   t.weighted_sum_f32 = weighted_sum_f32;
+  t.dot_rows_multi_f32 = dot_rows_multi_f32;
+  t.weighted_sum_multi_f32 = weighted_sum_multi_f32;
   t.dot_rows_multi_f16 = dot_rows_multi_f16;
   t.weighted_sum_multi_f16 = weighted_sum_multi_f16;
   t.swiglu_inplace = swiglu_inplace;
