@@ -59,17 +59,22 @@ inline Result<std::unique_ptr<Model>> load_model_with_progress(const std::string
   return m;
 }
 
-// --cache-type f32|f16: how the KV cache stores keys and values (ContextParams::kv_type).
+// --cache-type f32|f16|q8_0: how the KV cache stores keys and values (ContextParams::kv_type).
 struct CacheTypeCli {
   std::string name = "f32";
   void add(CLI::App& app) {
     app.add_option("--cache-type", name,
-                   "how the KV cache stores keys and values: f32 (exact) or f16 (half the memory, and half the\n"
-                   "bytes attention reads at long contexts; llama.cpp's default)")
-        ->check(CLI::IsMember({"f32", "f16"}))
+                   "how the KV cache stores keys and values: f32 (exact), f16 (half the memory, and half the\n"
+                   "bytes attention reads at long contexts; llama.cpp's default) or q8_0 (8-bit blocks: about a\n"
+                   "quarter of f32's memory, for the longest contexts; needs a head size that is a multiple of 32)")
+        ->check(CLI::IsMember({"f32", "f16", "q8_0"}))
         ->capture_default_str();
   }
-  TensorType type() const { return name == "f16" ? TensorType::kF16 : TensorType::kF32; }
+  TensorType type() const {
+    if (name == "f16") return TensorType::kF16;
+    if (name == "q8_0") return TensorType::kQ8_0;
+    return TensorType::kF32;
+  }
 };
 
 // --temp, --top-k, --top-p, --min-p, --repeat-penalty, --repeat-last-n, --presence-penalty,

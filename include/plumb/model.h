@@ -136,8 +136,10 @@ struct ContextParams {
   // Keep every evaluated token's final hidden state (after output_norm, n_embd floats) for
   // hidden_at(): what embedding models pool.  Costs n_batch*n_embd floats per chunk copied.
   bool embeddings = false;
-  // How the KV cache stores keys and values: kF32 (exact) or kF16 (half the memory and half the
-  // bytes attention reads at long contexts, as llama.cpp's default; the products stay f32).
+  // How the KV cache stores keys and values: kF32 (exact), kF16 (half the memory and half the
+  // bytes attention reads at long contexts, as llama.cpp's default) or kQ8_0 (ggml's 8-bit
+  // blocks: 17/64 of f32's memory; needs a head size that is a multiple of 32).  The products
+  // stay f32 whatever the storage.
   TensorType kv_type = TensorType::kF32;
 };
 

@@ -85,6 +85,11 @@ struct KernelTable {
                              int64_t n_rows, int64_t n, float scale, float* out, int64_t out_stride) = nullptr;
   void (*weighted_sum_multi_f16)(const float* w, int64_t w_stride, int nq, const uint16_t* v, int64_t v_stride,
                                  int64_t n_rows, int64_t n, float* out, int64_t out_stride) = nullptr;
+  // And over a cache of q8_0 blocks (strides and n in values, multiples of 32).
+  void (*dot_rows_multi_q8_0)(const float* q, int64_t q_stride, int nq, const void* k, int64_t k_stride,
+                              int64_t n_rows, int64_t n, float scale, float* out, int64_t out_stride) = nullptr;
+  void (*weighted_sum_multi_q8_0)(const float* w, int64_t w_stride, int nq, const void* v, int64_t v_stride,
+                                  int64_t n_rows, int64_t n, float* out, int64_t out_stride) = nullptr;
   void (*swiglu_inplace)(float* gate, const float* up, int64_t n) = nullptr;
   void (*geglu_inplace)(float* gate, const float* up, int64_t n) = nullptr;
   // Sum of n floats, for the bandwidth probe (must read every byte).

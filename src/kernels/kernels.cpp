@@ -337,6 +337,16 @@ void weighted_sum_multi_f16(const float* w, int64_t w_stride, int nq, const uint
                             int64_t n_rows, int64_t n, float* out, int64_t out_stride) {
   active_kernel_table().weighted_sum_multi_f16(w, w_stride, nq, v, v_stride, n_rows, n, out, out_stride);
 }
+void dot_rows_multi_q8_0(const float* q, int64_t q_stride, int nq, const void* k, int64_t k_stride, int64_t n_rows,
+                         int64_t n, float scale, float* out, int64_t out_stride) {
+  assert(k_stride % 32 == 0 && n % 32 == 0);
+  active_kernel_table().dot_rows_multi_q8_0(q, q_stride, nq, k, k_stride, n_rows, n, scale, out, out_stride);
+}
+void weighted_sum_multi_q8_0(const float* w, int64_t w_stride, int nq, const void* v, int64_t v_stride,
+                             int64_t n_rows, int64_t n, float* out, int64_t out_stride) {
+  assert(v_stride % 32 == 0 && n % 32 == 0);
+  active_kernel_table().weighted_sum_multi_q8_0(w, w_stride, nq, v, v_stride, n_rows, n, out, out_stride);
+}
 void swiglu_inplace(float* gate, const float* up, int64_t n) { active_kernel_table().swiglu_inplace(gate, up, n); }
 void geglu_inplace(float* gate, const float* up, int64_t n) { active_kernel_table().geglu_inplace(gate, up, n); }
 

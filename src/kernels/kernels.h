@@ -101,6 +101,13 @@ void dot_rows_multi_f16(const float* q, int64_t q_stride, int nq, const uint16_t
                         int64_t n, float scale, float* out, int64_t out_stride);
 void weighted_sum_multi_f16(const float* w, int64_t w_stride, int nq, const uint16_t* v, int64_t v_stride,
                             int64_t n_rows, int64_t n, float* out, int64_t out_stride);
+// The same over keys and values stored as q8_0 (ggml's blocks of 32 int8 values with an f16
+// scale, 34 bytes: a quarter of f32's memory, plus 6%).  k and v are rows of blocks; k_stride
+// and v_stride count values, as for the others, and like n must be multiples of 32.
+void dot_rows_multi_q8_0(const float* q, int64_t q_stride, int nq, const void* k, int64_t k_stride, int64_t n_rows,
+                         int64_t n, float scale, float* out, int64_t out_stride);
+void weighted_sum_multi_q8_0(const float* w, int64_t w_stride, int nq, const void* v, int64_t v_stride,
+                             int64_t n_rows, int64_t n, float* out, int64_t out_stride);
 // gate[i] = silu(gate[i]) * up[i]
 void swiglu_inplace(float* gate, const float* up, int64_t n);
 // gate[i] = gelu(gate[i]) * up[i], GELU in its tanh form (Gemma's gelu_pytorch_tanh, ggml_gelu)

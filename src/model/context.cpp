@@ -18,8 +18,9 @@
 // its architecture file set (model/arch/), so this file has no per-architecture branches.
 //
 // Every buffer is allocated in create(); eval() allocates nothing on the decode path.
-// KV cache layout (f32, or f16 with ContextParams::kv_type): [layer][kv_head][position][head_dim],
-// so one head's keys for all positions are contiguous for the score loop.
+// KV cache layout: [layer][kv_head][position][head_dim] values, stored as f32, f16 or q8_0 blocks
+// (ContextParams::kv_type), so one head's keys for all positions are contiguous for the score
+// loop.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -43,9 +44,9 @@ struct Context::Impl {
   std::unique_ptr<kernels::ThreadPool> pool;
   kernels::Scratch scratch;
 
-  std::vector<float> k_cache, v_cache;         // kv_type kF32
-  std::vector<uint16_t> k_cache16, v_cache16;  // kv_type kF16
-  bool kv_f16 = false;
+  TensorType kv_type = TensorType::kF32;  // kF32, kF16 or kQ8_0
+  size_t kv_row_bytes = 0;                // one head's head_dim values at one position
+  std::vector<uint8_t> k_cache, v_cache;
   // Activations, n_batch rows each.
   std::vector<float> x, xb, q, k, v, att, gate, up;
   std::vector<float> hn;                  // attn_norm(x), kept for the FFN of parallel blocks (command-r)
@@ -66,12 +67,25 @@ struct Context::Impl {
   size_t n_hidden = 0;
 
   size_t kv_at(int64_t layer, int64_t kvh, int64_t pos) const {
-    return static_cast<size_t>(((layer * hp.n_head_kv + kvh) * n_ctx + pos) * hp.head_dim);
+    return static_cast<size_t>((layer * hp.n_head_kv + kvh) * n_ctx + pos) * kv_row_bytes;
   }
-  float* kc(int64_t layer, int64_t kvh, int64_t pos) { return k_cache.data() + kv_at(layer, kvh, pos); }
-  float* vc(int64_t layer, int64_t kvh, int64_t pos) { return v_cache.data() + kv_at(layer, kvh, pos); }
-  uint16_t* kc16(int64_t layer, int64_t kvh, int64_t pos) { return k_cache16.data() + kv_at(layer, kvh, pos); }
-  uint16_t* vc16(int64_t layer, int64_t kvh, int64_t pos) { return v_cache16.data() + kv_at(layer, kvh, pos); }
+  uint8_t* kc(int64_t layer, int64_t kvh, int64_t pos) { return k_cache.data() + kv_at(layer, kvh, pos); }
+  uint8_t* vc(int64_t layer, int64_t kvh, int64_t pos) { return v_cache.data() + kv_at(layer, kvh, pos); }
+  // One head's head_dim values into / out of the cache's type (q8_0 as ggml rounds it).
+  void store_kv(const float* x, uint8_t* row) const {
+    switch (kv_type) {
+      case TensorType::kF16: gguf::quantize_row_f16(x, row, hp.head_dim); break;
+      case TensorType::kQ8_0: gguf::quantize_row_q8_0(x, row, hp.head_dim); break;
+      default: std::memcpy(row, x, static_cast<size_t>(hp.head_dim) * sizeof(float)); break;
+    }
+  }
+  void load_kv(const uint8_t* row, float* x) const {
+    switch (kv_type) {
+      case TensorType::kF16: gguf::dequantize_row_f16(row, x, hp.head_dim); break;
+      case TensorType::kQ8_0: gguf::dequantize_row_q8_0(row, x, hp.head_dim); break;
+      default: std::memcpy(x, row, static_cast<size_t>(hp.head_dim) * sizeof(float)); break;
+    }
+  }
 
   void mul(const model::Matrix& w, const float* in, int64_t n_tok, float* out) {
     if (n_tok == 1)
@@ -177,26 +191,28 @@ Result<std::unique_ptr<Context>> Context::create(const Model& model, const Conte
   if (params.n_batch < 0) return Status::InvalidArgument("batch size " + std::to_string(params.n_batch) + " is negative");
   if (params.n_threads < 0)
     return Status::InvalidArgument("thread count " + std::to_string(params.n_threads) + " is negative");
-  if (params.kv_type != TensorType::kF32 && params.kv_type != TensorType::kF16)
+  if (params.kv_type != TensorType::kF32 && params.kv_type != TensorType::kF16 && params.kv_type != TensorType::kQ8_0)
     return Status::InvalidArgument("KV cache type " + std::string(tensor_type_name(params.kv_type)) +
-                                   " is not supported; expected f32 or f16");
-  c->kv_f16 = params.kv_type == TensorType::kF16;
+                                   " is not supported; expected f32, f16 or q8_0");
+  if (params.kv_type == TensorType::kQ8_0 && hp.head_dim % gguf::kQK8_0 != 0)
+    return Status::InvalidArgument("KV cache type q8_0 stores each head in blocks of 32 values, but this model's head "
+                                   "size is " + std::to_string(hp.head_dim) + "; use f16 or f32");
+  c->kv_type = params.kv_type;
+  c->kv_row_bytes = params.kv_type == TensorType::kQ8_0 ? static_cast<size_t>(hp.head_dim / gguf::kQK8_0) * sizeof(gguf::block_q8_0)
+                    : static_cast<size_t>(hp.head_dim) * (params.kv_type == TensorType::kF16 ? 2 : 4);
   c->n_ctx = params.n_ctx > 0 ? params.n_ctx : static_cast<int32_t>(std::min<int64_t>(hp.n_ctx_train, 4096));
   c->n_batch = std::max(1, std::min(params.n_batch > 0 ? params.n_batch : 512, c->n_ctx));
   c->n_threads = params.n_threads > 0 ? params.n_threads
                                       : static_cast<int32_t>(std::max(1u, std::thread::hardware_concurrency()));
   c->q_dim = hp.n_head * hp.head_dim;
   c->kv_dim = hp.n_head_kv * hp.head_dim;
-  const size_t cache = static_cast<size_t>(hp.n_layer) * static_cast<size_t>(c->kv_dim) * static_cast<size_t>(c->n_ctx);
+  // Bytes of the K cache (and of the V cache).
+  const size_t cache = static_cast<size_t>(hp.n_layer) * static_cast<size_t>(hp.n_head_kv) *
+                       static_cast<size_t>(c->n_ctx) * c->kv_row_bytes;
   const size_t B = static_cast<size_t>(c->n_batch);
   try {
-    if (c->kv_f16) {
-      c->k_cache16.assign(cache, 0);
-      c->v_cache16.assign(cache, 0);
-    } else {
-      c->k_cache.assign(cache, 0.0f);
-      c->v_cache.assign(cache, 0.0f);
-    }
+    c->k_cache.assign(cache, 0);
+    c->v_cache.assign(cache, 0);
     c->x.resize(B * hp.n_embd);
     c->xb.resize(B * std::max(hp.n_embd, c->q_dim));
     if (hp.parallel_blocks) c->hn.resize(B * hp.n_embd);
@@ -227,7 +243,7 @@ Result<std::unique_ptr<Context>> Context::create(const Model& model, const Conte
     c->logits.resize(hp.n_vocab);
   } catch (const std::bad_alloc&) {
     return Status::OutOfRange("not enough memory for a context of " + std::to_string(c->n_ctx) +
-                              " tokens (KV cache " + std::to_string(2 * cache * (c->kv_f16 ? 2 : 4) >> 20) +
+                              " tokens (KV cache " + std::to_string(2 * cache >> 20) +
                               " MiB); lower -c");
   }
   c->keep_hidden = params.embeddings;
@@ -276,27 +292,24 @@ Status Context::shift(int32_t n_keep, int32_t n_discard) {
   c.pool->parallel_for(c.hp.n_layer * n_kv, [impl, n_kv, n_keep, n_discard, n_moved, hd](int64_t b, int64_t e, int) {
     for (int64_t i = b; i < e; ++i) {
       const int64_t l = i / n_kv, h = i % n_kv;
-      const size_t n_values = static_cast<size_t>(n_moved) * static_cast<size_t>(hd);
-      if (impl->kv_f16) {
-        uint16_t* k_dst = impl->kc16(l, h, n_keep);
-        std::memmove(k_dst, impl->kc16(l, h, n_keep + n_discard), n_values * sizeof(uint16_t));
-        std::memmove(impl->vc16(l, h, n_keep), impl->vc16(l, h, n_keep + n_discard), n_values * sizeof(uint16_t));
-        if (!impl->layer_rope(l)) continue;
-        // Each key through floats: rotated, then stored as f16 again.
-        std::vector<float> row(static_cast<size_t>(hd));
-        for (int32_t p = 0; p < n_moved; ++p) {
-          uint16_t* key = k_dst + static_cast<size_t>(p) * static_cast<size_t>(hd);
-          gguf::dequantize_row_f16(key, row.data(), hd);
-          impl->rope(row.data(), 1, 0, impl->rope_set(l));
-          gguf::quantize_row_f16(row.data(), key, hd);
-        }
+      const size_t n_bytes = static_cast<size_t>(n_moved) * impl->kv_row_bytes;
+      uint8_t* k_dst = impl->kc(l, h, n_keep);
+      std::memmove(k_dst, impl->kc(l, h, n_keep + n_discard), n_bytes);
+      std::memmove(impl->vc(l, h, n_keep), impl->vc(l, h, n_keep + n_discard), n_bytes);
+      if (!impl->layer_rope(l)) continue;
+      if (impl->kv_type == TensorType::kF32) {
+        // One head's positions are contiguous, head_dim apart: rope() sees them as n_moved heads.
+        impl->rope(reinterpret_cast<float*>(k_dst), n_moved, 0, impl->rope_set(l));
         continue;
       }
-      float* k_dst = impl->kc(l, h, n_keep);
-      std::memmove(k_dst, impl->kc(l, h, n_keep + n_discard), n_values * sizeof(float));
-      std::memmove(impl->vc(l, h, n_keep), impl->vc(l, h, n_keep + n_discard), n_values * sizeof(float));
-      // One head's positions are contiguous, head_dim apart: rope() sees them as n_moved heads.
-      if (impl->layer_rope(l)) impl->rope(k_dst, n_moved, 0, impl->rope_set(l));
+      // Each key through floats: rotated, then rounded to the cache's type again.
+      std::vector<float> row(static_cast<size_t>(hd));
+      for (int32_t p = 0; p < n_moved; ++p) {
+        uint8_t* key = k_dst + static_cast<size_t>(p) * impl->kv_row_bytes;
+        impl->load_kv(key, row.data());
+        impl->rope(row.data(), 1, 0, impl->rope_set(l));
+        impl->store_kv(row.data(), key);
+      }
     }
   });
   c.n_past -= n_discard;
@@ -435,12 +448,20 @@ void Context::Impl::attention(int64_t layer, int32_t pos0, int64_t n_tok) {
       // A head's cached positions are consecutive rows of hd floats; query j's scores are at
       // sc + j * n_ctx.
       const int64_t n = pos - start + 1;
-      if (c.kv_f16)
-        kernels::dot_rows_multi_f16(qh, hd, static_cast<int>(nq), c.kc16(jp->layer, kvh, start), hd, n, hd, scale, sc,
-                                    c.n_ctx);
-      else
-        kernels::dot_rows_multi_f32(qh, hd, static_cast<int>(nq), c.kc(jp->layer, kvh, start), hd, n, hd, scale, sc,
-                                    c.n_ctx);
+      const uint8_t* keys = c.kc(jp->layer, kvh, start);
+      switch (c.kv_type) {
+        case TensorType::kF16:
+          kernels::dot_rows_multi_f16(qh, hd, static_cast<int>(nq), reinterpret_cast<const uint16_t*>(keys), hd, n, hd,
+                                      scale, sc, c.n_ctx);
+          break;
+        case TensorType::kQ8_0:
+          kernels::dot_rows_multi_q8_0(qh, hd, static_cast<int>(nq), keys, hd, n, hd, scale, sc, c.n_ctx);
+          break;
+        default:
+          kernels::dot_rows_multi_f32(qh, hd, static_cast<int>(nq), reinterpret_cast<const float*>(keys), hd, n, hd,
+                                      scale, sc, c.n_ctx);
+          break;
+      }
       for (int64_t j = 0; j < nq; ++j) {
         float* s = sc + j * c.n_ctx;
         if (cap > 0)
@@ -448,10 +469,20 @@ void Context::Impl::attention(int64_t layer, int32_t pos0, int64_t n_tok) {
         kernels::softmax_inplace(s, n);
       }
       float* o = c.att.data() + t * c.q_dim + h0 * hd;
-      if (c.kv_f16)
-        kernels::weighted_sum_multi_f16(sc, c.n_ctx, static_cast<int>(nq), c.vc16(jp->layer, kvh, start), hd, n, hd, o, hd);
-      else
-        kernels::weighted_sum_multi_f32(sc, c.n_ctx, static_cast<int>(nq), c.vc(jp->layer, kvh, start), hd, n, hd, o, hd);
+      const uint8_t* values = c.vc(jp->layer, kvh, start);
+      switch (c.kv_type) {
+        case TensorType::kF16:
+          kernels::weighted_sum_multi_f16(sc, c.n_ctx, static_cast<int>(nq), reinterpret_cast<const uint16_t*>(values), hd,
+                                          n, hd, o, hd);
+          break;
+        case TensorType::kQ8_0:
+          kernels::weighted_sum_multi_q8_0(sc, c.n_ctx, static_cast<int>(nq), values, hd, n, hd, o, hd);
+          break;
+        default:
+          kernels::weighted_sum_multi_f32(sc, c.n_ctx, static_cast<int>(nq), reinterpret_cast<const float*>(values), hd,
+                                          n, hd, o, hd);
+          break;
+      }
     }
   };
   // Waking the pool costs microseconds; small attention (short contexts, tiny models) is
@@ -619,13 +650,8 @@ Status Context::Impl::eval_chunk(const int32_t* tokens, int64_t n_tok, bool want
         for (int64_t i = 0; i < q_dim; ++i) qt[i] *= temp;
       }
       for (int64_t h = 0; h < hp.n_head_kv; ++h) {
-        if (kv_f16) {
-          gguf::quantize_row_f16(kt + h * hp.head_dim, kc16(l, h, pos0 + t), hp.head_dim);
-          gguf::quantize_row_f16(vt + h * hp.head_dim, vc16(l, h, pos0 + t), hp.head_dim);
-        } else {
-          std::memcpy(kc(l, h, pos0 + t), kt + h * hp.head_dim, hp.head_dim * sizeof(float));
-          std::memcpy(vc(l, h, pos0 + t), vt + h * hp.head_dim, hp.head_dim * sizeof(float));
-        }
+        store_kv(kt + h * hp.head_dim, kc(l, h, pos0 + t));
+        store_kv(vt + h * hp.head_dim, vc(l, h, pos0 + t));
       }
     }
     attention(l, pos0, n_tok);

@@ -9,6 +9,7 @@
 
 #include "kernel_test_util.h"
 #include "core/half.h"
+#include "gguf/quantize.h"
 #include "kernels/dispatch.h"
 
 namespace plumb::kernels {
@@ -306,32 +307,49 @@ TEST(Attention, RowKernelsMatchDefinitionAtEveryLevel) {
   }
 }
 
-// The grouped-query forms at every level: nq queries over the same rows (cached as float or f16),
-// each with its own scores / weights and output, strided; every query against the definition
-// over the cached values (f16 converted exactly to double), and nothing written between them.
+// The grouped-query forms at every level: nq queries over the same rows (cached as float, f16
+// or q8_0 blocks), each with its own scores / weights and output, strided; every query against
+// the definition over the cached values (f16 and q8_0 converted exactly to double), and nothing
+// written between them.  Row strides leave a gap after each row (3 values, or one q8_0 block).
 template <typename T>
 void check_grouped_kernels(const std::vector<int64_t>& ns, const std::vector<int64_t>& row_counts,
                            const std::vector<int>& nqs, uint32_t seed) {
   std::vector<Isa> levels = simd_levels();
   levels.insert(levels.begin(), Isa::kScalar);
-  constexpr bool kF16 = std::is_same_v<T, uint16_t>;
+  constexpr bool kF16 = std::is_same_v<T, uint16_t>, kQ8 = std::is_same_v<T, gguf::block_q8_0>;
+  const char* type_name = kQ8 ? " q8_0" : kF16 ? " f16" : "";
   for (const int64_t n : ns) {
     for (const int64_t rows : row_counts) {
       for (const int nq : nqs) {
-        const int64_t stride = n + 3, q_stride = n + 5, out_stride = rows + 2;
+        const int64_t stride = kQ8 ? n + 32 : n + 3, q_stride = n + 5, out_stride = rows + 2;
         const std::vector<float> q = test::random_floats(nq * q_stride, seed + n, -2.0f, 2.0f);
         const std::vector<float> kf = test::random_floats(std::max<int64_t>(1, rows * stride), seed + 10 + n, -2.0f, 2.0f);
-        std::vector<T> kv(kf.size());
-        for (size_t i = 0; i < kf.size(); ++i) kv[i] = kF16 ? T(fp32_to_fp16(kf[i])) : T(kf[i]);
-        auto at = [&](int64_t i) { return kF16 ? double{fp16_to_fp32(uint16_t(kv[i]))} : double(kv[i]); };
+        // The cache, and the value it holds at i (row r's value c is at r * stride + c).
+        std::vector<T> kv(kQ8 ? kf.size() / 32 + 1 : kf.size());
+        std::vector<double> held(kf.size());
+        if constexpr (kQ8) {
+          std::vector<float> back(kf.size());
+          gguf::quantize_row_q8_0(kf.data(), kv.data(), rows * stride);
+          gguf::dequantize_row_q8_0(kv.data(), back.data(), rows * stride);
+          for (size_t i = 0; i < kf.size(); ++i) held[i] = back[i];
+        } else {
+          for (size_t i = 0; i < kf.size(); ++i) {
+            kv[i] = kF16 ? T(fp32_to_fp16(kf[i])) : T(kf[i]);
+            held[i] = kF16 ? double{fp16_to_fp32(uint16_t(kv[i]))} : double(kv[i]);
+          }
+        }
+        auto at = [&](int64_t i) { return held[static_cast<size_t>(i)]; };
         const std::vector<float> w = test::random_floats(std::max<int64_t>(1, nq * out_stride), seed + 20 + rows, 0.0f, 1.0f);
         for (Isa isa : levels) {
           const KernelTable& k = kernel_table(isa);
-          const std::string name = std::string(isa_name(isa)) + (kF16 ? " f16" : "") + " n=" + std::to_string(n) +
+          const std::string name = std::string(isa_name(isa)) + type_name + " n=" + std::to_string(n) +
                                    " rows=" + std::to_string(rows) + " nq=" + std::to_string(nq);
           std::vector<float> scores(static_cast<size_t>(nq * out_stride), -7.0f);
           std::vector<float> out(static_cast<size_t>(nq * q_stride), -7.0f);
-          if constexpr (kF16) {
+          if constexpr (kQ8) {
+            k.dot_rows_multi_q8_0(q.data(), q_stride, nq, kv.data(), stride, rows, n, 0.125f, scores.data(), out_stride);
+            k.weighted_sum_multi_q8_0(w.data(), out_stride, nq, kv.data(), stride, rows, n, out.data(), q_stride);
+          } else if constexpr (kF16) {
             k.dot_rows_multi_f16(q.data(), q_stride, nq, kv.data(), stride, rows, n, 0.125f, scores.data(), out_stride);
             k.weighted_sum_multi_f16(w.data(), out_stride, nq, kv.data(), stride, rows, n, out.data(), q_stride);
           } else {
@@ -372,6 +390,10 @@ TEST(Attention, GroupedKernelsMatchDefinitionAtEveryLevel) {
 
 TEST(Attention, GroupedF16KernelsMatchDefinitionAtEveryLevel) {
   check_grouped_kernels<uint16_t>({1, 7, 8, 16, 64, 65, 128}, {0, 1, 2, 3, 4, 5, 17, 33}, {1, 3, 4, 5, 8}, 70);
+}
+
+TEST(Attention, GroupedQ8_0KernelsMatchDefinitionAtEveryLevel) {
+  check_grouped_kernels<gguf::block_q8_0>({32, 64, 96, 128, 256}, {0, 1, 2, 3, 4, 5, 17, 33}, {1, 3, 4, 5, 8}, 90);
 }
 
 TEST(Elementwise, AllLevelsMatchDefinitions) {

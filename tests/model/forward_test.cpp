@@ -308,16 +308,12 @@ INSTANTIATE_TEST_SUITE_P(Shapes, ForwardTest, ::testing::Combine(::testing::Valu
                            return n + "_" + std::to_string(info.index);
                          });
 
-// A KV cache of f16 (ContextParams::kv_type) against the reference that rounds keys and values
-// to f16 the same way: batched and one by one, 1 and 2 threads, GQA, a single KV head, and
-// qwen2's biases.  The products stay f32, so it agrees as closely as the f32 cache agrees with
-// the exact reference (measured 3e-7 to 4e-6), while the f16 rounding itself moves the logits by
-// 3-4e-4: the tolerance tells the two apart.
-TEST(Forward, F16KvCacheMatchesReferenceWithF16KeysAndValues) {
-  std::vector<ModelShape> cases(3);
-  cases[0].n_head = 8, cases[0].n_head_kv = 2, cases[0].n_layer = 3, cases[0].seed = 21;
-  cases[1].n_embd = 96, cases[1].n_head = 6, cases[1].n_head_kv = 1, cases[1].seed = 22;
-  cases[2].arch = "qwen2", cases[2].n_embd = 96, cases[2].n_head = 6, cases[2].n_head_kv = 2, cases[2].seed = 23;
+// A KV cache of `type` (ContextParams::kv_type) against the reference that rounds keys and
+// values the same way: batched and one by one, 1 and 2 threads, for the shapes given.  `tol` is
+// against that reference; the exact reference must be within `tol_exact` (the rounding is small)
+// and, where `min_exact` > 0, at least that far (the rounding is really there).
+void check_kv_cache_type(TensorType type, const std::vector<ModelShape>& cases, double tol, double tol_exact,
+                         double min_exact) {
   for (const ModelShape& shape : cases) {
     test::TempDir dir;
     const std::string path = dir.file("m.gguf");
@@ -326,42 +322,72 @@ TEST(Forward, F16KvCacheMatchesReferenceWithF16KeysAndValues) {
     ASSERT_TRUE(model.ok()) << model.status().to_string();
     auto file = gguf::File::open(path);
     ASSERT_TRUE(file.ok());
-    const auto ref16 = test::reference_logits(**file, kPrompt, 0, /*kv_f16=*/true);
-    const auto ref32 = test::reference_logits(**file, kPrompt);
+    const auto ref = test::reference_logits(**file, kPrompt, 0, type);
+    const auto exact = test::reference_logits(**file, kPrompt);
     std::vector<int32_t> ids(kPrompt.begin(), kPrompt.end());
     for (int threads : {1, 2}) {
       ContextParams cp;
       cp.n_threads = threads;
-      cp.kv_type = TensorType::kF16;
+      cp.kv_type = type;
       auto batched = Context::create(**model, cp);
-      ASSERT_TRUE(batched.ok());
+      ASSERT_TRUE(batched.ok()) << batched.status().to_string();
       ASSERT_TRUE((*batched)->eval(ids, /*all_logits=*/true).ok());
-      const double err = relative_error(ref16, [&](size_t t) { return (*batched)->logits_at(t); });
-      EXPECT_LE(err, 2e-5) << shape.name() << " " << threads << " threads";
-      // The f16 rounding is visible against the exact reference, but small.
-      const double err32 = relative_error(ref32, [&](size_t t) { return (*batched)->logits_at(t); });
-      EXPECT_LE(err32, 1e-2) << shape.name();
-      std::printf("  f16 KV %-30s %d threads: %.2e against f16 keys and values, %.2e against f32\n", shape.name().c_str(), threads, err, err32);
+      const double err = relative_error(ref, [&](size_t t) { return (*batched)->logits_at(t); });
+      EXPECT_LE(err, tol) << shape.name() << " " << threads << " threads";
+      const double err_exact = relative_error(exact, [&](size_t t) { return (*batched)->logits_at(t); });
+      EXPECT_LE(err_exact, tol_exact) << shape.name();
+      EXPECT_GE(err_exact, min_exact) << shape.name();
+      std::printf("  %s KV %-30s %d threads: %.2e against rounded keys and values, %.2e against exact\n",
+                  tensor_type_name(type).data(), shape.name().c_str(), threads, err, err_exact);
       auto single = Context::create(**model, cp);
       ASSERT_TRUE(single.ok());
       for (size_t t = 0; t < ids.size(); ++t) {
         ASSERT_TRUE((*single)->eval(std::span<const int32_t>(&ids[t], 1)).ok());
-        const std::vector<std::vector<double>> one(1, ref16[t]);
+        const std::vector<std::vector<double>> one(1, ref[t]);
         const double e = relative_error(one, [&](size_t) { return (*single)->logits(); });
-        EXPECT_LE(e, 2e-5) << shape.name() << " position " << t;
+        EXPECT_LE(e, tol) << shape.name() << " position " << t;
       }
     }
   }
-  ContextParams bad;
-  bad.kv_type = TensorType::kQ8_0;
+}
+
+// f16: GQA, a single KV head, and qwen2's biases.  The products stay f32, so it agrees as
+// closely as the f32 cache agrees with the exact reference (measured 3e-7 to 4e-6), while the
+// f16 rounding itself moves the logits by 3-4e-4: the tolerance tells the two apart.
+TEST(Forward, F16KvCacheMatchesReferenceWithF16KeysAndValues) {
+  std::vector<ModelShape> cases(3);
+  cases[0].n_head = 8, cases[0].n_head_kv = 2, cases[0].n_layer = 3, cases[0].seed = 21;
+  cases[1].n_embd = 96, cases[1].n_head = 6, cases[1].n_head_kv = 1, cases[1].seed = 22;
+  cases[2].arch = "qwen2", cases[2].n_embd = 96, cases[2].n_head = 6, cases[2].n_head_kv = 2, cases[2].seed = 23;
+  check_kv_cache_type(TensorType::kF16, cases, 2e-5, 1e-2, 1e-4);
+}
+
+// q8_0: the same shapes with heads of 32 and 64 values (one and two blocks).
+TEST(Forward, Q8_0KvCacheMatchesReferenceWithQ8_0KeysAndValues) {
+  std::vector<ModelShape> cases(3);
+  cases[0].n_embd = 128, cases[0].n_head = 4, cases[0].n_head_kv = 2, cases[0].n_layer = 3, cases[0].seed = 31;
+  cases[1].n_embd = 192, cases[1].n_head = 6, cases[1].n_head_kv = 1, cases[1].seed = 32;
+  cases[2].arch = "qwen2", cases[2].n_embd = 128, cases[2].n_head = 2, cases[2].n_head_kv = 1, cases[2].seed = 33;
+  check_kv_cache_type(TensorType::kQ8_0, cases, 2e-5, 5e-2, 1e-3);
+}
+
+// Cache types the engine does not store, and q8_0 with heads that are not whole blocks, fail at
+// create() with a message.
+TEST(Forward, KvCacheTypeIsCheckedAtCreate) {
   test::TempDir dir;
-  ModelShape s;
+  ModelShape s;  // heads of 16 values
   ASSERT_TRUE(test::write_model(s, dir.file("m.gguf")).ok());
   auto model = Model::load(dir.file("m.gguf"));
   ASSERT_TRUE(model.ok());
+  ContextParams bad;
+  bad.kv_type = TensorType::kQ4_0;
   auto ctx = Context::create(**model, bad);
   ASSERT_FALSE(ctx.ok());
-  EXPECT_NE(ctx.status().message().find("expected f32 or f16"), std::string::npos) << ctx.status().message();
+  EXPECT_NE(ctx.status().message().find("expected f32, f16 or q8_0"), std::string::npos) << ctx.status().message();
+  bad.kv_type = TensorType::kQ8_0;
+  ctx = Context::create(**model, bad);
+  ASSERT_FALSE(ctx.ok());
+  EXPECT_NE(ctx.status().message().find("head size is 16; use f16 or f32"), std::string::npos) << ctx.status().message();
 }
 
 TEST(Forward, KQuantsMatchReference) {

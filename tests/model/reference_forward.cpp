@@ -105,10 +105,22 @@ double key_float(const gguf::File& f, const std::string& k, double fallback) {
   return f.find(k) ? f.get_float(k).value() : fallback;
 }
 
+// One head's values rounded as ggml's quantize_row_q8_0_ref stores them, block by block, in
+// float as it computes: d = amax / 127, q = roundf(x / d), value = q * fp16(d).
+void round_q8_0(double* x, int64_t n) {
+  for (int64_t b = 0; b + 32 <= n; b += 32) {
+    float amax = 0.0f;
+    for (int64_t i = b; i < b + 32; ++i) amax = std::max(amax, std::fabs(static_cast<float>(x[i])));
+    const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+    const double stored_d = fp16_to_fp32(fp32_to_fp16(d));
+    for (int64_t i = b; i < b + 32; ++i) x[i] = std::round(static_cast<float>(x[i]) * id) * stored_d;
+  }
+}
+
 }  // namespace
 
 std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std::vector<int>& tokens,
-                                                  int64_t n_ctx, bool kv_f16) {
+                                                  int64_t n_ctx, TensorType kv_type) {
   const std::string arch = f.get_string("general.architecture").value();
   const int64_t E = f.get_int(arch + ".embedding_length").value();
   const int64_t L = f.get_int(arch + ".block_count").value();
@@ -328,9 +340,14 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
       }
       if (temp_scale != 0)
         for (double& q : Q[t]) q *= 1 + temp_scale * std::log(std::floor(static_cast<double>(t) / n_orig) + 1);
-      if (kv_f16) {
+      if (kv_type == TensorType::kF16) {
         for (double& k : K[t]) k = fp16_to_fp32(fp32_to_fp16(static_cast<float>(k)));
         for (double& v : V[t]) v = fp16_to_fp32(fp32_to_fp16(static_cast<float>(v)));
+      } else if (kv_type == TensorType::kQ8_0) {
+        for (int64_t h = 0; h < KV; ++h) {
+          round_q8_0(K[t].data() + h * hd, hd);
+          round_q8_0(V[t].data() + h * hd, hd);
+        }
       }
     }
     for (size_t t = 0; t < T; ++t) {

@@ -275,6 +275,37 @@ void weighted_sum_multi_f16(const float* w, int64_t w_stride, int nq, const uint
   }
 }
 
+// Value i of a q8_0 row.
+float q8_0_value(const gguf::block_q8_0* row, int64_t i) {
+  const gguf::block_q8_0& b = row[i / gguf::kQK8_0];
+  return static_cast<float>(b.qs[i % gguf::kQK8_0]) * fp16_to_fp32(b.d);
+}
+
+void dot_rows_multi_q8_0(const float* q, int64_t q_stride, int nq, const void* vk, int64_t k_stride, int64_t n_rows,
+                         int64_t n, float scale, float* out, int64_t out_stride) {
+  const auto* k = static_cast<const gguf::block_q8_0*>(vk);
+  const int64_t row_blocks = k_stride / gguf::kQK8_0;
+  for (int j = 0; j < nq; ++j) {
+    for (int64_t r = 0; r < n_rows; ++r) {
+      float s = 0.0f;
+      for (int64_t i = 0; i < n; ++i) s += q[j * q_stride + i] * q8_0_value(k + r * row_blocks, i);
+      out[j * out_stride + r] = s * scale;
+    }
+  }
+}
+
+void weighted_sum_multi_q8_0(const float* w, int64_t w_stride, int nq, const void* vv, int64_t v_stride,
+                             int64_t n_rows, int64_t n, float* out, int64_t out_stride) {
+  const auto* v = static_cast<const gguf::block_q8_0*>(vv);
+  const int64_t row_blocks = v_stride / gguf::kQK8_0;
+  for (int j = 0; j < nq; ++j) {
+    float* o = out + j * out_stride;
+    std::fill(o, o + n, 0.0f);
+    for (int64_t r = 0; r < n_rows; ++r)
+      for (int64_t i = 0; i < n; ++i) o[i] += w[j * w_stride + r] * q8_0_value(v + r * row_blocks, i);
+  }
+}
+
 void swiglu_inplace(float* gate, const float* up, int64_t n) {
   for (int64_t i = 0; i < n; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
 }
@@ -329,6 +360,8 @@ void install_scalar_kernels(KernelTable& t) {
   t.weighted_sum_multi_f32 = weighted_sum_multi_f32;
   t.dot_rows_multi_f16 = dot_rows_multi_f16;
   t.weighted_sum_multi_f16 = weighted_sum_multi_f16;
+  t.dot_rows_multi_q8_0 = dot_rows_multi_q8_0;
+  t.weighted_sum_multi_q8_0 = weighted_sum_multi_q8_0;
   t.swiglu_inplace = swiglu_inplace;
   t.geglu_inplace = geglu_inplace;
   t.sum_f32 = sum_f32;

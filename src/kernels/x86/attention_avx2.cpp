@@ -6,11 +6,14 @@
 // Only intrinsics and file-local functions here (see dispatch.h for why).
 #include <immintrin.h>
 
+#include "gguf/quantize.h"
 #include "kernels/dispatch.h"
 
 namespace plumb::kernels {
 
 namespace {
+
+using gguf::block_q8_0;
 
 inline float hsum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -19,11 +22,22 @@ inline float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-// Eight cached values as floats, from an f32 or an f16 cache; one value.
-inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
-inline __m256 load8(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
-inline float to_f32(float x) { return x; }
-inline float to_f32(uint16_t h) { return _cvtsh_ss(h); }
+// Values i .. i + 7 of a cached row as floats, from an f32, f16 or q8_0 cache (a row of q8_0 is
+// a row of blocks, and i a multiple of 8, so the eight share one block's scale); value i alone.
+inline __m256 load8(const float* row, int64_t i) { return _mm256_loadu_ps(row + i); }
+inline __m256 load8(const uint16_t* row, int64_t i) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + i)));
+}
+inline __m256 load8(const block_q8_0* row, int64_t i) {
+  const block_q8_0& b = row[i / 32];
+  const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.qs + i % 32));
+  return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), _mm256_set1_ps(_cvtsh_ss(b.d)));
+}
+inline float value(const float* row, int64_t i) { return row[i]; }
+inline float value(const uint16_t* row, int64_t i) { return _cvtsh_ss(row[i]); }
+inline float value(const block_q8_0* row, int64_t i) {
+  return static_cast<float>(row[i / 32].qs[i % 32]) * _cvtsh_ss(row[i / 32].d);
+}
 
 float dot_row(const float* q, const float* k, int64_t n) {
   __m256 acc = _mm256_setzero_ps();
@@ -124,7 +138,7 @@ void dot_rows_multi(const float* q, int64_t q_stride, int nq, const T* k, int64_
       __m256 a[8];  // a[2j + r]: query j, row r
       for (int i = 0; i < 8; ++i) a[i] = _mm256_setzero_ps();
       for (int64_t i = 0; i < full; i += 8) {
-        const __m256 kv0 = load8(k0 + i), kv1 = load8(k1 + i);
+        const __m256 kv0 = load8(k0, i), kv1 = load8(k1, i);
         for (int j = 0; j < 4; ++j) {
           const __m256 qv = _mm256_loadu_ps(qj[j] + i);
           a[2 * j] = _mm256_fmadd_ps(qv, kv0, a[2 * j]);
@@ -137,7 +151,7 @@ void dot_rows_multi(const float* q, int64_t q_stride, int nq, const T* k, int64_
         for (int r = 0; r < mr; ++r) {
           const T* kr = r == 0 ? k0 : k1;
           float s = lanes[2 * j + r];
-          for (int64_t c = full; c < n; ++c) s += qj[j][c] * to_f32(kr[c]);
+          for (int64_t c = full; c < n; ++c) s += qj[j][c] * value(kr, c);
           out[(j0 + j) * out_stride + r0 + r] = s * scale;
         }
       }
@@ -153,8 +167,8 @@ void weighted_sum_group(const float* w, int64_t w_stride, const T* v, int64_t v_
     __m256 a[M][2];
     for (int j = 0; j < M; ++j) a[j][0] = a[j][1] = _mm256_setzero_ps();
     for (int64_t r = 0; r < n_rows; ++r) {
-      const T* vr = v + r * v_stride + i;
-      const __m256 v0 = load8(vr), v1 = load8(vr + 8);
+      const T* vr = v + r * v_stride;
+      const __m256 v0 = load8(vr, i), v1 = load8(vr, i + 8);
       for (int j = 0; j < M; ++j) {
         const __m256 wr = _mm256_set1_ps(w[j * w_stride + r]);
         a[j][0] = _mm256_fmadd_ps(wr, v0, a[j][0]);
@@ -170,7 +184,7 @@ void weighted_sum_group(const float* w, int64_t w_stride, const T* v, int64_t v_
     __m256 a[M];
     for (int j = 0; j < M; ++j) a[j] = _mm256_setzero_ps();
     for (int64_t r = 0; r < n_rows; ++r) {
-      const __m256 vr = load8(v + r * v_stride + i);
+      const __m256 vr = load8(v + r * v_stride, i);
       for (int j = 0; j < M; ++j) a[j] = _mm256_fmadd_ps(_mm256_set1_ps(w[j * w_stride + r]), vr, a[j]);
     }
     for (int j = 0; j < M; ++j) _mm256_storeu_ps(out + j * out_stride + i, a[j]);
@@ -178,7 +192,7 @@ void weighted_sum_group(const float* w, int64_t w_stride, const T* v, int64_t v_
   for (; i < n; ++i) {
     for (int j = 0; j < M; ++j) {
       float a = 0.0f;
-      for (int64_t r = 0; r < n_rows; ++r) a += w[j * w_stride + r] * to_f32(v[r * v_stride + i]);
+      for (int64_t r = 0; r < n_rows; ++r) a += w[j * w_stride + r] * value(v + r * v_stride, i);
       out[j * out_stride + i] = a;
     }
   }
@@ -216,6 +230,16 @@ void weighted_sum_multi_f16(const float* w, int64_t w_stride, int nq, const uint
   weighted_sum_multi(w, w_stride, nq, v, v_stride, n_rows, n, out, out_stride);
 }
 
+// q8_0: the templates' strides count blocks.
+void dot_rows_multi_q8_0(const float* q, int64_t q_stride, int nq, const void* k, int64_t k_stride, int64_t n_rows,
+                         int64_t n, float scale, float* out, int64_t out_stride) {
+  dot_rows_multi(q, q_stride, nq, static_cast<const block_q8_0*>(k), k_stride / 32, n_rows, n, scale, out, out_stride);
+}
+void weighted_sum_multi_q8_0(const float* w, int64_t w_stride, int nq, const void* v, int64_t v_stride,
+                             int64_t n_rows, int64_t n, float* out, int64_t out_stride) {
+  weighted_sum_multi(w, w_stride, nq, static_cast<const block_q8_0*>(v), v_stride / 32, n_rows, n, out, out_stride);
+}
+
 }  // namespace
 
 void install_avx2_attention(KernelTable& t) {
@@ -225,6 +249,8 @@ void install_avx2_attention(KernelTable& t) {
   t.weighted_sum_multi_f32 = weighted_sum_multi_f32;
   t.dot_rows_multi_f16 = dot_rows_multi_f16;
   t.weighted_sum_multi_f16 = weighted_sum_multi_f16;
+  t.dot_rows_multi_q8_0 = dot_rows_multi_q8_0;
+  t.weighted_sum_multi_q8_0 = weighted_sum_multi_q8_0;
 }
 
 }  // namespace plumb::kernels

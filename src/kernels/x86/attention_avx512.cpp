@@ -11,21 +11,37 @@
 
 #include <immintrin.h>
 
+#include "gguf/quantize.h"
 #include "kernels/dispatch.h"
 
 namespace plumb::kernels {
 
 namespace {
 
+using gguf::block_q8_0;
+
 inline __mmask16 tail_mask(int64_t left) { return static_cast<__mmask16>((1u << left) - 1u); }
 
-// Sixteen cached values as floats, from an f32 or an f16 cache.
-inline __m512 load16(const float* p) { return _mm512_loadu_ps(p); }
-inline __m512 load16(const uint16_t* p) {
-  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+// Values i .. i + 15 of a cached row as floats, from an f32, f16 or q8_0 cache (a row of q8_0
+// is a row of blocks, and i a multiple of 16, so the sixteen share one block's scale).
+inline __m512 load16(const float* row, int64_t i) { return _mm512_loadu_ps(row + i); }
+inline __m512 load16(const uint16_t* row, int64_t i) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + i)));
 }
-inline __m512 load16(__mmask16 m, const float* p) { return _mm512_maskz_loadu_ps(m, p); }
-inline __m512 load16(__mmask16 m, const uint16_t* p) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p)); }
+inline __m512 load16(const block_q8_0* row, int64_t i) {
+  const block_q8_0& b = row[i / 32];
+  const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs + i % 32));
+  return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)), _mm512_set1_ps(_cvtsh_ss(b.d)));
+}
+// The first columns of values i .. i + 15 (mask m), the rest zero.  q8_0 rows have whole blocks
+// only, so they never take this path, but it is the same arithmetic.
+inline __m512 load16(__mmask16 m, const float* row, int64_t i) { return _mm512_maskz_loadu_ps(m, row + i); }
+inline __m512 load16(__mmask16 m, const uint16_t* row, int64_t i) {
+  return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, row + i));
+}
+inline __m512 load16(__mmask16 m, const block_q8_0* row, int64_t i) {
+  return _mm512_maskz_mov_ps(m, load16(row, i));
+}
 
 void dot_rows_f32(const float* q, const float* k, int64_t k_stride, int64_t n_rows, int64_t n, float scale,
                   float* out) {
@@ -140,7 +156,7 @@ void dot_rows_multi(const float* q, int64_t q_stride, int nq, const T* k, int64_
       for (int i = 0; i < 16; ++i) a[i] = _mm512_setzero_ps();
       for (int64_t i = 0; i < full; i += 16) {
         __m512 kv[4];
-        for (int r = 0; r < 4; ++r) kv[r] = load16(kr[r] + i);
+        for (int r = 0; r < 4; ++r) kv[r] = load16(kr[r], i);
         for (int j = 0; j < 4; ++j) {
           const __m512 qv = _mm512_loadu_ps(qj[j] + i);
           for (int r = 0; r < 4; ++r) a[4 * j + r] = _mm512_fmadd_ps(qv, kv[r], a[4 * j + r]);
@@ -148,7 +164,7 @@ void dot_rows_multi(const float* q, int64_t q_stride, int nq, const T* k, int64_
       }
       if (m != 0) {
         __m512 kv[4];
-        for (int r = 0; r < 4; ++r) kv[r] = load16(m, kr[r] + full);
+        for (int r = 0; r < 4; ++r) kv[r] = load16(m, kr[r], full);
         for (int j = 0; j < 4; ++j) {
           const __m512 qv = _mm512_maskz_loadu_ps(m, qj[j] + full);
           for (int r = 0; r < 4; ++r) a[4 * j + r] = _mm512_fmadd_ps(qv, kv[r], a[4 * j + r]);
@@ -174,8 +190,8 @@ void weighted_sum_group(const float* w, int64_t w_stride, const T* v, int64_t v_
     for (int j = 0; j < M; ++j)
       for (int c = 0; c < 4; ++c) a[j][c] = _mm512_setzero_ps();
     for (int64_t r = 0; r < n_rows; ++r) {
-      const T* vr = v + r * v_stride + i;
-      const __m512 v0 = load16(vr), v1 = load16(vr + 16), v2 = load16(vr + 32), v3 = load16(vr + 48);
+      const T* vr = v + r * v_stride;
+      const __m512 v0 = load16(vr, i), v1 = load16(vr, i + 16), v2 = load16(vr, i + 32), v3 = load16(vr, i + 48);
       for (int j = 0; j < M; ++j) {
         const __m512 wr = _mm512_set1_ps(w[j * w_stride + r]);
         a[j][0] = _mm512_fmadd_ps(wr, v0, a[j][0]);
@@ -192,7 +208,7 @@ void weighted_sum_group(const float* w, int64_t w_stride, const T* v, int64_t v_
     __m512 a[M];
     for (int j = 0; j < M; ++j) a[j] = _mm512_setzero_ps();
     for (int64_t r = 0; r < n_rows; ++r) {
-      const __m512 vr = load16(m, v + r * v_stride + i);
+      const __m512 vr = load16(m, v + r * v_stride, i);
       for (int j = 0; j < M; ++j) a[j] = _mm512_fmadd_ps(_mm512_set1_ps(w[j * w_stride + r]), vr, a[j]);
     }
     for (int j = 0; j < M; ++j) _mm512_mask_storeu_ps(out + j * out_stride + i, m, a[j]);
@@ -231,6 +247,16 @@ void weighted_sum_multi_f16(const float* w, int64_t w_stride, int nq, const uint
   weighted_sum_multi(w, w_stride, nq, v, v_stride, n_rows, n, out, out_stride);
 }
 
+// q8_0: the templates' strides count blocks.
+void dot_rows_multi_q8_0(const float* q, int64_t q_stride, int nq, const void* k, int64_t k_stride, int64_t n_rows,
+                         int64_t n, float scale, float* out, int64_t out_stride) {
+  dot_rows_multi(q, q_stride, nq, static_cast<const block_q8_0*>(k), k_stride / 32, n_rows, n, scale, out, out_stride);
+}
+void weighted_sum_multi_q8_0(const float* w, int64_t w_stride, int nq, const void* v, int64_t v_stride,
+                             int64_t n_rows, int64_t n, float* out, int64_t out_stride) {
+  weighted_sum_multi(w, w_stride, nq, static_cast<const block_q8_0*>(v), v_stride / 32, n_rows, n, out, out_stride);
+}
+
 }  // namespace
 
 void install_avx512_attention(KernelTable& t) {
@@ -240,6 +266,8 @@ void install_avx512_attention(KernelTable& t) {
   t.weighted_sum_multi_f32 = weighted_sum_multi_f32;
   t.dot_rows_multi_f16 = dot_rows_multi_f16;
   t.weighted_sum_multi_f16 = weighted_sum_multi_f16;
+  t.dot_rows_multi_q8_0 = dot_rows_multi_q8_0;
+  t.weighted_sum_multi_q8_0 = weighted_sum_multi_q8_0;
 }
 
 }  // namespace plumb::kernels
