@@ -155,6 +155,34 @@ void panel(int64_t n, const void* w, size_t ws, int nr, const void* vxq, size_t 
 }
 
 
+// A 16 x 16 block of floats transposed in registers: on entry v[r] holds row r's 16 values; on
+// exit v[k] holds value k of rows 0-15.  Pairs of rows are interleaved, then quads, then the
+// 128-bit chunks of four quads are gathered.
+inline void transpose16(__m512 (&v)[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {  // per chunk c: t[i] = v[i][4c], v[i+1][4c], v[i][4c+1], v[i+1][4c+1]
+    t[i] = _mm512_unpacklo_ps(v[i], v[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(v[i], v[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {  // chunk c of v[i + j]: value 4c + j of rows i .. i + 3
+    v[i] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    v[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    v[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    v[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int j = 0; j < 4; ++j) {  // value 4c + j of all rows: chunk c of v[j], v[4 + j], v[8 + j], v[12 + j]
+    const __m512 ab_lo = _mm512_shuffle_f32x4(v[j], v[4 + j], _MM_SHUFFLE(1, 0, 1, 0));
+    const __m512 ab_hi = _mm512_shuffle_f32x4(v[j], v[4 + j], _MM_SHUFFLE(3, 2, 3, 2));
+    const __m512 cd_lo = _mm512_shuffle_f32x4(v[8 + j], v[12 + j], _MM_SHUFFLE(1, 0, 1, 0));
+    const __m512 cd_hi = _mm512_shuffle_f32x4(v[8 + j], v[12 + j], _MM_SHUFFLE(3, 2, 3, 2));
+    t[j] = _mm512_shuffle_f32x4(ab_lo, cd_lo, _MM_SHUFFLE(2, 0, 2, 0));
+    t[4 + j] = _mm512_shuffle_f32x4(ab_lo, cd_lo, _MM_SHUFFLE(3, 1, 3, 1));
+    t[8 + j] = _mm512_shuffle_f32x4(ab_hi, cd_hi, _MM_SHUFFLE(2, 0, 2, 0));
+    t[12 + j] = _mm512_shuffle_f32x4(ab_hi, cd_hi, _MM_SHUFFLE(3, 1, 3, 1));
+  }
+  for (int k = 0; k < 16; ++k) v[k] = t[k];
+}
+
 // Float weights (f32, f16, bf16) x f32 activations: the panel is converted once to f32 and
 // transposed (16 rows per column, one vector), then each token costs one broadcast and one FMA
 // per column for all 16 rows; 8 tokens at a time keep the FMA pipes busy past their latency.
@@ -164,27 +192,30 @@ struct FloatPanel {
   static void prepare(int64_t, int64_t, const void*, size_t, void*) {}
   static size_t panel_bytes(int64_t n) { return static_cast<size_t>(n) * kPanelRows * sizeof(float); }
 
+  // Values i .. i + 15 (the first m of them; the rest zero) of row r as floats.
+  static __m512 load_row(const uint8_t* w, size_t ws, int r, int64_t i, __mmask16 mask) {
+    const uint8_t* src = w + r * ws;
+    if constexpr (kKind == 0) {
+      return _mm512_maskz_loadu_ps(mask, reinterpret_cast<const float*>(src) + i);
+    } else if constexpr (kKind == 1) {
+      return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, reinterpret_cast<const uint16_t*>(src) + i));
+    } else {
+      const __m256i h = _mm256_maskz_loadu_epi16(mask, reinterpret_cast<const uint16_t*>(src) + i);
+      return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    }
+  }
+
+  // Sixteen columns at a time: the 16 rows' values are loaded as 16 vectors and transposed in
+  // registers (64 shuffles), where storing them one float at a time took a store per value and
+  // cost as much as a quarter of the panel's arithmetic at 64 tokens.
   static void repack(int64_t n, const uint8_t* w, size_t ws, int nr, float* buf) {
-    alignas(64) float row[16];
-    for (int r = 0; r < kPanelRows; ++r) {
-      for (int64_t i = 0; i < n; i += 16) {
-        const int64_t m = n - i < 16 ? n - i : 16;
-        const auto mask = static_cast<__mmask16>((1u << m) - 1);
-        __m512 v = _mm512_setzero_ps();
-        if (r < nr) {
-          const uint8_t* src = w + r * ws;
-          if constexpr (kKind == 0) {
-            v = _mm512_maskz_loadu_ps(mask, reinterpret_cast<const float*>(src) + i);
-          } else if constexpr (kKind == 1) {
-            v = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, reinterpret_cast<const uint16_t*>(src) + i));
-          } else {
-            const __m256i h = _mm256_maskz_loadu_epi16(mask, reinterpret_cast<const uint16_t*>(src) + i);
-            v = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-          }
-        }
-        _mm512_store_ps(row, v);
-        for (int64_t k = 0; k < m; ++k) buf[(i + k) * kPanelRows + r] = row[k];
-      }
+    for (int64_t i = 0; i < n; i += 16) {
+      const int64_t m = n - i < 16 ? n - i : 16;
+      const auto mask = static_cast<__mmask16>((1u << m) - 1);
+      __m512 v[16];
+      for (int r = 0; r < kPanelRows; ++r) v[r] = r < nr ? load_row(w, ws, r, i, mask) : _mm512_setzero_ps();
+      transpose16(v);
+      for (int64_t k = 0; k < m; ++k) _mm512_store_ps(buf + (i + k) * kPanelRows, v[k]);
     }
   }
 
