@@ -102,5 +102,60 @@ TEST(LegacyQuants, OffsetWeightsMatchExactDotAtEveryLevel) {
   }
 }
 
+// q4_0 and q8_0 blocks at the edges of their formats (every nibble 15 or 0, int8 weights at
+// +-127 and -128) against activations at +-127 (x = +-1), all of one sign or
+// alternating: the sums the SIMD kernels keep in 16-bit lanes (VPMADDUBSW pairs, and at the AVX2
+// level q4_0's VPHADDW rounds over a block's half) are largest here.  Decode and prompt shapes at
+// every level against an exact double dot (of the activations as quantized: +-127 times the
+// f16 scale nearest 1/127).
+TEST(LegacyQuants, Q4_0AndQ8_0AtTheEdgesMatchExactDotAtEveryLevel) {
+  constexpr double kMaxRelError = 1e-5;
+  constexpr uint16_t kFp16One = 0x3C00;
+  ThreadPool pool(2);
+  Scratch scratch;
+  struct Case {
+    TensorType type;
+    uint8_t byte;  // every quant byte of every block
+  };
+  const Case cases[] = {{TensorType::kQ4_0, 0xFF}, {TensorType::kQ4_0, 0x00}, {TensorType::kQ4_0, 0x0F},
+                        {TensorType::kQ4_0, 0xF0}, {TensorType::kQ8_0, 0x7F}, {TensorType::kQ8_0, 0x81},
+                        {TensorType::kQ8_0, 0x80}};
+  for (Isa isa : all_levels()) {
+    const KernelTable& table = kernel_table(isa);
+    for (const Case& c : cases) {
+      const size_t block_bytes = c.type == TensorType::kQ4_0 ? sizeof(gguf::block_q4_0) : sizeof(gguf::block_q8_0);
+      for (int64_t nb : {8, 9, 64}) {
+        const int64_t n_cols = 32 * nb, n_rows = 5;
+        const size_t rs = row_size(c.type, n_cols);
+        std::vector<uint8_t> w(rs * n_rows, c.byte);
+        for (size_t b = 0; b < w.size(); b += block_bytes) std::memcpy(w.data() + b, &kFp16One, 2);
+        for (int sign_pattern = 0; sign_pattern < 3; ++sign_pattern) {
+          for (int64_t n_tokens : {1, 5}) {
+            std::vector<float> x(static_cast<size_t>(n_cols * n_tokens));
+            for (size_t i = 0; i < x.size(); ++i)
+              x[i] = sign_pattern == 0 ? 1.0f : sign_pattern == 1 ? -1.0f : (i % 2 == 0 ? 1.0f : -1.0f);
+            std::vector<float> y(static_cast<size_t>(n_rows * n_tokens));
+            matmul_with(table, c.type, w.data(), n_rows, n_cols, x.data(), n_tokens, y.data(), pool, scratch);
+            for (int64_t tok = 0; tok < n_tokens; ++tok) {
+              std::vector<uint8_t> xq(row_size(TensorType::kQ8_0, n_cols));
+              gguf::quantize_row_q8_0(x.data() + tok * n_cols, xq.data(), n_cols);
+              std::vector<float> xdq(static_cast<size_t>(n_cols));
+              gguf::dequantize_row_q8_0(xq.data(), xdq.data(), n_cols);
+              for (int64_t r = 0; r < n_rows; ++r) {
+                double mag = 0.0;
+                const double want = exact_dot(c.type, w.data() + r * rs, xdq, n_cols, &mag);
+                ASSERT_LE(std::fabs(y[tok * n_rows + r] - want), kMaxRelError * mag + 1e-6)
+                    << isa_name(isa) << " " << tensor_type_name(c.type) << " byte " << int{c.byte} << " signs "
+                    << sign_pattern << " blocks=" << nb << " tokens=" << n_tokens << " row " << r << " got "
+                    << y[tok * n_rows + r] << " want " << want;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace plumb::kernels
