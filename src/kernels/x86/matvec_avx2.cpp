@@ -1,10 +1,10 @@
 // AVX2 (+FMA, F16C) single-token matvec for q4_0 and q8_0 weights: the decode path on CPUs
 // without AVX-512.  Per block, q4_0's 16 packed bytes unpack to 32 nibbles in element order (q8_0:
-// |w| with w's sign moved onto x), which meet the q8_0 activations directly through VPMADDUBSW +
-// VPMADDWD; the eight per-block int32 vectors of
-// a group of 8 blocks are then summed into one vector of 8 block totals, so the offset term
+// |w| with w's sign moved onto x), which meet the q8_0 activations directly through VPMADDUBSW;
+// the eight blocks of a group are then summed into one vector of 8 block totals (q8_0: VPMADDWD
+// and dword sums; q4_0: VPHADDW rounds while the sums fit 16 bits), so the offset term
 // (-8 * sum x, precomputed per block), the conversion and the scale FMA happen once per 8 blocks
-// instead of once per block.  Rows go 4 at a time and prefetch the next 4 rows into L2.
+// instead of once per block.  Each thread reads its rows one after another, prefetching ahead.
 //
 // Only intrinsics and file-local functions here (see dispatch.h for why).
 #include <immintrin.h>
@@ -135,36 +135,29 @@ inline __m256 group_row(const uint8_t* g, const uint8_t* x, __m256i off, __m256 
   return _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(total, off)), d, acc);
 }
 
-template <Kind K, int R>
-void rows_tile(const Layout& L, const uint8_t* w, size_t ws, const uint8_t* xp, float* y) {
-  const uint8_t* xs = xp;
+// One row, read as one stretch of the thread's linear stream of rows, asking for the bytes
+// kStreamPrefetchBytes ahead, as the AVX-512 kernels do.  Rows used to go four at a time,
+// sharing the activation loads and prefetching the next four rows' group: in an in-process A/B
+// (1B files, 2 threads, each variant token by token at the same positions) one row decoded q4_0
+// 4.7-6.6% and q8_0 1.5-3.0% faster, and two rows at a time 15-18% slower than four.
+template <Kind K>
+float row_dot(const Layout& L, const uint8_t* row, const uint8_t* xp) {
   const auto* off = reinterpret_cast<const __m256i*>(xp + L.n_groups * 256);
   const auto* dx = reinterpret_cast<const float*>(xp + L.n_groups * 288);
-  __m256 acc[R];
-#pragma GCC unroll 4
-  for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+  __m256 acc = _mm256_setzero_ps();
   const int64_t full = L.nb / 8;
   for (int64_t g = 0; g < full; ++g) {
-    const __m256i o = _mm256_load_si256(off + g);
-    const __m256 d = _mm256_load_ps(dx + 8 * g);
-#pragma GCC unroll 4
-    for (int r = 0; r < R; ++r) {
-      const uint8_t* gp = w + r * ws + g * 8 * kBlockBytes<K>;
-      prefetch_l2(gp + R * ws, 8 * kBlockBytes<K>);  // the same group of the next tile's rows
-      acc[r] = group_row<K>(gp, xs + g * 256, o, d, acc[r]);
-    }
+    const uint8_t* gp = row + g * 8 * kBlockBytes<K>;
+    prefetch_l2(gp + kStreamPrefetchBytes, 8 * kBlockBytes<K>);
+    acc = group_row<K>(gp, xp + g * 256, _mm256_load_si256(off + g), _mm256_load_ps(dx + 8 * g), acc);
   }
   if (full < L.n_groups) {
     // The last 1-7 blocks, copied into a zeroed group (zero scales, zero activations past nb).
-    const __m256i o = _mm256_load_si256(off + full);
-    const __m256 d = _mm256_load_ps(dx + 8 * full);
-    for (int r = 0; r < R; ++r) {
-      alignas(32) uint8_t tail[8 * kBlockBytes<K>] = {};
-      std::memcpy(tail, w + r * ws + full * 8 * kBlockBytes<K>, static_cast<size_t>(L.nb - 8 * full) * kBlockBytes<K>);
-      acc[r] = group_row<K>(tail, xs + full * 256, o, d, acc[r]);
-    }
+    alignas(32) uint8_t tail[8 * kBlockBytes<K>] = {};
+    std::memcpy(tail, row + full * 8 * kBlockBytes<K>, static_cast<size_t>(L.nb - 8 * full) * kBlockBytes<K>);
+    acc = group_row<K>(tail, xp + full * 256, _mm256_load_si256(off + full), _mm256_load_ps(dx + 8 * full), acc);
   }
-  for (int r = 0; r < R; ++r) y[r] = avx2::hsum(acc[r]);
+  return avx2::hsum(acc);
 }
 
 template <Kind K>
@@ -172,9 +165,7 @@ void matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, 
   const Layout L(n);
   const auto* w = static_cast<const uint8_t*>(vw);
   const auto* xp = static_cast<const uint8_t*>(vxp);
-  int r = 0;
-  for (; r + 4 <= nr; r += 4) rows_tile<K, 4>(L, w + r * ws, ws, xp, y + r);
-  for (; r < nr; ++r) rows_tile<K, 1>(L, w + r * ws, ws, xp, y + r);
+  for (int r = 0; r < nr; ++r) y[r] = row_dot<K>(L, w + r * ws, xp);
 }
 
 template <Kind K>
