@@ -1,4 +1,4 @@
-// AVX2 (+FMA, F16C) single-token matvec for q4_0 and q8_0 weights: the decode path on CPUs
+// AVX2 (+FMA, F16C) single-token matvec for q4_0, q8_0 and f16 weights: the decode path on CPUs
 // without AVX-512.  Per block, q4_0's 16 packed bytes unpack to 32 nibbles in element order (q8_0:
 // |w| with w's sign moved onto x), which meet the q8_0 activations directly through VPMADDUBSW;
 // the eight blocks of a group are then summed into one vector of 8 block totals (q8_0: VPMADDWD
@@ -168,6 +168,44 @@ void matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, 
   for (int r = 0; r < nr; ++r) y[r] = row_dot<K>(L, w + r * ws, xp);
 }
 
+// F16 weights x f32 activations (as the AVX-512 f16 decode kernel): no preparation beyond a
+// copy; eight rows at a time, 16 columns per step, each row prefetching the same columns of the
+// next eight rows into L2.  It replaces the 4-row x 1-token GEMM tile without prefetch (see
+// docs/kernels.md for the A/B).
+size_t f16_x_bytes(int64_t n) { return static_cast<size_t>(n) * sizeof(float); }
+void f16_prepare_x(int64_t n, const void* x, void* xp) { std::memcpy(xp, x, static_cast<size_t>(n) * sizeof(float)); }
+
+template <int R>
+void f16_rows_tile(int64_t n, const uint8_t* w, size_t ws, const float* x, float* y) {
+  __m256 acc[R];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const auto* row = reinterpret_cast<const uint16_t*>(w + r * ws) + i;
+      _mm_prefetch(reinterpret_cast<const char*>(row) + R * ws, _MM_HINT_T1);
+      const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row));
+      acc[r] = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm256_castsi256_si128(h)), x0, acc[r]);
+      acc[r] = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm256_extracti128_si256(h, 1)), x1, acc[r]);
+    }
+  }
+  float tail[R] = {};
+  for (; i < n; ++i)
+    for (int r = 0; r < R; ++r) tail[r] += _cvtsh_ss(reinterpret_cast<const uint16_t*>(w + r * ws)[i]) * x[i];
+  for (int r = 0; r < R; ++r) y[r] = avx2::hsum(acc[r]) + tail[r];
+}
+
+void f16_matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, float* y) {
+  const auto* w = static_cast<const uint8_t*>(vw);
+  const auto* x = static_cast<const float*>(vxp);
+  int r = 0;
+  for (; r + 8 <= nr; r += 8) f16_rows_tile<8>(n, w + r * ws, ws, x, y + r);
+  for (; r < nr; ++r) f16_rows_tile<1>(n, w + r * ws, ws, x, y + r);
+}
+
 template <Kind K>
 void install(KernelTable& t, TensorType type) {
   WeightKernels& k = t.weights[static_cast<uint32_t>(type)];
@@ -181,6 +219,10 @@ void install(KernelTable& t, TensorType type) {
 void install_avx2_matvec(KernelTable& t) {
   install<Kind::kQ4_0>(t, TensorType::kQ4_0);
   install<Kind::kQ8_0>(t, TensorType::kQ8_0);
+  WeightKernels& f16 = t.weights[static_cast<uint32_t>(TensorType::kF16)];
+  f16.matvec_x_bytes = f16_x_bytes;
+  f16.matvec_prepare = f16_prepare_x;
+  f16.matvec_rows = f16_matvec_rows;
 }
 
 }  // namespace plumb::kernels
