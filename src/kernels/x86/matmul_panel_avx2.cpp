@@ -1,5 +1,5 @@
-// AVX2 (+FMA, F16C) prompt processing for q4_0 and q8_0 weights in panels of 16 rows, on CPUs
-// without AVX-512.
+// AVX2 (+FMA, F16C) prompt processing for q4_0, q8_0 and f16 weights in panels of 16 rows, on
+// CPUs without AVX-512 (f16: see f16_panel below).
 //
 // A panel is repacked once into the calling thread's buffer as two half-panels of 8 rows; per
 // 32-element block a half holds 8 vectors, vector j = elements 4j..4j+3 of all 8 rows (dword
@@ -230,6 +230,98 @@ void panel(int64_t n, const void* vw, size_t ws, int nr, const void* vxq, size_t
   }
 }
 
+// F16 weights x f32 activations: as the AVX-512 FloatPanel (matmul_panel_avx512.cpp), the panel
+// is converted once to f32 and transposed (16 rows per column, two vectors of 8), then each
+// token costs one broadcast and two FMAs per column for all 16 rows, 6 tokens at a time (12
+// accumulators of AVX2's 16 registers).  It replaces the 4-row x 2-token GEMM tile, which
+// converted every weight again for each pair of tokens (docs/kernels.md has the figures).
+namespace f16_panel {
+
+// An 8 x 8 block of floats transposed in registers: on entry v[r] holds row r's 8 values; on
+// exit v[k] holds value k of the 8 rows.
+inline void transpose8(__m256 (&v)[8]) {
+  __m256 t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {  // per 128-bit half: v[i][j], v[i+1][j] interleaved
+    t[i] = _mm256_unpacklo_ps(v[i], v[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(v[i], v[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {  // half h of u[i + j]: value 4h + j of rows i .. i + 3
+    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int j = 0; j < 4; ++j) {
+    v[j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x20);
+    v[4 + j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x31);
+  }
+}
+
+size_t x_bytes(int64_t, int64_t) { return 0; }
+void prepare(int64_t, int64_t, const void*, size_t, void*) {}
+size_t panel_bytes(int64_t n) { return static_cast<size_t>(n) * kPanelRows * sizeof(float); }
+
+// buf[k * 16 + r] = row r's value k (0 for rows past nr).
+void repack(int64_t n, const uint8_t* w, size_t ws, int nr, float* buf) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int half = 0; half < 2; ++half) {
+      __m256 v[8];
+      for (int r = 0; r < 8; ++r) {
+        const int row = 8 * half + r;
+        v[r] = row < nr ? _mm256_cvtph_ps(_mm_loadu_si128(
+                              reinterpret_cast<const __m128i*>(reinterpret_cast<const uint16_t*>(w + row * ws) + i)))
+                        : _mm256_setzero_ps();
+      }
+      transpose8(v);
+      for (int k = 0; k < 8; ++k) _mm256_store_ps(buf + (i + k) * kPanelRows + 8 * half, v[k]);
+    }
+  }
+  for (; i < n; ++i)
+    for (int r = 0; r < kPanelRows; ++r)
+      buf[i * kPanelRows + r] = r < nr ? _cvtsh_ss(reinterpret_cast<const uint16_t*>(w + r * ws)[i]) : 0.0f;
+}
+
+template <int NT>
+void tokens(int64_t n, const float* buf, const float* x, int64_t xn, float* y, int64_t ldy, int nr) {
+  __m256 acc[NT][2];
+#pragma GCC unroll 6
+  for (int t = 0; t < NT; ++t) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < n; ++k) {
+    const __m256 w0 = _mm256_load_ps(buf + k * kPanelRows), w1 = _mm256_load_ps(buf + k * kPanelRows + 8);
+#pragma GCC unroll 6
+    for (int t = 0; t < NT; ++t) {
+      const __m256 xb = _mm256_broadcast_ss(x + t * xn + k);
+      acc[t][0] = _mm256_fmadd_ps(w0, xb, acc[t][0]);
+      acc[t][1] = _mm256_fmadd_ps(w1, xb, acc[t][1]);
+    }
+  }
+  // Masked stores for the panel's nr rows: a branch to a copy through memory here made GCC keep
+  // every accumulator on the stack and store it on each column.
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr), lane);
+  const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - 8), lane);
+#pragma GCC unroll 6
+  for (int t = 0; t < NT; ++t) {
+    _mm256_maskstore_ps(y + t * ldy, m0, acc[t][0]);
+    _mm256_maskstore_ps(y + t * ldy + 8, m1, acc[t][1]);
+  }
+}
+
+void panel(int64_t n, const void* w, size_t ws, int nr, const void* vx, size_t xs, const void*, int64_t n_tokens,
+           float* y, int64_t ldy, void* tmp) {
+  auto* buf = static_cast<float*>(tmp);
+  repack(n, static_cast<const uint8_t*>(w), ws, nr, buf);
+  const auto* x = static_cast<const float*>(vx);
+  const int64_t xn = static_cast<int64_t>(xs / sizeof(float));
+  int64_t t = 0;
+  for (; t + 6 <= n_tokens; t += 6) tokens<6>(n, buf, x + t * xn, xn, y + t * ldy, ldy, nr);
+  for (; t + 3 <= n_tokens; t += 3) tokens<3>(n, buf, x + t * xn, xn, y + t * ldy, ldy, nr);
+  for (; t < n_tokens; ++t) tokens<1>(n, buf, x + t * xn, xn, y + t * ldy, ldy, nr);
+}
+
+}  // namespace f16_panel
+
 template <Kind K>
 void install(KernelTable& t, TensorType type) {
   WeightKernels& k = t.weights[static_cast<uint32_t>(type)];
@@ -244,6 +336,11 @@ void install(KernelTable& t, TensorType type) {
 void install_avx2_matmul_panels(KernelTable& t) {
   install<Kind::kQ4_0>(t, TensorType::kQ4_0);
   install<Kind::kQ8_0>(t, TensorType::kQ8_0);
+  WeightKernels& f16 = t.weights[static_cast<uint32_t>(TensorType::kF16)];
+  f16.matmul_x_bytes = f16_panel::x_bytes;
+  f16.matmul_prepare = f16_panel::prepare;
+  f16.matmul_panel_bytes = f16_panel::panel_bytes;
+  f16.matmul_panel = f16_panel::panel;
 }
 
 }  // namespace plumb::kernels
