@@ -198,8 +198,10 @@ Result<std::unique_ptr<Context>> Context::create(const Model& model, const Conte
     return Status::InvalidArgument("KV cache type q8_0 stores each head in blocks of 32 values, but this model's head "
                                    "size is " + std::to_string(hp.head_dim) + "; use f16 or f32");
   c->kv_type = params.kv_type;
-  c->kv_row_bytes = params.kv_type == TensorType::kQ8_0 ? static_cast<size_t>(hp.head_dim / gguf::kQK8_0) * sizeof(gguf::block_q8_0)
-                    : static_cast<size_t>(hp.head_dim) * (params.kv_type == TensorType::kF16 ? 2 : 4);
+  const auto hd = static_cast<size_t>(hp.head_dim);
+  c->kv_row_bytes = params.kv_type == TensorType::kQ8_0  ? hd / gguf::kQK8_0 * sizeof(gguf::block_q8_0)
+                    : params.kv_type == TensorType::kF16 ? hd * sizeof(uint16_t)
+                                                         : hd * sizeof(float);
   c->n_ctx = params.n_ctx > 0 ? params.n_ctx : static_cast<int32_t>(std::min<int64_t>(hp.n_ctx_train, 4096));
   c->n_batch = std::max(1, std::min(params.n_batch > 0 ? params.n_batch : 512, c->n_ctx));
   c->n_threads = params.n_threads > 0 ? params.n_threads
@@ -472,8 +474,8 @@ void Context::Impl::attention(int64_t layer, int32_t pos0, int64_t n_tok) {
       const uint8_t* values = c.vc(jp->layer, kvh, start);
       switch (c.kv_type) {
         case TensorType::kF16:
-          kernels::weighted_sum_multi_f16(sc, c.n_ctx, static_cast<int>(nq), reinterpret_cast<const uint16_t*>(values), hd,
-                                          n, hd, o, hd);
+          kernels::weighted_sum_multi_f16(sc, c.n_ctx, static_cast<int>(nq), reinterpret_cast<const uint16_t*>(values),
+                                          hd, n, hd, o, hd);
           break;
         case TensorType::kQ8_0:
           kernels::weighted_sum_multi_q8_0(sc, c.n_ctx, static_cast<int>(nq), values, hd, n, hd, o, hd);
