@@ -47,6 +47,15 @@ TEST(LegacyQuants, ActivationQuantizationIsBitIdenticalToScalar) {
   EXPECT_EQ(b[1].qs[16], -1);
 }
 
+// n activations as the kernels see them: quantized to Q8_0 and back.
+std::vector<float> as_q8_0(const float* x, int64_t n) {
+  std::vector<uint8_t> xq(row_size(TensorType::kQ8_0, n));
+  gguf::quantize_row_q8_0(x, xq.data(), n);
+  std::vector<float> xdq(static_cast<size_t>(n));
+  gguf::dequantize_row_q8_0(xq.data(), xdq.data(), n);
+  return xdq;
+}
+
 // sum_i w_i * a_i in double over the dequantized weights and Q8_0 activations.
 double exact_dot(TensorType t, const uint8_t* row, const std::vector<float>& xdq, int64_t n, double* magnitude) {
   std::vector<float> w(static_cast<size_t>(n));
@@ -84,10 +93,7 @@ TEST(LegacyQuants, OffsetWeightsMatchExactDotAtEveryLevel) {
           std::vector<float> y(static_cast<size_t>(n_rows * n_tokens));
           matmul_with(table, t, w.data(), n_rows, n_cols, x.data(), n_tokens, y.data(), pool, scratch);
           for (int64_t tok = 0; tok < n_tokens; ++tok) {
-            std::vector<uint8_t> xq(row_size(TensorType::kQ8_0, n_cols));
-            gguf::quantize_row_q8_0(x.data() + tok * n_cols, xq.data(), n_cols);
-            std::vector<float> xdq(static_cast<size_t>(n_cols));
-            gguf::dequantize_row_q8_0(xq.data(), xdq.data(), n_cols);
+            const std::vector<float> xdq = as_q8_0(x.data() + tok * n_cols, n_cols);
             for (int64_t r = 0; r < n_rows; ++r) {
               double mag = 0.0;
               const double want = exact_dot(t, w.data() + r * rs, xdq, n_cols, &mag);
@@ -137,10 +143,7 @@ TEST(LegacyQuants, Q4_0AndQ8_0AtTheEdgesMatchExactDotAtEveryLevel) {
             std::vector<float> y(static_cast<size_t>(n_rows * n_tokens));
             matmul_with(table, c.type, w.data(), n_rows, n_cols, x.data(), n_tokens, y.data(), pool, scratch);
             for (int64_t tok = 0; tok < n_tokens; ++tok) {
-              std::vector<uint8_t> xq(row_size(TensorType::kQ8_0, n_cols));
-              gguf::quantize_row_q8_0(x.data() + tok * n_cols, xq.data(), n_cols);
-              std::vector<float> xdq(static_cast<size_t>(n_cols));
-              gguf::dequantize_row_q8_0(xq.data(), xdq.data(), n_cols);
+              const std::vector<float> xdq = as_q8_0(x.data() + tok * n_cols, n_cols);
               for (int64_t r = 0; r < n_rows; ++r) {
                 double mag = 0.0;
                 const double want = exact_dot(c.type, w.data() + r * rs, xdq, n_cols, &mag);
