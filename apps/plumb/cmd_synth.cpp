@@ -99,7 +99,7 @@ const CommandRegistration kRegistration(
       sub.add_option("--arch", o->arch, "Architecture: its metadata key prefix and tensor set")
           ->check(CLI::IsMember({"llama", "qwen2", "qwen2moe", "qwen3", "qwen3moe", "phi3", "gemma", "gemma2", "gemma3",
                                  "smollm3", "olmo2", "granite", "granitemoe", "command-r", "cohere2", "ernie4_5",
-                                 "mistral3"}))
+                                 "mistral3", "gpt-oss"}))
           ->capture_default_str();
       sub.add_option("--preset", o->preset, "Model shape: tiny (n_embd 64, 2 layers), small (n_embd 256, 4 layers), "
                                             "1b (Llama-3.2-1B shape: n_embd 2048, 16 layers, vocab 128256)")
@@ -110,7 +110,9 @@ const CommandRegistration kRegistration(
                      "the mix of llama.cpp's file types of those names (output, and attn_v / ffn_down of some "
                      "layers, in q6_K; like llama.cpp, tensors whose rows are not a multiple of 256 fall back to "
                      "q5_0 / q5_1 / q8_0). Plain K-quant types need n_embd and n_ff multiples of 256 (the small "
-                     "and 1b presets); q4_1, q5_0 and q5_1 are ggml's older 32-element formats")
+                     "and 1b presets); q4_1, q5_0 and q5_1 are ggml's older 32-element formats; mxfp4_moe "
+                     "(with experts) is llama.cpp's MXFP4_MOE, as gpt-oss files come: experts in MXFP4, the "
+                     "rest q8_0")
           ->check(CLI::IsMember(gguf::synth_type_names(), CLI::ignore_case))
           ->capture_default_str();
       sub.add_option("--vocab", o->vocab, "Copy the tokenizer (every tokenizer.* key) from this GGUF file instead of "
@@ -122,7 +124,8 @@ const CommandRegistration kRegistration(
           ->capture_default_str();
       sub.add_option("--sliding-window", o->sliding_window,
                      "Attention window in tokens, written as attention.sliding_window (0: none; gemma2 then "
-                     "defaults to 4096). gemma2 applies it in every other layer, gemma3 in five of every six")
+                     "defaults to 4096, gpt-oss to 128). gemma2 and gpt-oss apply it in every other layer, gemma3 in "
+                     "five of every six")
           ->check(CLI::Range(0, 1 << 20))
           ->capture_default_str();
       sub.add_option("--layers", o->layers, "Number of layers instead of the preset's (0: the preset's)")
@@ -138,8 +141,8 @@ const CommandRegistration kRegistration(
           ->check(CLI::NonNegativeNumber)
           ->capture_default_str();
       sub.add_option("--experts", o->experts,
-                     "Mixture of experts: this many experts per layer (qwen2moe, qwen3moe, granitemoe, or llama for a "
-                     "Mixtral-style model), with --experts-used of them per token")
+                     "Mixture of experts: this many experts per layer (qwen2moe, qwen3moe, granitemoe, gpt-oss, or "
+                     "llama for a Mixtral-style model), with --experts-used of them per token")
           ->check(CLI::Range(0, 1024))
           ->capture_default_str();
       sub.add_option("--experts-used", o->experts_used, "Experts run per token")->check(CLI::Range(0, 1024));
@@ -162,6 +165,8 @@ const CommandRegistration kRegistration(
           "  plumb synth --arch qwen3 --preset small --head-dim 64 --type q8_0 --seed 5 -o small-qwen3.gguf\n"
           "  plumb synth --arch gemma3 --preset small --sliding-window 16 --tied --seed 6 -o small-gemma3.gguf\n"
           "  plumb synth --arch qwen3moe --preset small --experts 8 --experts-used 2 --expert-ff 256 -o moe.gguf\n"
+          "  plumb synth --arch gpt-oss --preset small --head-dim 64 --experts 8 --experts-used 2 --type mxfp4_moe "
+          "-o oss.gguf\n"
           "  plumb synth --preset 1b --type q4_0 --tied --vocab llama3-vocab.gguf --seed 3 -o 1b.gguf\n"
           "  plumb synth --preset 1b --type q4_K_M --seed 1 -o 1b-q4_K_M.gguf\n"
           "  plumb synth --preset small --type q5_0 --seed 4 -o small-q5_0.gguf\n");

@@ -17,9 +17,9 @@ struct ChatMessage {
   std::string content;
 };
 
-enum class ChatTemplate { kChatML, kLlama2, kLlama2Sys, kLlama3, kMistral, kGemma, kPhi3, kZephyr };
+enum class ChatTemplate { kChatML, kLlama2, kLlama2Sys, kLlama3, kMistral, kGemma, kPhi3, kZephyr, kGptOss };
 
-// "chatml", "llama2", "llama2-sys", "llama3", "mistral", "gemma", "phi3", "zephyr".
+// "chatml", "llama2", "llama2-sys", "llama3", "mistral", "gemma", "phi3", "zephyr", "gpt-oss".
 std::string_view chat_template_name(ChatTemplate t);
 std::vector<std::string> chat_template_names();
 // By name (as above); InvalidArgument listing the names otherwise.

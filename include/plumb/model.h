@@ -39,6 +39,9 @@ struct ModelHParams {
   int64_t n_ff_exp = 0;          // <arch>.expert_feed_forward_length, else n_ff
   int64_t n_ff_shexp = 0;        // <arch>.expert_shared_feed_forward_length, else n_ff (qwen2moe's shared expert)
   bool moe_norm_weights = true;  // renormalise the chosen experts' probabilities (false: qwen2moe)
+  // The experts are chosen by their router logits and weighted by a softmax over the chosen
+  // logits alone (gpt-oss), instead of a softmax over all experts first.
+  bool moe_softmax_after_topk = false;
   int64_t n_head = 0;            // <arch>.attention.head_count
   int64_t n_head_kv = 0;         // <arch>.attention.head_count_kv (defaults to n_head)
   int64_t head_dim = 0;          // <arch>.attention.key_length, else n_embd / n_head
@@ -79,6 +82,8 @@ struct ModelHParams {
   float logit_scale = 1.0f;      // logits are divided by this (granite; command-r: 1 / its logit_scale)
   float residual_scale = 1.0f;   // each branch's output is multiplied by this before the residual add (granite)
   bool ffn_gelu = false;         // FFN gate activation GELU (tanh form) instead of SiLU
+  // gpt-oss's clamped SwiGLU: g = min(gate, 7), u = clamp(up, -7, 7), g * sigmoid(1.702 g) * (u + 1).
+  bool ffn_swiglu_oai = false;
   RopeType rope_type = RopeType::kNorm;
   bool tied_output = false;      // output.weight absent: logits use token_embd.weight
   bool has_qkv_bias = false;

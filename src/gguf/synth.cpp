@@ -54,7 +54,7 @@ class Rng {
   uint64_t s_[4];
 };
 
-enum class Init { kWeight, kNorm, kBias, kLongFactor, kShortFactor };
+enum class Init { kWeight, kNorm, kBias, kSink, kLongFactor, kShortFactor };
 
 struct Planned {
   TensorInfo info;
@@ -73,16 +73,19 @@ Status check_spec(const SynthSpec& s) {
   auto bad = [](const std::string& m) { return Status::InvalidArgument("synth: " + m); };
   static const std::set<std::string> kArchs = {"llama", "qwen2", "qwen2moe", "qwen3", "qwen3moe", "phi3",
                                                "gemma", "gemma2", "gemma3", "smollm3", "olmo2", "granite",
-                                               "granitemoe", "command-r", "cohere2", "ernie4_5", "mistral3"};
+                                               "granitemoe", "command-r", "cohere2", "ernie4_5", "mistral3",
+                                               "gpt-oss"};
   if (!kArchs.count(s.arch))
     return bad("unknown architecture '" + s.arch +
                "', expected llama, qwen2, qwen2moe, qwen3, qwen3moe, phi3, gemma, gemma2, gemma3, smollm3, olmo2, "
-               "granite, granitemoe, command-r, cohere2, ernie4_5 or mistral3");
+               "granite, granitemoe, command-r, cohere2, ernie4_5, mistral3 or gpt-oss");
   if (s.n_expert < 0 || s.n_expert_used < 0 || s.n_ff_exp < 0 || s.n_expert_used > s.n_expert ||
       (s.n_expert > 0) != (s.n_expert_used > 0) ||
-      ((s.arch == "qwen3moe" || s.arch == "qwen2moe" || s.arch == "granitemoe") && s.n_expert == 0) ||
-      (s.n_expert > 0 && s.arch != "llama" && s.arch != "qwen3moe" && s.arch != "qwen2moe" && s.arch != "granitemoe"))
-    return bad("experts: n_expert_used must be in [1, n_expert], both set for qwen2moe, qwen3moe and granitemoe "
+      ((s.arch == "qwen3moe" || s.arch == "qwen2moe" || s.arch == "granitemoe" || s.arch == "gpt-oss") &&
+       s.n_expert == 0) ||
+      (s.n_expert > 0 && s.arch != "llama" && s.arch != "qwen3moe" && s.arch != "qwen2moe" && s.arch != "granitemoe" &&
+       s.arch != "gpt-oss"))
+    return bad("experts: n_expert_used must be in [1, n_expert], both set for qwen2moe, qwen3moe, granitemoe and gpt-oss "
                "(and optionally llama, Mixtral-style) and for no other architecture");
   if (s.arch == "granitemoe" && s.n_ff_exp > 0)
     return bad("granitemoe's experts are n_ff wide (llama.cpp reads no expert_feed_forward_length for it)");
@@ -101,6 +104,8 @@ Status check_spec(const SynthSpec& s) {
   if (!can_convert(s.type))
     return bad("cannot write weights of type " + std::string(tensor_type_name(s.type)) +
                " (expected f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_K, q5_K or q6_K)");
+  if (s.mxfp4_moe && (s.type != TensorType::kQ8_0 || s.n_expert == 0))
+    return bad("the mxfp4_moe mix stores experts as MXFP4 and the rest as q8_0: it needs type q8_0 and experts");
   if (s.k_mix && s.type != TensorType::kQ4_K && s.type != TensorType::kQ5_K)
     return bad("a K-quant mix needs type q4_K or q5_K, not " + std::string(tensor_type_name(s.type)));
   const uint32_t block = tensor_type_traits(s.type)->block_size;
@@ -135,7 +140,8 @@ TensorType mix_type(TensorType k_type, int64_t ne0) {
 std::vector<Planned> plan_tensors(const SynthSpec& s, int64_t n_vocab) {
   const int64_t head_dim = head_dim_of(s);
   const int64_t q_dim = head_dim * s.n_head, n_embd_kv = head_dim * s.n_head_kv;
-  const bool bias = s.qkv_bias || s.arch == "qwen2" || s.arch == "qwen2moe";
+  const bool gpt_oss = s.arch == "gpt-oss";
+  const bool bias = s.qkv_bias || s.arch == "qwen2" || s.arch == "qwen2moe" || gpt_oss;
   std::vector<Planned> out;
   // more_bits: a tensor the K-quant mix stores as q6_K.  step_up: one the mix stores one K-quant
   // wider (llama.cpp's rule for a fused attn_qkv: q5_K in Q4_K_M, q6_K in Q5_K_M).
@@ -148,6 +154,7 @@ std::vector<Planned> plan_tensors(const SynthSpec& s, int64_t n_vocab) {
     TensorType k = more_bits ? TensorType::kQ6_K : s.type;
     if (step_up) k = s.type == TensorType::kQ4_K ? TensorType::kQ5_K : TensorType::kQ6_K;
     if (init == Init::kWeight && s.k_mix) t.type = mix_type(k, t.shape[0]);
+    if (init == Init::kWeight && s.mxfp4_moe && t.shape.size() == 3) t.type = TensorType::kMXFP4;
     out.push_back({std::move(t), init});
   };
   const bool fused = s.arch == "phi3";  // one attn_qkv; ffn_up holds the gate rows then the up rows
@@ -180,6 +187,11 @@ std::vector<Planned> plan_tensors(const SynthSpec& s, int64_t n_vocab) {
       add(p + "attn_k_norm.weight", {head_dim, s.n_head_kv}, Init::kNorm);
     }
     add(p + "attn_output.weight", {q_dim, s.n_embd}, Init::kWeight);
+    if (gpt_oss) {
+      add(p + "attn_output.bias", {s.n_embd}, Init::kBias);
+      add(p + "attn_sinks.weight", {s.n_head}, Init::kSink);
+      add(p + "post_attention_norm.weight", {s.n_embd}, Init::kNorm);  // the FFN's input norm
+    }
     if (olmo2) {
       add(p + "attn_q_norm.weight", {q_dim}, Init::kNorm);
       add(p + "attn_k_norm.weight", {n_embd_kv}, Init::kNorm);
@@ -188,7 +200,8 @@ std::vector<Planned> plan_tensors(const SynthSpec& s, int64_t n_vocab) {
       add(p + "post_attention_norm.weight", {s.n_embd}, Init::kNorm);
       add(p + "post_ffw_norm.weight", {s.n_embd}, Init::kNorm);
     }
-    if (!olmo2 && s.arch != "command-r" && s.arch != "cohere2") add(p + "ffn_norm.weight", {s.n_embd}, Init::kNorm);
+    if (!olmo2 && !gpt_oss && s.arch != "command-r" && s.arch != "cohere2")
+      add(p + "ffn_norm.weight", {s.n_embd}, Init::kNorm);
     if (s.n_expert > 0) {
       const int64_t X = s.n_expert, FE = s.n_ff_exp > 0 ? s.n_ff_exp : s.n_ff;
       add(p + "ffn_gate_inp.weight", {s.n_embd, X}, Init::kWeight);
@@ -196,6 +209,12 @@ std::vector<Planned> plan_tensors(const SynthSpec& s, int64_t n_vocab) {
       add(p + "ffn_gate_exps.weight", {s.n_embd, FE, X}, Init::kWeight);
       add(p + "ffn_up_exps.weight", {s.n_embd, FE, X}, Init::kWeight);
       add(p + "ffn_down_exps.weight", {FE, s.n_embd, X}, Init::kWeight, more_bits);
+      if (gpt_oss) {
+        add(p + "ffn_gate_inp.bias", {X}, Init::kBias);
+        add(p + "ffn_gate_exps.bias", {FE, X}, Init::kBias);
+        add(p + "ffn_up_exps.bias", {FE, X}, Init::kBias);
+        add(p + "ffn_down_exps.bias", {s.n_embd, X}, Init::kBias);
+      }
       if (s.arch == "qwen2moe") {  // the shared expert, n_ff wide, and its sigmoid gate
         add(p + "ffn_gate_inp_shexp.weight", {s.n_embd}, Init::kWeight);
         out.back().info.type = TensorType::kF32;
@@ -293,12 +312,19 @@ Result<uint32_t> file_type_of(TensorType type) {
 }
 
 const std::vector<std::string>& synth_type_names() {
-  static const std::vector<std::string> kNames = {"f32",  "f16",  "bf16", "q8_0", "q4_0",   "q4_1",  "q5_0",
-                                                  "q5_1", "q4_K", "q5_K", "q6_K", "q4_K_M", "q5_K_M"};
+  static const std::vector<std::string> kNames = {"f32",  "f16",  "bf16", "q8_0",   "q4_0",   "q4_1",     "q5_0",
+                                                  "q5_1", "q4_K", "q5_K", "q6_K", "q4_K_M", "q5_K_M", "mxfp4_moe"};
   return kNames;
 }
 
 Status set_synth_type(SynthSpec& spec, std::string_view name) {
+  if (name == "mxfp4_moe") {
+    spec.type = TensorType::kQ8_0;
+    spec.k_mix = false;
+    spec.mxfp4_moe = true;
+    return Status::Ok();
+  }
+  spec.mxfp4_moe = false;
   const bool mix = name == "q4_K_M" || name == "q5_K_M";
   const auto type = tensor_type_from_name(mix ? name.substr(0, 4) : name);
   if (!type || !can_convert(*type)) {
@@ -320,6 +346,7 @@ Status synth_write(const SynthSpec& s, const std::string& path, const SynthProgr
   kv.push_back({"general.alignment", Value::u32(static_cast<uint32_t>(kDefaultAlignment))});
   PLUMB_ASSIGN_OR_RETURN(uint32_t file_type, file_type_of(s.type));
   if (s.k_mix) file_type = s.type == TensorType::kQ4_K ? 15u : 17u;  // MOSTLY_Q4_K_M, MOSTLY_Q5_K_M
+  if (s.mxfp4_moe) file_type = 38u;                                    // MOSTLY_MXFP4_MOE
   kv.push_back({"general.file_type", Value::u32(file_type)});
   if (tensor_type_traits(s.type)->block_size > 1) kv.push_back({"general.quantization_version", Value::u32(2)});
   std::vector<KeyValue> tok;
@@ -347,6 +374,8 @@ Status synth_write(const SynthSpec& s, const std::string& path, const SynthProgr
     kv.push_back({a + ".attention.sliding_window", u32(s.sliding_window)});
   else if (a == "cohere2")  // required there; Command R7B's
     kv.push_back({a + ".attention.sliding_window", u32(4096)});
+  else if (a == "gpt-oss")  // required there; gpt-oss-20b's
+    kv.push_back({a + ".attention.sliding_window", u32(128)});
   if (s.arch == "granite" || s.arch == "granitemoe") {  // Granite 3.x 2B's multipliers
     kv.push_back({a + ".embedding_scale", Value::f32(12.0f)});
     kv.push_back({a + ".residual_scale", Value::f32(0.22f)});
@@ -356,7 +385,8 @@ Status synth_write(const SynthSpec& s, const std::string& path, const SynthProgr
   if (s.n_expert > 0) {
     kv.push_back({a + ".expert_count", u32(s.n_expert)});
     kv.push_back({a + ".expert_used_count", u32(s.n_expert_used)});
-    if (s.n_ff_exp > 0) kv.push_back({a + ".expert_feed_forward_length", u32(s.n_ff_exp)});
+    if (s.n_ff_exp > 0 || a == "gpt-oss")  // required by gpt-oss
+      kv.push_back({a + ".expert_feed_forward_length", u32(s.n_ff_exp > 0 ? s.n_ff_exp : s.n_ff)});
     if (s.n_ff_shexp > 0) kv.push_back({a + ".expert_shared_feed_forward_length", u32(s.n_ff_shexp)});
   }
   if (s.yarn_factor > 0) {
@@ -413,6 +443,8 @@ Status synth_write(const SynthSpec& s, const std::string& path, const SynthProgr
           case Init::kWeight: x = weight_std * rng.normal(); break;
           case Init::kNorm: x = 1.0f + 0.1f * rng.normal(); break;
           case Init::kBias: x = 0.02f * rng.normal(); break;
+          // Large enough to take a real share of the attention from the few positions a test has.
+          case Init::kSink: x = rng.normal(); break;
           case Init::kLongFactor: x = 1.0f + 8.0f * std::fabs(rng.normal()); break;  // LongRoPE divisors > 0
           case Init::kShortFactor: x = 1.0f + 0.1f * std::fabs(rng.normal()); break;
         }

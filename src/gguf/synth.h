@@ -32,6 +32,9 @@ struct SynthSpec {
   //   granite   none (Granite 3.x 2B's four scalars as keys)
   //   mistral3  none (Ministral 3's attention temperature scale, and with yarn_factor its YaRN
   //             betas and log multiplier, as keys)
+  //   gpt-oss   experts (required) with biases on the router and every expert matrix, q/k/v and
+  //             attn_output biases, attn_sinks, and post_attention_norm as the FFN's input norm;
+  //             attention.sliding_window 128 unless sliding_window says otherwise
   std::string arch = "llama";
   std::string name = "plumb-synth";  // general.name
   int n_vocab = 320;  // ignored when vocab_path is set (the copied vocabulary decides)
@@ -69,6 +72,9 @@ struct SynthSpec {
   // llama.cpp, a tensor whose rows are not a multiple of 256 falls back to q5_0 (for q4_K), q5_1
   // (q5_K) or q8_0 (q6_K and the output), and to f16 when its rows are not a multiple of 32.
   bool k_mix = false;
+  // With type q8_0: llama.cpp's MXFP4_MOE file type, as the published gpt-oss files have it:
+  // the experts (three-dimensional tensors) in MXFP4, every other matrix q8_0.
+  bool mxfp4_moe = false;
   uint64_t seed = 0;
   std::string vocab_path;  // when set, copy every tokenizer.* key from this GGUF file
 };
@@ -82,9 +88,9 @@ const std::vector<std::string>& synth_preset_names();
 // The llama.cpp file type (general.file_type) of a model whose matrices are `type`.
 Result<uint32_t> file_type_of(TensorType type);
 
-// Sets spec.type and spec.k_mix from a weight-type name as `plumb synth --type` takes it: a
-// tensor type (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_K, q5_K, q6_K) or a mix (q4_K_M,
-// q5_K_M).
+// Sets spec.type, spec.k_mix and spec.mxfp4_moe from a weight-type name as `plumb synth --type`
+// takes it: a tensor type (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_K, q5_K, q6_K) or a mix
+// (q4_K_M, q5_K_M, mxfp4_moe).
 Status set_synth_type(SynthSpec& spec, std::string_view name);
 // Those names, for help texts.
 const std::vector<std::string>& synth_type_names();

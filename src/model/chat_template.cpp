@@ -14,7 +14,7 @@ struct Named {
 constexpr Named kNames[] = {
     {ChatTemplate::kChatML, "chatml"}, {ChatTemplate::kLlama2, "llama2"},   {ChatTemplate::kLlama2Sys, "llama2-sys"},
     {ChatTemplate::kLlama3, "llama3"}, {ChatTemplate::kMistral, "mistral"}, {ChatTemplate::kGemma, "gemma"},
-    {ChatTemplate::kPhi3, "phi3"},     {ChatTemplate::kZephyr, "zephyr"},
+    {ChatTemplate::kPhi3, "phi3"},     {ChatTemplate::kZephyr, "zephyr"},   {ChatTemplate::kGptOss, "gpt-oss"},
 };
 
 std::string trim(std::string_view s) {
@@ -64,6 +64,7 @@ Result<ChatTemplate> detect_chat_template(std::string_view tmpl) {
       return ChatTemplate::kMistral;
     return has("<<SYS>>") ? ChatTemplate::kLlama2Sys : ChatTemplate::kLlama2;
   }
+  if (has("<|start|>") && has("<|channel|>")) return ChatTemplate::kGptOss;  // OpenAI's harmony format
   if (has("<|assistant|>") && has("<|end|>")) return ChatTemplate::kPhi3;
   if (has("<|user|>") && (has("<|endoftext|>") || (has("<|assistant|>") && has("eos_token")))) return ChatTemplate::kZephyr;
   if (has("<start_of_turn>")) return ChatTemplate::kGemma;
@@ -116,7 +117,9 @@ std::string render_chat(ChatTemplate t, std::span<const ChatMessage> msgs, bool 
         else if (m.role == "user")
           s += m.content + "[/INST]";
         else {
-          s += " " + trim(m.content) + "</s>";
+          s += ' ';
+          s += trim(m.content);
+          s += "</s>";
           in_turn = false;
         }
       }
@@ -148,6 +151,18 @@ std::string render_chat(ChatTemplate t, std::span<const ChatMessage> msgs, bool 
       for (const auto& m : msgs) s += "<|" + m.role + "|>\n" + m.content + "<|endoftext|>\n";
       if (add_assistant) s += "<|assistant|>\n";
       break;
+    case ChatTemplate::kGptOss:
+      // llama.cpp's rendering of harmony: no channel on earlier turns; the model names its own
+      // channel (analysis, then final) after "<|start|>assistant".
+      for (const auto& m : msgs) {
+        s += "<|start|>";
+        s += m.role;
+        s += "<|message|>";
+        s += m.content;
+        s += m.role == "assistant" ? "<|return|>" : "<|end|>";
+      }
+      if (add_assistant) s += "<|start|>assistant";
+      break;
   }
   return s;
 }
@@ -159,6 +174,7 @@ std::vector<std::string> chat_end_markers(ChatTemplate t) {
     case ChatTemplate::kGemma: return {"<end_of_turn>"};
     case ChatTemplate::kPhi3: return {"<|end|>"};
     case ChatTemplate::kZephyr: return {"<|endoftext|>"};
+    case ChatTemplate::kGptOss: return {"<|return|>", "<|call|>"};
     default: return {"</s>"};
   }
 }

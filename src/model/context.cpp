@@ -33,6 +33,20 @@
 #include "plumb/model.h"
 
 namespace plumb {
+namespace {
+
+// gpt-oss's activation, as ggml's swiglu_oai with alpha 1.702 and limit 7: the gate clamped from
+// above, the up projection on both sides, and 1 added to the latter.
+void swiglu_oai_inplace(float* gate, const float* up, int64_t n) {
+  constexpr float kAlpha = 1.702f, kLimit = 7.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = std::min(gate[i], kLimit);
+    const float u = std::clamp(up[i], -kLimit, kLimit);
+    gate[i] = g / (1.0f + std::exp(-kAlpha * g)) * (u + 1.0f);
+  }
+}
+
+}  // namespace
 
 struct Context::Impl {
   const Model* model = nullptr;
@@ -166,11 +180,20 @@ struct Context::Impl {
     if (bias)
       for (int64_t t = 0; t < n_tok; ++t) add_bias(bias, rows + t * bias.n);
   }
+  // rows += expert e's row of a per-expert bias table (rows of `width`), for a table the layer has.
+  static void add_expert_bias(const model::Vector& table, int32_t e, int64_t width, float* rows, int64_t n_rows) {
+    if (!table) return;
+    const float* b = table.data + static_cast<int64_t>(e) * width;
+    for (int64_t r = 0; r < n_rows; ++r)
+      for (int64_t i = 0; i < width; ++i) rows[r * width + i] += b[i];
+  }
   // The FFN of xb (the normalised residual) into xb.
   void dense_ffn(const model::LayerWeights& L, int64_t n_tok);
   void moe_ffn(const model::LayerWeights& L, int64_t n_tok);
   void activate(int64_t n) {  // gate = act(gate) * up over n floats
-    if (hp.ffn_gelu)
+    if (hp.ffn_swiglu_oai)
+      swiglu_oai_inplace(gate.data(), up.data(), n);
+    else if (hp.ffn_gelu)
       kernels::geglu_inplace(gate.data(), up.data(), n);
     else
       kernels::swiglu_inplace(gate.data(), up.data(), n);
@@ -416,6 +439,21 @@ void Context::Impl::rope(float* vecs, int64_t n_heads, int64_t t, int set) {
 }
 
 namespace {
+// softmax over n scores and one more logit, the sink, whose share is dropped (it weighs no
+// value row): s_i = exp(s_i - m) / (exp(sink - m) + sum_j exp(s_j - m)), m the largest of all, as
+// ggml's soft_max with sinks.  The vector softmax over the scores leaves 1 / Z at their largest
+// (Z = sum_j exp(s_j - M), M = max s_j), so the sink only rescales: by Z / (Z + exp(sink - M)).
+void softmax_with_sink(float* s, int64_t n, float sink) {
+  int64_t top = 0;
+  for (int64_t i = 1; i < n; ++i)
+    if (s[i] > s[top]) top = i;
+  const double sink_weight = std::exp(static_cast<double>(sink) - static_cast<double>(s[top]));
+  kernels::softmax_inplace(s, n);
+  const double inv_z = s[top];
+  const auto rescale = static_cast<float>(1.0 / (1.0 + sink_weight * inv_z));
+  for (int64_t i = 0; i < n; ++i) s[i] *= rescale;
+}
+
 // parallel_for takes a std::function; capturing one pointer keeps it in the small-object
 // buffer, so no allocation per call.
 struct AttnJob {
@@ -440,6 +478,7 @@ void Context::Impl::attention(int64_t layer, int32_t pos0, int64_t n_tok) {
     const float scale = hp.attn_scale > 0 ? hp.attn_scale : 1.0f / std::sqrt(static_cast<float>(hd));
     const int64_t window = c.layer_swa(jp->layer) ? hp.sliding_window : 0;
     const float cap = hp.attn_softcap, inv_cap = cap > 0 ? 1.0f / cap : 0.0f;
+    const float* sinks = c.m->w.layers[static_cast<size_t>(jp->layer)].attn_sinks.data;
     float* sc = c.scores.data() + static_cast<size_t>(thread) * 4 * c.n_ctx;
     for (int64_t item = begin; item < end; ++item) {
       const int64_t t = item / (hp.n_head_kv * runs), kvh = item / runs % hp.n_head_kv, run = item % runs;
@@ -468,7 +507,10 @@ void Context::Impl::attention(int64_t layer, int32_t pos0, int64_t n_tok) {
         float* s = sc + j * c.n_ctx;
         if (cap > 0)
           for (int64_t i = 0; i < n; ++i) s[i] = cap * std::tanh(s[i] * inv_cap);
-        kernels::softmax_inplace(s, n);
+        if (sinks != nullptr)
+          softmax_with_sink(s, n, sinks[h0 + j]);
+        else
+          kernels::softmax_inplace(s, n);
       }
       float* o = c.att.data() + t * c.q_dim + h0 * hd;
       const uint8_t* values = c.vc(jp->layer, kvh, start);
@@ -519,19 +561,21 @@ void Context::Impl::dense_ffn(const model::LayerWeights& L, int64_t n_tok) {
 // Mixture of experts, as llama.cpp's build_moe_ffn with softmax gating (Mixtral, qwen3moe,
 // qwen2moe): per token, p = softmax(router h); the n_expert_used experts of largest p run, and
 // their outputs are summed with weights p / (sum of the chosen p), or p itself for qwen2moe, plus
-// qwen2moe's shared expert.  xb holds h on entry
+// qwen2moe's shared expert.  gpt-oss: the router and every expert matrix have a bias, the
+// experts of largest logit run, and their weights are a softmax over the chosen logits.  xb holds h on entry
 // and the FFN output on return.  A single token runs its experts one after another; a batch runs
 // each expert once over the tokens routed to it (gathered into moe_in), so every expert's
 // weights are read once per batch.
 void Context::Impl::moe_ffn(const model::LayerWeights& L, int64_t n_tok) {
   const int64_t E = hp.n_embd, F = hp.n_ff_exp, X = hp.n_expert, K = hp.n_expert_used;
   mul(L.ffn_gate_inp, xb.data(), n_tok, router.data());
+  add_bias_rows(L.ffn_gate_inp_b, router.data(), n_tok);
   for (int64_t t = 0; t < n_tok; ++t) {
     float* p = router.data() + t * X;
-    kernels::softmax_inplace(p, X);
+    if (!hp.moe_softmax_after_topk) kernels::softmax_inplace(p, X);
     int32_t* ids = expert_id.data() + t * K;
     float* ws = expert_w.data() + t * K;
-    // Top K by probability; equal probabilities go to the lower expert index.
+    // Top K by probability (gpt-oss: by logit, the same order); ties go to the lower expert index.
     for (int64_t j = 0; j < K; ++j) {
       int32_t best = -1;
       for (int32_t e = 0; e < X; ++e) {
@@ -542,7 +586,9 @@ void Context::Impl::moe_ffn(const model::LayerWeights& L, int64_t n_tok) {
       ids[j] = best;
       ws[j] = p[best];
     }
-    if (hp.moe_norm_weights) {
+    if (hp.moe_softmax_after_topk) {
+      kernels::softmax_inplace(ws, K);
+    } else if (hp.moe_norm_weights) {
       float sum = 0;
       for (int64_t j = 0; j < K; ++j) sum += ws[j];
       sum = std::max(sum, 6.103515625e-5f);  // llama.cpp's clamp against a zero sum
@@ -565,8 +611,11 @@ void Context::Impl::moe_ffn(const model::LayerWeights& L, int64_t n_tok) {
     }
     const model::Matrix eg = L.ffn_gate_exps.at(e), eu = L.ffn_up_exps.at(e);
     mul_same_input({{eg, gate.data()}, {eu, up.data()}}, in, m);
+    add_expert_bias(L.ffn_gate_exps_b, e, F, gate.data(), m);
+    add_expert_bias(L.ffn_up_exps_b, e, F, up.data(), m);
     activate(m * F);
     mul(L.ffn_down_exps.at(e), gate.data(), m, moe_down.data());
+    add_expert_bias(L.ffn_down_exps_b, e, E, moe_down.data(), m);
     for (int64_t i = 0; i < m; ++i) {
       const float w = expert_w[expert_rows[i]];
       float* out = moe_out.data() + (expert_rows[i] / K) * E;

@@ -56,6 +56,9 @@ struct LayerWeights {
   // q_dim / kv_dim long (olmo2).
   Vector q_norm, k_norm;
   Vector attn_post_norm, ffn_post_norm;  // RMSNorm of the attention / FFN output before the residual add (gemma3)
+  // One learned logit per query head that joins the softmax over the scores but weighs no
+  // value row, so a head can attend to nothing (gpt-oss).
+  Vector attn_sinks;
   Vector ffn_norm;
   // Without ffn_gate (phi3), ffn_up has 2 * n_ff rows: the gate's, then the up projection's.
   Matrix ffn_gate, ffn_up, ffn_down;
@@ -64,6 +67,9 @@ struct LayerWeights {
   // rows and n_expert stacked FFNs of n_ff_exp.
   Matrix ffn_gate_inp;
   MatrixStack ffn_gate_exps, ffn_up_exps, ffn_down_exps;
+  // Optional biases (gpt-oss): the router's (n_expert), and per expert the gate's and up's
+  // (n_expert rows of n_ff_exp, one table) and down's (n_expert rows of n_embd).
+  Vector ffn_gate_inp_b, ffn_gate_exps_b, ffn_up_exps_b, ffn_down_exps_b;
   // A shared expert, added to every token's mixture: qwen2moe's with weight
   // sigmoid(gate_inp_shexp . h), granitemoe's (no gate_inp_shexp) with weight 1.
   Vector ffn_gate_inp_shexp;

@@ -24,6 +24,9 @@ TEST(ChatTemplate, DetectTable) {
       {"{% for m in messages %}{% if m['role'] == 'user' %}{{ '<|user|>\n' + m['content'] + eos_token }}{% endif %}"
        "{% endfor %}{{ '<|assistant|>' }}",
        ChatTemplate::kZephyr},
+      {"{#- harmony -#}{{- \"<|start|>system<|message|>\" }}{%- if m.channel %}{{ \"<|channel|>\" + m.channel }}"
+       "{%- endif %}{{- \"<|end|>\" }}",
+       ChatTemplate::kGptOss},
   };
   for (const auto& [tmpl, want] : cases) {
     auto got = detect_chat_template(tmpl);
@@ -70,6 +73,9 @@ TEST(ChatTemplate, RenderTable) {
       {ChatTemplate::kZephyr,
        "<|system|>\nBe brief.<|endoftext|>\n<|user|>\nHi<|endoftext|>\n<|assistant|>\nHello.<|endoftext|>\n<|user|>\nBye"
        "<|endoftext|>\n<|assistant|>\n"},
+      {ChatTemplate::kGptOss,
+       "<|start|>system<|message|>Be brief.<|end|><|start|>user<|message|>Hi<|end|><|start|>assistant<|message|>Hello."
+       "<|return|><|start|>user<|message|>Bye<|end|><|start|>assistant"},
   };
   for (const auto& [t, want] : cases) EXPECT_EQ(render_chat(t, conv, true), want) << chat_template_name(t);
 }

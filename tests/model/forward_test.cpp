@@ -225,6 +225,21 @@ std::vector<ModelShape> shapes() {
   m3b.yarn_log_mul = 1;
   m3b.seed = 27;
   out.push_back(m3b);
+  // gpt-oss: heads of 32 (q wider than n_embd), GQA 4:2, window 5 in layers 0 and 2 of 3,
+  // YaRN x4 over an original context of 4, sinks, and 4 experts of 64 with biases (2 used).
+  ModelShape oss;
+  oss.arch = "gpt-oss";
+  oss.n_layer = 3;
+  oss.n_head_kv = 2;
+  oss.head_dim = 32;
+  oss.sliding_window = 5;
+  oss.rope_yarn_factor = 4;
+  oss.n_ctx_orig = 4;
+  oss.n_expert = 4;
+  oss.n_expert_used = 2;
+  oss.n_ff_exp = 64;
+  oss.seed = 29;
+  out.push_back(oss);
   ModelShape g1;  // gemma: embedding scale and GELU only
   g1.arch = "gemma";
   g1.tied = true;

@@ -255,6 +255,42 @@ std::vector<ErrorCase> cases() {
     c.edits.drop_tensors = {"token_embd.weight"};
     out.push_back(c);
   }
+  test::ModelShape oss;
+  oss.arch = "gpt-oss";
+  oss.n_expert = 4;
+  oss.n_expert_used = 2;
+  oss.n_ff_exp = 32;
+  oss.sliding_window = 8;
+  {
+    ErrorCase c{"gpt-oss without sinks", oss, {}, StatusCode::kNotFound, "tensor 'blk.1.attn_sinks.weight' is missing"};
+    c.edits.drop_tensors = {"blk.1.attn_sinks.weight"};
+    out.push_back(c);
+  }
+  {
+    ErrorCase c{"gpt-oss without an expert bias", oss, {}, StatusCode::kNotFound,
+                "tensor 'blk.0.ffn_up_exps.bias' is missing"};
+    c.edits.drop_tensors = {"blk.0.ffn_up_exps.bias"};
+    out.push_back(c);
+  }
+  {
+    ErrorCase c{"gpt-oss without an output bias", oss, {}, StatusCode::kNotFound,
+                "tensor 'blk.0.attn_output.bias' is missing"};
+    c.edits.drop_tensors = {"blk.0.attn_output.bias"};
+    out.push_back(c);
+  }
+  {
+    ErrorCase c{"gpt-oss without its window", oss, {}, StatusCode::kNotFound,
+                "metadata key 'gpt-oss.attention.sliding_window' is missing"};
+    c.edits.drop_keys = {"gpt-oss.attention.sliding_window"};
+    out.push_back(c);
+  }
+  {
+    ErrorCase c{"gpt-oss expert bias shape", oss, {}, StatusCode::kCorrupt, "blk.1.ffn_down_exps.bias"};
+    c.edits.reshape = [](const std::string& name, std::vector<int64_t>& shape) {
+      if (name == "blk.1.ffn_down_exps.bias") shape[1] = 3;
+    };
+    out.push_back(c);
+  }
   {
     ErrorCase c{"bad head count", llama, {}, StatusCode::kCorrupt, "is not a multiple of 'llama.attention.head_count_kv'"};
     c.shape.n_head_kv = 3;

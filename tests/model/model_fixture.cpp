@@ -152,7 +152,8 @@ Status write_model(const ModelShape& s, const std::string& path, const ModelEdit
       PLUMB_RETURN_IF_ERROR(mat(p + "attn_k.weight", E, kv));
       PLUMB_RETURN_IF_ERROR(mat(p + "attn_v.weight", E, kv));
     }
-    if (a == "qwen2" || a == "qwen2moe" || (s.biases && a != "phi3")) {
+    const bool gpt_oss = a == "gpt-oss";
+    if (a == "qwen2" || a == "qwen2moe" || gpt_oss || (s.biases && a != "phi3")) {
       PLUMB_RETURN_IF_ERROR(vec(p + "attn_q.bias", q, -0.5f, 0.5f));
       PLUMB_RETURN_IF_ERROR(vec(p + "attn_k.bias", kv, -0.5f, 0.5f));
       PLUMB_RETURN_IF_ERROR(vec(p + "attn_v.bias", kv, -0.5f, 0.5f));
@@ -172,12 +173,19 @@ Status write_model(const ModelShape& s, const std::string& path, const ModelEdit
       PLUMB_RETURN_IF_ERROR(vec(p + "attn_k_norm.weight", kv, 0.5f, 1.5f));
     }
     PLUMB_RETURN_IF_ERROR(mat(p + "attn_output.weight", q, E));
-    if (s.biases) PLUMB_RETURN_IF_ERROR(vec(p + "attn_output.bias", E, -0.5f, 0.5f));
+    if (s.biases || gpt_oss) PLUMB_RETURN_IF_ERROR(vec(p + "attn_output.bias", E, -0.5f, 0.5f));
+    if (gpt_oss) {
+      // Sinks from -2 to 3: against this test's few positions a sink takes anything from a small
+      // to the larger share of a head's attention.
+      PLUMB_RETURN_IF_ERROR(vec(p + "attn_sinks.weight", s.n_head, -2.0f, 3.0f));
+      PLUMB_RETURN_IF_ERROR(vec(p + "post_attention_norm.weight", E, 0.8f, 1.2f));  // the FFN's input norm
+    }
     if (a == "gemma2" || a == "gemma3" || a == "olmo2") {
       PLUMB_RETURN_IF_ERROR(vec(p + "post_attention_norm.weight", E, 0.5f, 1.5f));
       PLUMB_RETURN_IF_ERROR(vec(p + "post_ffw_norm.weight", E, 0.5f, 1.5f));
     }
-    if (a != "olmo2" && a != "command-r" && a != "cohere2") PLUMB_RETURN_IF_ERROR(vec(p + "ffn_norm.weight", E, 0.8f, 1.2f));
+    if (a != "olmo2" && a != "command-r" && a != "cohere2" && !gpt_oss)
+      PLUMB_RETURN_IF_ERROR(vec(p + "ffn_norm.weight", E, 0.8f, 1.2f));
     if (s.n_expert > 0) {
       const int64_t X = s.n_expert, FE = s.n_ff_exp > 0 ? s.n_ff_exp : F;
       PLUMB_RETURN_IF_ERROR(add_tensor(w, e, p + "ffn_gate_inp.weight", {E, X}, TensorType::kF32,
@@ -189,6 +197,16 @@ Status write_model(const ModelShape& s, const std::string& path, const ModelEdit
       PLUMB_RETURN_IF_ERROR(stack(p + "ffn_gate_exps.weight", E, FE));
       PLUMB_RETURN_IF_ERROR(stack(p + "ffn_up_exps.weight", E, FE));
       PLUMB_RETURN_IF_ERROR(stack(p + "ffn_down_exps.weight", FE, E));
+      if (gpt_oss) {
+        // Biases wide enough that gpt-oss's clamps (gate <= 7, |up| <= 7) bite on some entries.
+        auto table = [&](const std::string& name, int64_t n, float lo, float hi) {
+          return add_tensor(w, e, name, {n, X}, TensorType::kF32, g.uniform(static_cast<size_t>(n * X), lo, hi));
+        };
+        PLUMB_RETURN_IF_ERROR(vec(p + "ffn_gate_inp.bias", X, -1.0f, 1.0f));
+        PLUMB_RETURN_IF_ERROR(table(p + "ffn_gate_exps.bias", FE, -4.0f, 10.0f));
+        PLUMB_RETURN_IF_ERROR(table(p + "ffn_up_exps.bias", FE, -9.0f, 9.0f));
+        PLUMB_RETURN_IF_ERROR(table(p + "ffn_down_exps.bias", E, -0.5f, 0.5f));
+      }
       if (a == "qwen2moe") {  // the shared expert, n_ff wide
         PLUMB_RETURN_IF_ERROR(vec(p + "ffn_gate_inp_shexp.weight", E, -1.0f, 1.0f));
         PLUMB_RETURN_IF_ERROR(mat(p + "ffn_gate_shexp.weight", E, F));

@@ -19,7 +19,9 @@ struct ModelShape {
   // norms), gemma3 (q/k and post norms), smollm3 (NoPE layers), olmo2 (post norms only,
   // whole-q/k norms), granite (scalars), granitemoe (granite with experts), command-r (LayerNorms, parallel blocks, no
   // ffn_norm), cohere2 (command-r with a window in 3 of 4 layers, NoPE in the others), mistral3
-  // (llama with YaRN betas, log multiplier and attention temperature)
+  // (llama with YaRN betas, log multiplier and attention temperature), gpt-oss (biases everywhere,
+  // attention sinks, experts with biased router and experts; needs n_expert, n_ff_exp and
+  // sliding_window)
   std::string arch = "llama";
   int n_vocab = 100;
   int n_embd = 64;

@@ -149,12 +149,17 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
   // window layers, logits soft-capped only when the file says so.
   const bool gemma = arch.rfind("gemma", 0) == 0, gemma2 = arch == "gemma2", gemma3 = arch == "gemma3";
   const bool olmo2 = arch == "olmo2";
-  const bool neox =
-      arch == "qwen2" || arch == "qwen2moe" || arch == "qwen3" || arch == "qwen3moe" || arch == "phi3" || gemma || olmo2;
+  // gpt-oss (from llama.cpp's openai-moe graph): NeoX RoPE, a window in the even layers, a sink
+  // logit per head in every softmax, its FFN norm named post_attention_norm, and experts with
+  // biases, chosen by router logit and weighted by a softmax over the chosen logits, with a
+  // clamped SwiGLU.
+  const bool gpt_oss = arch == "gpt-oss";
+  const bool neox = arch == "qwen2" || arch == "qwen2moe" || arch == "qwen3" || arch == "qwen3moe" || arch == "phi3" ||
+                    gemma || olmo2 || gpt_oss;
   const int64_t window_len = gemma2 ? key_int(f, arch + ".attention.sliding_window", 4096) : window;
   const int64_t swa_period =
-      gemma2 || gemma3 || olmo2 || cohere2
-          ? key_int(f, arch + ".attention.sliding_window_pattern", gemma2 ? 2 : gemma3 ? 6 : 4)
+      gemma2 || gemma3 || olmo2 || cohere2 || gpt_oss
+          ? key_int(f, arch + ".attention.sliding_window_pattern", gemma2 || gpt_oss ? 2 : gemma3 ? 6 : 4)
           : 0;
   // olmo2 (OLMo 3): window layers rotate with rope.freq_base_swa, else the global base, unscaled.
   const bool local_rope = gemma3 || olmo2 || f.find(arch + ".rope.freq_base_swa") != nullptr;
@@ -243,6 +248,7 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
     Mat an, fn;
     if (f.find_tensor(p + "attn_norm.weight")) an = load(f, p + "attn_norm.weight");
     if (f.find_tensor(p + "ffn_norm.weight")) fn = load(f, p + "ffn_norm.weight");
+    if (gpt_oss) fn = load(f, p + "post_attention_norm.weight");
     auto pre_norm = [&](const Vec& v, const Mat& w) { return w.a.empty() ? v : norm(v, w); };
     // Mixture of experts: the router and the stacked experts (3-D tensors, one matrix per expert).
     const bool moe = f.find_tensor(p + "ffn_gate_inp.weight") != nullptr;
@@ -271,7 +277,16 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
     if (!moe && !fused_up) wg = load(f, p + "ffn_gate.weight");
     // Optional per-layer tensors, loaded once per layer (empty when absent).
     auto optional = [&](const char* name) { return f.find_tensor(p + name) ? load(f, p + name) : Mat{}; };
-    const Mat attn_post = optional("post_attention_norm.weight"), ffn_post = optional("post_ffw_norm.weight");
+    const Mat attn_post = gpt_oss ? Mat{} : optional("post_attention_norm.weight"),
+              ffn_post = optional("post_ffw_norm.weight");
+    const Mat sinks = optional("attn_sinks.weight"), router_b = optional("ffn_gate_inp.bias"),
+              eg_b = optional("ffn_gate_exps.bias"), eu_b = optional("ffn_up_exps.bias"),
+              ed_b = optional("ffn_down_exps.bias");
+    auto row_of = [](const Mat& m, int64_t r) {  // one expert's bias, or nothing
+      Mat b;
+      if (!m.a.empty()) b.a.assign(m.row(r), m.row(r) + m.cols);
+      return b;
+    };
     const Mat sh_gate_inp = optional("ffn_gate_inp_shexp.weight"), sh_gate = optional("ffn_gate_shexp.weight"),
               sh_up = optional("ffn_up_shexp.weight"), sh_down = optional("ffn_down_shexp.weight");
     Mat qn, kn;
@@ -364,7 +379,9 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
         }
         double mx = -1e300, sum = 0;
         for (double v : s) mx = std::max(mx, v);
+        if (!sinks.a.empty()) mx = std::max(mx, sinks.a[h]);
         for (double& v : s) sum += (v = std::exp(v - mx));
+        if (!sinks.a.empty()) sum += std::exp(sinks.a[h] - mx);
         for (size_t u = start; u <= t; ++u)
           for (int64_t i = 0; i < hd; ++i) o[h * hd + i] += s[u - start] / sum * V[u][kvh * hd + i];
       }
@@ -387,6 +404,11 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
         add_bias(u, bu);
         for (size_t i = 0; i < g.size(); ++i) {
           const double z = g[i];
+          if (gpt_oss) {
+            const double zc = std::min(z, 7.0), uc = std::min(7.0, std::max(-7.0, u[i]));
+            g[i] = zc / (1.0 + std::exp(-1.702 * zc)) * (uc + 1.0);
+            continue;
+          }
           g[i] = gemma ? 0.5 * z * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (z + 0.044715 * z * z * z))) * u[i]
                         : z / (1.0 + std::exp(-z)) * u[i];
         }
@@ -399,6 +421,8 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
         // softmax over the router's logits, the k largest, weights renormalised over them.
         const int64_t k = f.get_int(arch + ".expert_used_count").value();
         Vec pr = matvec(router, h2);
+        add_bias(pr, router_b);
+        // gpt-oss's softmax over the chosen logits is the renormalised softmax over all of them.
         const double mx = *std::max_element(pr.begin(), pr.end());
         double z = 0;
         for (double& v : pr) z += (v = std::exp(v - mx));
@@ -413,7 +437,8 @@ std::vector<std::vector<double>> reference_logits(const gguf::File& f, const std
         d.assign(static_cast<size_t>(E), 0.0);
         for (int64_t j = 0; j < k; ++j) {
           const size_t ex = order[j];
-          const Vec o = ffn(eg[ex], eu[ex], ed[ex], false);
+          const auto e = static_cast<int64_t>(ex);
+          const Vec o = ffn(eg[ex], eu[ex], ed[ex], false, row_of(eg_b, e), row_of(eu_b, e), row_of(ed_b, e));
           for (int64_t i = 0; i < E; ++i) d[i] += pr[ex] / chosen * o[i];
         }
         if (!sh_up.a.empty()) {  // a shared expert: qwen2moe's gated by a sigmoid, granitemoe's not

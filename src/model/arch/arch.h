@@ -42,6 +42,7 @@ const ArchSpec& arch_mistral3();
 const ArchSpec& arch_gemma();
 const ArchSpec& arch_gemma2();
 const ArchSpec& arch_gemma3();
+const ArchSpec& arch_gpt_oss();
 
 // <key> as a float when present (Corrupt unless finite and > 0), else fallback.
 Result<float> optional_positive(const gguf::File& f, const std::string& key, float fallback);
@@ -62,7 +63,7 @@ Status command_r_load_layer(TensorLoader& tl, const ModelHParams& hp, int layer,
 // nullptr when unknown.
 const ArchSpec* find_arch(std::string_view name);
 // "llama, qwen2, qwen2moe, qwen3, qwen3moe, phi3, gemma, gemma2, gemma3, smollm3, olmo2, granite,
-// granitemoe, command-r, cohere2, ernie4_5, mistral3"
+// granitemoe, command-r, cohere2, ernie4_5, mistral3, gpt-oss"
 std::string known_archs();
 
 }  // namespace plumb::model

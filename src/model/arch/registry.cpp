@@ -9,7 +9,7 @@ const ArchSpec* const* all_archs(size_t* n) {
       &arch_llama(), &arch_qwen2(),   &arch_qwen2moe(), &arch_qwen3(),   &arch_qwen3moe(), &arch_phi3(),
       &arch_gemma(), &arch_gemma2(),  &arch_gemma3(),   &arch_smollm3(), &arch_olmo2(),    &arch_granite(),
       &arch_granitemoe(), &arch_command_r(), &arch_cohere2(), &arch_ernie4_5(),
-      &arch_mistral3()};
+      &arch_mistral3(), &arch_gpt_oss()};
   *n = sizeof(kArchs) / sizeof(kArchs[0]);
   return kArchs;
 }
