@@ -601,6 +601,11 @@ std::vector<SynthCase> synth_cases() {
       {"granitemoe", [](gguf::SynthSpec& s) { s.arch = "granitemoe", s.n_expert = 4, s.n_expert_used = 2; }},
       {"granitemoe_shared",
        [](gguf::SynthSpec& s) { s.arch = "granitemoe", s.n_expert = 4, s.n_expert_used = 2, s.n_ff_shexp = 48; }},
+      {"gpt_oss",
+       [](gguf::SynthSpec& s) {
+         s.arch = "gpt-oss", s.head_dim = 32, s.n_expert = 4, s.n_expert_used = 2, s.n_ff_exp = 64, s.yarn_factor = 8;
+         s.sliding_window = 5;
+       }},
   };
 }
 
