@@ -161,6 +161,12 @@ int run(ChatOptions& o) {
   const auto system_tokens = tk.tokenize(render_chat(*tmpl, system_only, /*add_assistant=*/false),
                                          {.add_special = true, .parse_special = true});
   go.context_shift = o.context_shift;
+  // gpt-oss writes its reasoning and its answer in channels marked by special tokens: render
+  // them, show the reasoning on stderr (dim on a terminal) and the answer on stdout, and keep
+  // only the answer in the history, as its template expects.
+  const bool harmony = *tmpl == ChatTemplate::kGptOss;
+  go.render_special = harmony;
+  const bool dim = stderr_is_terminal();
   const bool tty = isatty(STDIN_FILENO);
   if (tty)
     std::fprintf(stderr, "plumb chat: %s template; Ctrl-D to quit, /reset to clear the history\n",
@@ -201,11 +207,34 @@ int run(ChatOptions& o) {
       continue;
     }
     go.n_keep = conv.keep;  // generation's own shifts extend the same dropped run
-    auto res = generate(**ctx, &tk, *chain, *fresh, go, [](std::string_view piece) {
+    HarmonyReader channels;
+    bool shown = false;
+    auto show = [&](const std::vector<HarmonyReader::Segment>& segments) {
+      for (const auto& s : segments) {
+        shown = true;
+        if (s.channel == "final") {
+          std::fwrite(s.text.data(), 1, s.text.size(), stdout);
+          std::fflush(stdout);
+        } else {
+          std::fprintf(stderr, "%s%s%s", dim ? "\033[2m" : "", s.text.c_str(), dim ? "\033[0m" : "");
+        }
+      }
+    };
+    auto res = generate(**ctx, &tk, *chain, *fresh, go, [&](std::string_view piece) {
+      if (harmony) {
+        show(channels.feed(piece));
+        return true;
+      }
       std::fwrite(piece.data(), 1, piece.size(), stdout);
       std::fflush(stdout);
       return true;
     });
+    if (harmony) {
+      show(channels.finish());
+      // A reply outside any channel is shown (and kept) as it is.
+      if (!shown && res.ok()) std::fwrite(res->text.data(), 1, res->text.size(), stdout);
+      if (res.ok() && shown) res->text = channels.final_text();
+    }
     std::fputc('\n', stdout);
     std::fflush(stdout);
     if (!res.ok()) {

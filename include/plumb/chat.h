@@ -35,4 +35,29 @@ std::string render_chat(ChatTemplate t, std::span<const ChatMessage> messages, b
 // Texts that end an assistant turn in this family ("<|im_end|>"), to add as stop tokens.
 std::vector<std::string> chat_end_markers(ChatTemplate t);
 
+// A gpt-oss reply, generated with its special tokens rendered, read as it streams.  The model
+// writes messages in channels: "<|channel|>analysis<|message|>reasoning<|end|><|start|>assistant
+// <|channel|>final<|message|>answer<|return|>".  feed() returns the message text that became
+// known, by channel, and holds back a marker it has only seen part of; text outside any
+// message (role names, headers) is dropped.
+class HarmonyReader {
+ public:
+  struct Segment {
+    std::string channel;  // "analysis", "commentary", "final"; "" when the message named none
+    std::string text;
+  };
+  std::vector<Segment> feed(std::string_view text);
+  // What feed() held back, at the end of the reply.
+  std::vector<Segment> finish();
+  // Every "final" message's text so far: what the conversation keeps as the reply.
+  const std::string& final_text() const { return final_; }
+
+ private:
+  void take(std::string_view text, bool at_end, std::vector<Segment>& out);
+  std::string pending_;         // unread text: a marker's beginning, or a header in progress
+  std::string channel_;
+  bool in_message_ = false;
+  std::string final_;
+};
+
 }  // namespace plumb

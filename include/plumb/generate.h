@@ -26,6 +26,9 @@ struct GenerateOptions {
   std::vector<std::string> stop;      // stop strings (not included in the text)
   std::vector<TokenId> stop_tokens;   // extra ids that end generation (e.g. a chat template's end-of-turn)
   bool stop_at_eog = true;            // stop at the tokenizer's EOS/EOT/EOM
+  // Special tokens appear in the text as their own text ("<|channel|>"), for replies whose
+  // structure is in them (gpt-oss's channels, read with HarmonyReader).
+  bool render_special = false;
   // Context shift (off by default; then a full context ends generation with kContextFull).
   // When the context is full, keep its first n_keep positions, drop the older half of the
   // rest (Context::shift) and go on: generation can run past n_ctx, at the price that the

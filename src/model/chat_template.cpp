@@ -179,4 +179,80 @@ std::vector<std::string> chat_end_markers(ChatTemplate t) {
   }
 }
 
+std::vector<HarmonyReader::Segment> HarmonyReader::feed(std::string_view text) {
+  std::vector<Segment> out;
+  take(text, false, out);
+  return out;
+}
+
+std::vector<HarmonyReader::Segment> HarmonyReader::finish() {
+  std::vector<Segment> out;
+  take({}, true, out);
+  return out;
+}
+
+void HarmonyReader::take(std::string_view text, bool at_end, std::vector<Segment>& out) {
+  pending_ += text;
+  auto emit = [&](std::string_view s) {
+    if (s.empty() || !in_message_) return;
+    if (!out.empty() && out.back().channel == channel_)
+      out.back().text += s;
+    else
+      out.push_back({channel_, std::string(s)});
+    if (channel_ == "final") final_ += s;
+  };
+  size_t pos = 0;
+  while (pos < pending_.size()) {
+    const size_t open = pending_.find("<|", pos);
+    if (open == std::string::npos) {
+      // A '<' at the end may begin a marker: hold it back.
+      size_t end = pending_.size();
+      if (!at_end && pending_.back() == '<') --end;
+      emit(std::string_view(pending_).substr(pos, end - pos));
+      pos = end;
+      break;
+    }
+    const size_t close = pending_.find("|>", open + 2);
+    if (close == std::string::npos) {
+      // A marker not finished yet; at the end of the reply it was text.
+      const size_t end = at_end ? pending_.size() : open;
+      emit(std::string_view(pending_).substr(pos, end - pos));
+      pos = end;
+      break;
+    }
+    const std::string_view marker = std::string_view(pending_).substr(open, close + 2 - open);
+    if (in_message_) {
+      emit(std::string_view(pending_).substr(pos, open - pos));
+      if (marker == "<|end|>" || marker == "<|return|>" || marker == "<|call|>") {
+        in_message_ = false;
+        channel_.clear();
+      } else {
+        emit(marker);  // a marker-like text inside a message is the message's
+      }
+    } else if (marker == "<|channel|>") {
+      // The channel's name runs up to the next marker or space (" to=functions.x" may follow).
+      const size_t name_end = pending_.find_first_of(" <", close + 2);
+      if (name_end == std::string::npos) {
+        if (!at_end) {
+          pos = open;
+          break;
+        }
+        channel_ = pending_.substr(close + 2);
+        pos = pending_.size();
+        break;
+      }
+      channel_ = pending_.substr(close + 2, name_end - close - 2);
+      pos = name_end;
+      continue;
+    } else if (marker == "<|message|>") {
+      in_message_ = true;
+    } else if (marker == "<|start|>") {
+      channel_.clear();
+    }
+    pos = close + 2;
+  }
+  pending_.erase(0, std::min(pos, pending_.size()));
+  if (at_end) pending_.clear();
+}
+
 }  // namespace plumb

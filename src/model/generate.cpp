@@ -95,7 +95,7 @@ Result<GenerateResult> generate(Context& ctx, const Tokenizer* tok, SamplerStage
 
   std::optional<StreamingDetokenizer> detok;
   if (tok != nullptr) {
-    detok.emplace(*tok);
+    detok.emplace(*tok, opts.render_special);
     // The generated text continues the prompt: run the prompt through the detokenizer (its
     // text is the caller's) so the first generated piece keeps its leading space.
     for (TokenId t : prompt) (void)detok->push(t);

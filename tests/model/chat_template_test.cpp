@@ -80,5 +80,48 @@ TEST(ChatTemplate, RenderTable) {
   for (const auto& [t, want] : cases) EXPECT_EQ(render_chat(t, conv, true), want) << chat_template_name(t);
 }
 
+// A gpt-oss reply as generate() streams it with special tokens rendered: every split of the
+// text into two pieces (markers cut anywhere) reads the same as the whole.
+TEST(HarmonyReader, SplitsChannelsWhereverTheStreamIsCut) {
+  const std::string reply =
+      "<|channel|>analysis<|message|>User says hi; 2 < 3 and a|b.<|end|><|start|>assistant<|channel|>commentary "
+      "to=functions.search <|constrain|>json<|message|>{\"q\": \"x\"}<|call|><|start|>assistant<|channel|>final"
+      "<|message|>Hello <there>!<|return|>";
+  for (size_t cut = 0; cut <= reply.size(); ++cut) {
+    HarmonyReader r;
+    std::vector<HarmonyReader::Segment> all;
+    for (auto part : {std::string_view(reply).substr(0, cut), std::string_view(reply).substr(cut)})
+      for (auto& s : r.feed(part)) all.push_back(std::move(s));
+    for (auto& s : r.finish()) all.push_back(std::move(s));
+    std::string analysis, commentary, final_text;
+    for (const auto& s : all) {
+      if (s.channel == "analysis") analysis += s.text;
+      else if (s.channel == "commentary") commentary += s.text;
+      else if (s.channel == "final") final_text += s.text;
+      else ADD_FAILURE() << "cut " << cut << ": channel '" << s.channel << "'";
+    }
+    EXPECT_EQ(analysis, "User says hi; 2 < 3 and a|b.") << cut;
+    EXPECT_EQ(commentary, "{\"q\": \"x\"}") << cut;
+    EXPECT_EQ(final_text, "Hello <there>!") << cut;
+    EXPECT_EQ(r.final_text(), "Hello <there>!") << cut;
+  }
+}
+
+TEST(HarmonyReader, AnUnfinishedReplyKeepsItsText) {
+  HarmonyReader r;
+  auto a = r.feed("<|channel|>final<|message|>Half an ans");
+  auto b = r.feed("wer <|");
+  auto c = r.finish();
+  std::string text;
+  for (const auto* v : {&a, &b, &c})
+    for (const auto& s : *v) text += s.text;
+  EXPECT_EQ(text, "Half an answer <|");
+  EXPECT_EQ(r.final_text(), "Half an answer <|");
+  // Text before any message (no channel yet) is not a message.
+  HarmonyReader plain;
+  EXPECT_TRUE(plain.feed("no markup at all").empty());
+  EXPECT_EQ(plain.final_text(), "");
+}
+
 }  // namespace
 }  // namespace plumb
