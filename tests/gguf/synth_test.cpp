@@ -364,6 +364,50 @@ TEST(GgufSynth, ExpertsAreStackedTensors) {
   EXPECT_NE(synth_write(spec, dir.file("x.gguf")).message().find("experts:"), std::string::npos);
 }
 
+// gpt-oss as llama.cpp's MXFP4_MOE file type stores it: experts MXFP4, every other matrix q8_0,
+// biases on the router and the experts, sinks, and its keys.
+TEST(GgufSynth, GptOssMxfp4MoeHasTheTensorsLlamaCppLoads) {
+  test::TempDir dir;
+  auto spec = *synth_preset("tiny");
+  spec.arch = "gpt-oss";
+  spec.head_dim = 32;
+  spec.n_expert = 4;
+  spec.n_expert_used = 2;
+  spec.n_ff_exp = 96;
+  ASSERT_TRUE(set_synth_type(spec, "mxfp4_moe").ok());
+  EXPECT_EQ(spec.type, TensorType::kQ8_0);
+  ASSERT_TRUE(synth_write(spec, dir.file("oss.gguf")).ok());
+  auto f = File::open(dir.file("oss.gguf"));
+  ASSERT_TRUE(f.ok()) << f.status().to_string();
+  EXPECT_EQ(*(*f)->get_int("general.file_type"), 38);  // LLAMA_FTYPE_MOSTLY_MXFP4_MOE
+  EXPECT_EQ(*(*f)->get_int("gpt-oss.attention.sliding_window"), 128);
+  EXPECT_EQ(*(*f)->get_int("gpt-oss.expert_feed_forward_length"), 96);
+  auto type_of = [&](const std::string& n) {
+    const TensorInfo* t = (*f)->find_tensor(n);
+    EXPECT_NE(t, nullptr) << n;
+    return t ? t->type : TensorType::kI8;
+  };
+  auto shape_of = [&](const std::string& n) {
+    const TensorInfo* t = (*f)->find_tensor(n);
+    return t ? t->shape : std::vector<int64_t>{};
+  };
+  for (const char* n : {"blk.1.ffn_gate_exps.weight", "blk.1.ffn_up_exps.weight", "blk.1.ffn_down_exps.weight"})
+    EXPECT_EQ(type_of(n), TensorType::kMXFP4) << n;
+  for (const char* n : {"token_embd.weight", "output.weight", "blk.1.attn_q.weight", "blk.1.attn_output.weight"})
+    EXPECT_EQ(type_of(n), TensorType::kQ8_0) << n;
+  EXPECT_EQ(type_of("blk.1.ffn_gate_inp.weight"), TensorType::kF32);
+  EXPECT_EQ(shape_of("blk.1.attn_sinks.weight"), (std::vector<int64_t>{4}));
+  EXPECT_EQ(shape_of("blk.1.ffn_gate_inp.bias"), (std::vector<int64_t>{4}));
+  EXPECT_EQ(shape_of("blk.1.ffn_up_exps.bias"), (std::vector<int64_t>{96, 4}));
+  EXPECT_EQ(shape_of("blk.1.ffn_down_exps.bias"), (std::vector<int64_t>{64, 4}));
+  EXPECT_EQ(shape_of("blk.1.attn_output.bias"), (std::vector<int64_t>{64}));
+  EXPECT_EQ(shape_of("blk.1.post_attention_norm.weight"), (std::vector<int64_t>{64}));
+  EXPECT_EQ((*f)->find_tensor("blk.1.ffn_norm.weight"), nullptr);
+  spec.arch = "llama";  // a dense model has nothing to store as MXFP4
+  spec.n_expert = spec.n_expert_used = 0;
+  EXPECT_NE(synth_write(spec, dir.file("x.gguf")).message().find("mxfp4_moe"), std::string::npos);
+}
+
 TEST(GgufSynth, RopeScalingKeys) {
   test::TempDir dir;
   auto spec = *synth_preset("tiny");

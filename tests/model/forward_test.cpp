@@ -257,12 +257,12 @@ struct TypeCase {
 // issue's 1e-4.  The others compare with the *dequantized* weights in double, so what remains is
 // the engine's own rounding.  F16/BF16: 1e-3 (measured <= 6e-7 today because the kernels convert
 // weights to f32; the bound allows f16-rounded activations, as ggml's F16 path uses).  Q8_0,
-// Q4_0, Q4_1, Q5_0, Q5_1 and the K-quants quantize the activations to 8-bit blocks as ggml does:
+// Q4_0, Q4_1, Q5_0, Q5_1, MXFP4 and the K-quants quantize the activations to 8-bit blocks as ggml does:
 // 5e-2 (measured 1.2e-2 .. 2.8e-2 on these random models).
 const TypeCase kTypes[] = {
     {TensorType::kF32, 1e-4},  {TensorType::kF16, 1e-3},  {TensorType::kBF16, 1e-3},
     {TensorType::kQ8_0, 5e-2}, {TensorType::kQ4_0, 5e-2}, {TensorType::kQ4_1, 5e-2},
-    {TensorType::kQ5_0, 5e-2}, {TensorType::kQ5_1, 5e-2},
+    {TensorType::kQ5_0, 5e-2}, {TensorType::kQ5_1, 5e-2}, {TensorType::kMXFP4, 5e-2},
 };
 
 const std::vector<int> kPrompt = {1, 5, 9, 3, 7, 42, 11, 2, 60, 13, 17, 4};
