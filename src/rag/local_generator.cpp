@@ -46,6 +46,8 @@ Result<std::unique_ptr<LocalGenerator>> LocalGenerator::load(const std::string& 
   if (opts.n_predict <= 0)
     return Status::InvalidArgument("answer length (-n) must be positive, got " + std::to_string(opts.n_predict));
   s->gen.n_predict = std::min(opts.n_predict, s->ctx->n_ctx() / 2);
+  // gpt-oss reasons in one channel and answers in another: keep the answer.
+  s->gen.render_special = s->tmpl == ChatTemplate::kGptOss;
   if (s->tmpl) {
     for (const auto& marker : chat_end_markers(*s->tmpl)) {
       s->gen.stop.push_back(marker);
@@ -77,6 +79,12 @@ Result<std::string> LocalGenerator::generate(const std::string& prompt) {
   auto chain = make_sampler_chain(sp);
   s_->ctx->truncate(0);
   PLUMB_ASSIGN_OR_RETURN(GenerateResult r, plumb::generate(*s_->ctx, s_->tok.get(), *chain, ids, s_->gen));
+  if (s_->gen.render_special) {
+    HarmonyReader channels;
+    (void)channels.feed(r.text);
+    (void)channels.finish();
+    if (!channels.final_text().empty()) r.text = channels.final_text();
+  }
   // Trim the whitespace a model often starts or ends an answer with.
   const size_t a = r.text.find_first_not_of(" \n\t");
   if (a == std::string::npos) return std::string();
