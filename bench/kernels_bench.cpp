@@ -30,7 +30,7 @@ namespace {
 
 const TensorType kTypes[] = {TensorType::kF32,  TensorType::kF16,  TensorType::kBF16, TensorType::kQ8_0,
                              TensorType::kQ4_0, TensorType::kQ4_1, TensorType::kQ5_0, TensorType::kQ5_1,
-                             TensorType::kQ4_K, TensorType::kQ5_K, TensorType::kQ6_K};
+                             TensorType::kMXFP4, TensorType::kQ4_K, TensorType::kQ5_K, TensorType::kQ6_K};
 
 void quantize(TensorType type, const float* x, void* y, int64_t n) {
   switch (type) {

@@ -1,6 +1,7 @@
 #include "gguf/quantize.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -219,6 +220,69 @@ void dequantize_row_q5_1(const void* vx, float* y, int64_t n) {
   }
 }
 
+float e8m0_to_fp32_half(uint8_t e) {
+  // e >= 2: the normal float with exponent field e - 1; e = 1, 0: the subnormals 2^-127, 2^-128.
+  const uint32_t bits = e < 2 ? uint32_t{0x00200000} << e : static_cast<uint32_t>(e - 1) << 23;
+  return std::bit_cast<float>(bits);
+}
+
+namespace {
+
+// The exponent byte ggml's quantize_row_mxfp4_ref stores for a block whose largest magnitude is
+// amax > 0: (uint8_t)(floorf(log2f(amax)) - 2 + 127), in the same float operations.  That cast
+// is undefined in C below amax = 2^-125 (and for an infinite amax); on x86 it keeps the low 8
+// bits of the 32-bit conversion (0 for infinity), which is what happens here without the UB.
+uint8_t mxfp4_exponent(float amax) {
+  const float e = std::floor(std::log2(amax)) - 2.0f + 127.0f;
+  if (!std::isfinite(e)) return 0;
+  return static_cast<uint8_t>(static_cast<int32_t>(e));
+}
+
+// The index of the table value nearest x / scale, as ggml's best_index_mxfp4 finds it: errors
+// |value * scale - x| in float, the first index kept on ties.
+uint8_t mxfp4_nearest(float x, float scale) {
+  int best = 0;
+  float best_err = std::fabs(kMxfp4Values[0] * scale - x);
+  for (int i = 1; i < 16; ++i) {
+    const float err = std::fabs(kMxfp4Values[i] * scale - x);
+    if (err < best_err) {
+      best = i;
+      best_err = err;
+    }
+  }
+  return static_cast<uint8_t>(best);
+}
+
+}  // namespace
+
+void quantize_row_mxfp4(const float* x, void* vy, int64_t n) {
+  auto* y = static_cast<uint8_t*>(vy);
+  for (int64_t i = 0; i < n / kQK_MXFP4; ++i) {
+    const float* xb = x + i * kQK_MXFP4;
+    float amax = 0.0f;
+    for (int j = 0; j < kQK_MXFP4; ++j) amax = std::max(amax, std::fabs(xb[j]));
+    block_mxfp4 b;
+    b.e = amax > 0.0f ? mxfp4_exponent(amax) : 0;
+    const float scale = e8m0_to_fp32_half(b.e);
+    for (int j = 0; j < kQK_MXFP4 / 2; ++j)
+      b.qs[j] = static_cast<uint8_t>(mxfp4_nearest(xb[j], scale) | (mxfp4_nearest(xb[j + kQK_MXFP4 / 2], scale) << 4));
+    std::memcpy(y + i * sizeof(block_mxfp4), &b, sizeof b);
+  }
+}
+
+void dequantize_row_mxfp4(const void* vx, float* y, int64_t n) {
+  const auto* x = static_cast<const uint8_t*>(vx);
+  for (int64_t i = 0; i < n / kQK_MXFP4; ++i) {
+    block_mxfp4 b;
+    std::memcpy(&b, x + i * sizeof(block_mxfp4), sizeof b);
+    const float scale = e8m0_to_fp32_half(b.e);
+    for (int j = 0; j < kQK_MXFP4 / 2; ++j) {
+      y[i * kQK_MXFP4 + j] = kMxfp4Values[b.qs[j] & 0x0F] * scale;
+      y[i * kQK_MXFP4 + j + kQK_MXFP4 / 2] = kMxfp4Values[b.qs[j] >> 4] * scale;
+    }
+  }
+}
+
 void quantize_row_f16(const float* x, void* vy, int64_t n) {
   auto* y = static_cast<uint8_t*>(vy);
   for (int64_t i = 0; i < n; ++i) {
@@ -263,6 +327,7 @@ bool can_convert(TensorType type) {
     case TensorType::kQ4_1:
     case TensorType::kQ5_0:
     case TensorType::kQ5_1:
+    case TensorType::kMXFP4:
     case TensorType::kQ4_K:
     case TensorType::kQ5_K:
     case TensorType::kQ6_K:
@@ -277,7 +342,8 @@ namespace {
 Status check_convertible(TensorType type, int64_t n, const char* what) {
   if (!can_convert(type))
     return Status::Unsupported(std::string(what) + ": tensor type " + std::string(tensor_type_name(type)) +
-                               " is not supported (expected f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_K, q5_K or q6_K)");
+                               " is not supported (expected f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, mxfp4, "
+                               "q4_K, q5_K or q6_K)");
   const auto traits = tensor_type_traits(type);
   if (n < 0 || n % traits->block_size != 0)
     return Status::InvalidArgument(std::string(what) + ": " + std::to_string(n) + " elements is not a multiple of " +
@@ -298,6 +364,7 @@ Status quantize_row(TensorType type, const float* x, void* y, int64_t n) {
     case TensorType::kQ4_1: quantize_row_q4_1(x, y, n); break;
     case TensorType::kQ5_0: quantize_row_q5_0(x, y, n); break;
     case TensorType::kQ5_1: quantize_row_q5_1(x, y, n); break;
+    case TensorType::kMXFP4: quantize_row_mxfp4(x, y, n); break;
     case TensorType::kQ4_K: quantize_row_q4_K_ref(x, y, n); break;
     case TensorType::kQ5_K: quantize_row_q5_K_ref(x, y, n); break;
     case TensorType::kQ6_K: quantize_row_q6_K_ref(x, y, n); break;
@@ -317,6 +384,7 @@ Status dequantize_row(TensorType type, const void* x, float* y, int64_t n) {
     case TensorType::kQ4_1: dequantize_row_q4_1(x, y, n); break;
     case TensorType::kQ5_0: dequantize_row_q5_0(x, y, n); break;
     case TensorType::kQ5_1: dequantize_row_q5_1(x, y, n); break;
+    case TensorType::kMXFP4: dequantize_row_mxfp4(x, y, n); break;
     case TensorType::kQ4_K: dequantize_row_q4_K(x, y, n); break;
     case TensorType::kQ5_K: dequantize_row_q5_K(x, y, n); break;
     case TensorType::kQ6_K: dequantize_row_q6_K(x, y, n); break;

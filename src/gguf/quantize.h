@@ -16,6 +16,7 @@ inline constexpr int kQK4_0 = 32;
 inline constexpr int kQK4_1 = 32;
 inline constexpr int kQK5_0 = 32;
 inline constexpr int kQK5_1 = 32;
+inline constexpr int kQK_MXFP4 = 32;
 
 // 32 elements: value[j] = qs[j] * fp16(d).
 struct block_q8_0 {
@@ -58,6 +59,22 @@ struct block_q5_1 {
 };
 static_assert(sizeof(block_q5_1) == 24, "block_q5_1 must match ggml's layout");
 
+// MXFP4 (OCP microscaling, 4-bit E2M1 elements; gpt-oss stores its experts in it): 32 elements
+// sharing a power-of-two scale.  Nibbles as in q4_0; value = kMxfp4Values[nibble] *
+// e8m0_to_fp32_half(e).  The table holds twice the E2M1 values (0, 0.5, 1, 1.5, 2, 3, 4, 6 and
+// their negatives), so that they are integers, and the scale is halved to match, as ggml does.
+struct block_mxfp4 {
+  uint8_t e;  // E8M0 exponent: the scale is 2^(e - 127), halved
+  uint8_t qs[kQK_MXFP4 / 2];
+};
+static_assert(sizeof(block_mxfp4) == 17, "block_mxfp4 must match ggml's layout");
+
+inline constexpr int8_t kMxfp4Values[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
+// 2^(e - 128) as a float, bit for bit as ggml's ggml_e8m0_to_fp32_half: subnormal for e = 0 and
+// 1, exact for every e.
+float e8m0_to_fp32_half(uint8_t e);
+
 // REQUIRES for the block formats: n % 32 == 0.  y/x point to n / 32 blocks.
 void quantize_row_q8_0(const float* x, void* y, int64_t n);
 void dequantize_row_q8_0(const void* x, float* y, int64_t n);
@@ -71,6 +88,12 @@ void quantize_row_q5_0(const float* x, void* y, int64_t n);
 void dequantize_row_q5_0(const void* x, float* y, int64_t n);
 void quantize_row_q5_1(const float* x, void* y, int64_t n);
 void dequantize_row_q5_1(const void* x, float* y, int64_t n);
+// mxfp4: e = floor(log2 amax) - 2 + 127 from the block's largest magnitude (amax then lies
+// between 8 and 16 times the halved scale, and ggml clips what lies above the table's 12), then
+// each element to the table value nearest x / scale, the lowest index on ties (so 0 is always
+// nibble 0, never 8).
+void quantize_row_mxfp4(const float* x, void* y, int64_t n);
+void dequantize_row_mxfp4(const void* x, float* y, int64_t n);
 // Element formats; y/x point to n uint16_t (possibly unaligned).
 void quantize_row_f16(const float* x, void* y, int64_t n);
 void dequantize_row_f16(const void* x, float* y, int64_t n);
@@ -78,7 +101,7 @@ void quantize_row_bf16(const float* x, void* y, int64_t n);
 void dequantize_row_bf16(const void* x, float* y, int64_t n);
 
 // True for the types quantize_row/dequantize_row handle: F32, F16, BF16, Q8_0, Q4_0, Q4_1,
-// Q5_0, Q5_1 and the K-quants Q4_K, Q5_K, Q6_K (gguf/kquants.h).
+// Q5_0, Q5_1, MXFP4 and the K-quants Q4_K, Q5_K, Q6_K (gguf/kquants.h).
 bool can_convert(TensorType type);
 // Converts n floats to `type` (a run of blocks).  Unsupported for other types,
 // InvalidArgument when n is not a multiple of the block size.

@@ -1,9 +1,11 @@
-// Reference quantizers against hand-computed blocks (ggml's Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1
-// definitions).
+// Reference quantizers against hand-computed blocks (ggml's Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 and
+// MXFP4 definitions).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "gguf/kquants.h"
@@ -225,6 +227,153 @@ TEST(Quantize, Q5_1HandBuiltBlockDequantizes) {
   EXPECT_EQ(y[30], 0.5f);
 }
 
+// An E2M1 element from its definition (OCP Microscaling Formats v1.0): bit 3 the sign, bits 2-1
+// the exponent (bias 1), bit 0 the mantissa; exponent 0 is subnormal (0 or 0.5).
+double e2m1_value(int nibble) {
+  const int exponent = (nibble >> 1) & 3, mantissa = nibble & 1;
+  const double magnitude = exponent == 0 ? 0.5 * mantissa : std::ldexp(1.0 + 0.5 * mantissa, exponent - 1);
+  return (nibble & 8) != 0 ? -magnitude : magnitude;
+}
+
+// An MXFP4 element as a float: the E2M1 value times the block's 2^(e - 127), computed exactly in
+// double; beyond the float range the float product overflows to infinity, as ggml's does.
+float mxfp4_value(uint8_t e, int nibble) {
+  const double v = e2m1_value(nibble) * std::ldexp(1.0, e - 127);
+  if (std::fabs(v) > std::numeric_limits<float>::max()) return v > 0 ? std::numeric_limits<float>::infinity()
+                                                                      : -std::numeric_limits<float>::infinity();
+  return static_cast<float>(v);
+}
+
+TEST(Quantize, Mxfp4HalfScaleIsTwoToTheEMinus128) {
+  for (int e = 0; e < 256; ++e)
+    ASSERT_EQ(e8m0_to_fp32_half(static_cast<uint8_t>(e)), static_cast<float>(std::ldexp(1.0, e - 128))) << e;
+}
+
+// Every nibble in both halves of the block (element j < 16 is nibble j, element 16 + j nibble
+// 15 - j), at exponents from the subnormal halved scales (e = 0, 1) to the top (254, 255, where
+// 8 and 12 times the scale overflow).
+TEST(Quantize, Mxfp4HandBuiltBlocksDequantize) {
+  for (int e : {0, 1, 2, 127, 200, 254, 255}) {
+    uint8_t block[17] = {static_cast<uint8_t>(e)};
+    for (int j = 0; j < 16; ++j) block[1 + j] = static_cast<uint8_t>(j | ((15 - j) << 4));
+    std::vector<float> y(64, -1.0f);
+    ASSERT_TRUE(dequantize_row(TensorType::kMXFP4, block, y.data(), 32).ok());
+    for (int j = 0; j < 16; ++j) {
+      ASSERT_EQ(y[j], mxfp4_value(static_cast<uint8_t>(e), j)) << "e " << e << " element " << j;
+      ASSERT_EQ(y[16 + j], mxfp4_value(static_cast<uint8_t>(e), 15 - j)) << "e " << e << " element " << 16 + j;
+    }
+    EXPECT_EQ(y[32], -1.0f);
+  }
+  // Nibbles 0 and 8 are both zero (+0 and -0 in E2M1); the table keeps one zero.
+  const uint8_t zeros[17] = {127, 0x80, 0x08};
+  float y[32];
+  dequantize_row_mxfp4(zeros, y, 32);
+  EXPECT_EQ(y[0], 0.0f);
+  EXPECT_EQ(y[16], 0.0f);
+  EXPECT_EQ(y[1], 0.0f);
+}
+
+// amax 6 -> e = floor(log2 6) - 2 + 127 = 127, halved scale 0.5: the table times 0.5 is 0, 0.5,
+// 1, 1.5, 2, 3, 4, 6 and their negatives (nibbles 8-15).  Each element goes to the nearest; on
+// a tie (errors compared in float, exact here) the lower nibble wins, so -0.25 is nibble 0
+// (not 8 or 9) and -5 is nibble 14 (-4), not 15.
+TEST(Quantize, Mxfp4NearestValuesAndTies) {
+  std::vector<float> x(32, 0.0f);
+  std::vector<int> q(32, 0);
+  const struct {
+    int j;
+    float x;
+    int nibble;
+  } cases[] = {{0, 6.0f, 7},     {1, 0.25f, 0},   {2, -0.25f, 0},  {3, 1.25f, 2},   {4, 2.5f, 4},
+               {5, -5.0f, 14},   {6, 5.0f, 6},    {7, -0.0f, 0},   {8, 3.4f, 5},    {9, -1.6f, 11},
+               {10, 0.76f, 2},   {11, -6.0f, 15}, {12, 0.26f, 1},  {13, -0.24f, 0}, {14, 3.5f, 5},
+               {15, -3.5f, 13},  {16, -0.75f, 9}, {17, 0.75f, 1},  {18, -2.5f, 12}, {19, 1.75f, 3},
+               {20, 4.0f, 6},    {21, -4.0f, 14}, {22, 1.0f, 2},   {23, -1.0f, 10}, {24, 0.5f, 1},
+               {25, -3.0f, 13},  {26, 5.9f, 7},   {27, -0.5f, 9}};
+  for (const auto& c : cases) {
+    x[c.j] = c.x;
+    q[c.j] = c.nibble;
+  }
+  block_mxfp4 b;
+  quantize_row_mxfp4(x.data(), &b, 32);
+  std::vector<uint8_t> expect = {127};
+  for (int j = 0; j < 16; ++j) expect.push_back(static_cast<uint8_t>(q[j] | (q[j + 16] << 4)));
+  EXPECT_EQ(bytes_of(&b, 17), expect);
+
+  std::vector<float> y(32);
+  dequantize_row_mxfp4(&b, y.data(), 32);
+  EXPECT_EQ(y[0], 6.0f);
+  EXPECT_EQ(y[5], -4.0f);
+  EXPECT_EQ(y[14], 3.0f);
+  EXPECT_EQ(y[26], 6.0f);
+}
+
+// The exponent byte from the block's largest magnitude, floor(log2 amax) - 2 + 127, and what it
+// does to the largest element: amax lies between 8 and 16 times the halved scale, and above 12
+// (the table's largest) it is clipped.  Below amax = 2^-125 the expression goes negative; ggml's
+// cast to uint8_t keeps the low 8 bits there (on x86), a huge scale that sends the block to 0.
+TEST(Quantize, Mxfp4ExponentFromLargestMagnitude) {
+  const struct {
+    float amax;
+    uint8_t e;
+    int nibble;  // of the element holding amax (element 5)
+  } cases[] = {
+      {8.0f, 128, 6},                     // scale 1: 8 is nibble 6
+      {7.5f, 127, 7},                     // scale 0.5: 15 steps, clipped to 12 (6.0)
+      {-1.0f, 125, 14},                   // scale 1/8: -8 steps
+      {12.0f, 128, 7},                    // 12 steps exactly
+      {std::ldexp(1.0f, -125), 0, 6},     // the smallest scale, 2^-128: 8 steps
+      {std::ldexp(1.0f, -124), 1, 6},     // 2^-127
+      {std::ldexp(1.0f, -126), 255, 0},   // floor(log2) - 2 + 127 = -1 -> 255 (scale 2^127)
+      {std::ldexp(1.0f, -127), 254, 0},   // -2 -> 254
+      {3e38f, 252, 7},                    // 3e38 / 2^124 = 14.1 steps, clipped
+      {0.0f, 0, 0},                       // an all-zero block: e = 0
+  };
+  for (const auto& c : cases) {
+    std::vector<float> x(32, 0.0f);
+    x[5] = c.amax;
+    block_mxfp4 b;
+    quantize_row_mxfp4(x.data(), &b, 32);
+    EXPECT_EQ(b.e, c.e) << "amax " << c.amax;
+    EXPECT_EQ(b.qs[5] & 0x0F, c.nibble) << "amax " << c.amax;
+    std::vector<float> y(32);
+    dequantize_row_mxfp4(&b, y.data(), 32);
+    EXPECT_EQ(y[5], mxfp4_value(c.e, c.nibble)) << "amax " << c.amax;
+  }
+}
+
+// dequantize(quantize(x)) for MXFP4 over blocks of very different magnitudes: the exponent is
+// floor(log2 amax) - 2 + 127 (amax is never within an ulp of a power of two here, where log2f may
+// round up), and every element is within half the grid's local spacing of x (one step of the
+// halved scale s below 4s, two below 8s, four below 12s) or, above 12s, clipped to 12s.
+TEST(Quantize, Mxfp4RoundTripWithinResolution) {
+  std::vector<float> x(1024);
+  for (int i = 0; i < 1024; ++i) {
+    const float magnitude = std::ldexp(1.0f, (i / 32) % 13 * 9 - 60);  // 2^-60 .. 2^48 by block
+    x[i] = std::sin(i * 0.37f) * (1.0f + (i % 7)) * magnitude;
+  }
+  std::vector<uint8_t> q(32 * sizeof(block_mxfp4));
+  ASSERT_TRUE(quantize_row(TensorType::kMXFP4, x.data(), q.data(), 1024).ok());
+  std::vector<uint8_t> direct(q.size());
+  quantize_row_mxfp4(x.data(), direct.data(), 1024);
+  EXPECT_EQ(q, direct);
+  std::vector<float> y(1024);
+  ASSERT_TRUE(dequantize_row(TensorType::kMXFP4, q.data(), y.data(), 1024).ok());
+  for (int b = 0; b < 32; ++b) {
+    double amax = 0.0;
+    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(double{x[32 * b + j]}));
+    const int floor_log2 = std::ilogb(amax);
+    ASSERT_EQ(q[b * sizeof(block_mxfp4)], floor_log2 - 2 + 127) << "block " << b;
+    const double s = std::ldexp(1.0, floor_log2 - 3);
+    for (int j = 0; j < 32; ++j) {
+      const double v = std::fabs(double{x[32 * b + j]}) / s;  // in steps of s
+      const double bound = v > 12 ? v - 12 : v > 8 ? 2 : v > 4 ? 1 : 0.5;
+      ASSERT_LE(std::fabs(double{y[32 * b + j]} - x[32 * b + j]), bound * s * (1 + 1e-6))
+          << "block " << b << " element " << j;
+    }
+  }
+}
+
 // dequantize(quantize(x)) for the 32-element formats on data with a large common offset (where
 // q4_1 / q5_1's minimum matters) and on signed data, within each format's resolution: half a
 // step (a full step where q5_0 clamps the positive end at 15 instead of 16), plus the fp16
@@ -321,7 +470,7 @@ TEST(Quantize, GenericDispatchAndErrors) {
             "quantize: 40 elements is not a multiple of q8_0's block size 32");
   EXPECT_EQ(dequantize_row(TensorType::kQ2_K, a.data(), y.data(), 64).message(),
             "dequantize: tensor type q2_K is not supported (expected f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, "
-            "q4_K, q5_K or q6_K)");
+            "mxfp4, q4_K, q5_K or q6_K)");
   EXPECT_EQ(quantize_row(TensorType::kQ4_K, x.data(), a.data(), 64).message(),
             "quantize: 64 elements is not a multiple of q4_K's block size 256");
   EXPECT_TRUE(can_convert(TensorType::kBF16));
@@ -329,6 +478,9 @@ TEST(Quantize, GenericDispatchAndErrors) {
   EXPECT_TRUE(can_convert(TensorType::kQ4_1));
   EXPECT_TRUE(can_convert(TensorType::kQ5_0));
   EXPECT_TRUE(can_convert(TensorType::kQ5_1));
+  EXPECT_TRUE(can_convert(TensorType::kMXFP4));
+  EXPECT_EQ(quantize_row(TensorType::kMXFP4, x.data(), a.data(), 48).message(),
+            "quantize: 48 elements is not a multiple of mxfp4's block size 32");
 }
 
 // The K-quants go through the same entry points as their reference functions, and come back

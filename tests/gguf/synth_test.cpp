@@ -56,7 +56,7 @@ TEST(GgufSynth, KQuantMixMatchesLlamaCppLayerChoice) {
   EXPECT_EQ((*File::open(dir.file("tied.gguf")))->find_tensor("token_embd.weight")->type, TensorType::kQ6_K);
   EXPECT_EQ(set_synth_type(spec, "q4_k_m").message(),
             "unknown weight type 'q4_k_m', expected one of f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_K, q5_K, "
-            "q6_K, q4_K_M, q5_K_M");
+            "q6_K, q4_K_M, q5_K_M, mxfp4_moe");
   spec.type = TensorType::kQ8_0;
   EXPECT_EQ(synth_write(spec, dir.file("bad.gguf")).message(), "synth: a K-quant mix needs type q4_K or q5_K, not q8_0");
   spec.k_mix = false;

@@ -31,7 +31,7 @@ constexpr double kMaxFloatRelError = 1e-5;
 constexpr float kMaxElementwiseRelError = 1e-5f;
 
 // Every SIMD kernel table, including the AVX-512 one without its optional VBMI kernels when the
-// CPU has them (so both q4_0 decode kernels are checked on such machines).
+// CPU has them (so both q4_0 and both mxfp4 decode kernels are checked on such machines).
 struct NamedTable {
   std::string name;
   KernelTable table;
@@ -42,6 +42,7 @@ std::vector<NamedTable> simd_tables() {
   if (isa_supported(Isa::kAvx512) && cpu_features().avx512vbmi) {
     KernelTable t = kernel_table(Isa::kAvx512);
     install_avx512_matvec(t, /*use_vbmi=*/false);
+    install_avx512_mxfp4(t, /*use_vbmi=*/false);
     out.push_back({"avx512 without vbmi", t});
   }
   return out;

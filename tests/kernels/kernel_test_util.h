@@ -18,7 +18,8 @@ namespace plumb::kernels::test {
 inline const std::vector<TensorType>& computable_types() {
   static const std::vector<TensorType> types = {
       TensorType::kF32,  TensorType::kF16,  TensorType::kBF16, TensorType::kQ8_0, TensorType::kQ4_0, TensorType::kQ4_1,
-      TensorType::kQ5_0, TensorType::kQ5_1, TensorType::kQ4_K, TensorType::kQ5_K, TensorType::kQ6_K};
+      TensorType::kQ5_0, TensorType::kQ5_1, TensorType::kMXFP4, TensorType::kQ4_K, TensorType::kQ5_K,
+      TensorType::kQ6_K};
   return types;
 }
 

@@ -13,6 +13,7 @@ namespace plumb::kernels {
 
 namespace {
 
+using gguf::block_mxfp4;
 using gguf::block_q4_0;
 using gguf::block_q4_1;
 using gguf::block_q5_0;
@@ -122,6 +123,23 @@ float vec_dot_q5_1_q8_0(int64_t n, const void* vw, const void* vx) {
     }
     const float dx = fp16_to_fp32(x[i].d);
     sum += static_cast<float>(isum) * fp16_to_fp32(w[i].d) * dx + static_cast<float>(asum) * fp16_to_fp32(w[i].m) * dx;
+  }
+  return sum;
+}
+
+// MXFP4 against Q8_0 activations, per block as ggml: (dx * scale) * sum(value * a), the
+// activation scale times the weights' power of two rounded once (to a subnormal for tiny e).
+float vec_dot_mxfp4_q8_0(int64_t n, const void* vw, const void* vx) {
+  const auto* w = static_cast<const block_mxfp4*>(vw);
+  const auto* x = static_cast<const block_q8_0*>(vx);
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n / gguf::kQK_MXFP4; ++i) {
+    int32_t isum = 0;
+    for (int j = 0; j < gguf::kQK_MXFP4 / 2; ++j) {
+      isum += gguf::kMxfp4Values[w[i].qs[j] & 0xF] * x[i].qs[j];
+      isum += gguf::kMxfp4Values[w[i].qs[j] >> 4] * x[i].qs[j + gguf::kQK_MXFP4 / 2];
+    }
+    sum += fp16_to_fp32(x[i].d) * gguf::e8m0_to_fp32_half(w[i].e) * static_cast<float>(isum);
   }
   return sum;
 }
@@ -347,6 +365,7 @@ void install_scalar_kernels(KernelTable& t) {
   set(t, T::kQ4_1, T::kQ8_0, gguf::quantize_row_q8_0, vec_dot_q4_1_q8_0, gguf::dequantize_row_q4_1);
   set(t, T::kQ5_0, T::kQ8_0, gguf::quantize_row_q8_0, vec_dot_q5_0_q8_0, gguf::dequantize_row_q5_0);
   set(t, T::kQ5_1, T::kQ8_0, gguf::quantize_row_q8_0, vec_dot_q5_1_q8_0, gguf::dequantize_row_q5_1);
+  set(t, T::kMXFP4, T::kQ8_0, gguf::quantize_row_q8_0, vec_dot_mxfp4_q8_0, gguf::dequantize_row_mxfp4);
   set(t, T::kQ4_K, T::kQ8_K, quantize_row_q8_K_ref, vec_dot_q4_K_q8_K, dequantize_row_q4_K);
   set(t, T::kQ5_K, T::kQ8_K, quantize_row_q8_K_ref, vec_dot_q5_K_q8_K, dequantize_row_q5_K);
   set(t, T::kQ6_K, T::kQ8_K, quantize_row_q8_K_ref, vec_dot_q6_K_q8_K, dequantize_row_q6_K);
