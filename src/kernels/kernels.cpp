@@ -146,16 +146,54 @@ size_t row_size(TensorType type, int64_t n_cols) {
   return static_cast<size_t>(n_cols / traits->block_size) * traits->type_size;
 }
 
-// Calls fn(part, lo, hi) for each part's rows [lo, hi) that fall in the rows [begin, end) of
-// the parts laid end to end.
+// Calls fn(i, lo, hi) for each part i's rows [lo, hi) that fall in the rows [begin, end) of the
+// parts laid end to end.
 template <typename Fn>
 void for_part_rows(std::span<const MatvecPart> parts, int64_t begin, int64_t end, const Fn& fn) {
   int64_t first = 0;
-  for (const MatvecPart& p : parts) {
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const MatvecPart& p = parts[i];
     const int64_t lo = std::max(begin, first), hi = std::min(end, first + p.n_rows);
-    if (lo < hi) fn(p, lo - first, hi - first);
+    if (lo < hi) fn(i, lo - first, hi - first);
     first += p.n_rows;
     if (first >= end) break;
+  }
+}
+
+// Quantizes (and, with `prepare`, lays out for matvec_rows) each distinct input of the parts once,
+// into the scratch: scratch.inputs[i] is part i's.
+void prepare_inputs(const WeightKernels& k, std::span<const MatvecPart> parts, int64_t n_cols, const float* x,
+                    bool prepare, Scratch& scratch) {
+  const size_t xq_bytes = k.quantize_x != nullptr ? row_size(k.vec_dot_type, n_cols) : 0;
+  const size_t xq_span = (xq_bytes + 63) / 64 * 64;
+  const size_t xp_span = prepare ? (k.matvec_x_bytes(n_cols) + 63) / 64 * 64 : 0;
+  const size_t slot = xq_span + xp_span;
+  uint8_t* buf = scratch_bytes(scratch, 64 + slot * parts.size());
+  auto* base = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(buf) + 63) & ~uintptr_t{63});
+  if (scratch.inputs.size() < parts.size()) scratch.inputs.resize(parts.size());
+  size_t used = 0;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const float* in = parts[i].x != nullptr ? parts[i].x : x;
+    size_t same = i;
+    for (size_t j = 0; j < i && same == i; ++j)
+      if ((parts[j].x != nullptr ? parts[j].x : x) == in) same = j;
+    if (same != i) {
+      scratch.inputs[i] = scratch.inputs[same];
+      continue;
+    }
+    uint8_t* xq_buf = base + used * slot;
+    const void* xq = in;
+    if (k.quantize_x != nullptr) {
+      k.quantize_x(in, xq_buf, n_cols);
+      xq = xq_buf;
+    }
+    if (prepare) {
+      k.matvec_prepare(n_cols, xq, xq_buf + xq_span);
+      scratch.inputs[i] = xq_buf + xq_span;
+    } else {
+      scratch.inputs[i] = static_cast<const uint8_t*>(xq);
+    }
+    ++used;
   }
 }
 
@@ -168,34 +206,23 @@ void matvec_many_with(const KernelTable& table, TensorType type, std::span<const
   auto row = [&](const MatvecPart& p, int64_t r) {
     return static_cast<const uint8_t*>(p.w) + static_cast<size_t>(r) * w_rs;
   };
-  if (k.matvec_rows != nullptr) {
-    // Decode path: the activation row is rearranged once, then every thread streams its rows.
-    const size_t xq_bytes = row_size(k.vec_dot_type, n_cols);
-    const size_t xq_span = (xq_bytes + 63) / 64 * 64;
-    uint8_t* buf = scratch_bytes(scratch, 64 + xq_span + k.matvec_x_bytes(n_cols));
-    auto* base = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(buf) + 63) & ~uintptr_t{63});
-    uint8_t* xp = base + xq_span;
-    const void* xq = x;
-    if (k.quantize_x != nullptr) {
-      k.quantize_x(x, base, n_cols);
-      xq = base;
-    }
-    k.matvec_prepare(n_cols, xq, xp);
+  // Decode path: each activation row is rearranged once, then every thread streams its rows.
+  const bool rows_kernel = k.matvec_rows != nullptr;
+  prepare_inputs(k, parts, n_cols, x, rows_kernel, scratch);
+  const uint8_t* const* inputs = scratch.inputs.data();
+  if (rows_kernel) {
     parallel_guided(pool, n_rows, kMatvecChunk, [&](int64_t begin, int64_t end) {
-      for_part_rows(parts, begin, end, [&](const MatvecPart& p, int64_t lo, int64_t hi) {
-        k.matvec_rows(n_cols, row(p, lo), w_rs, static_cast<int>(hi - lo), xp, p.y + lo);
+      for_part_rows(parts, begin, end, [&](size_t i, int64_t lo, int64_t hi) {
+        const MatvecPart& p = parts[i];
+        k.matvec_rows(n_cols, row(p, lo), w_rs, static_cast<int>(hi - lo), inputs[i], p.y + lo);
       });
     });
     return;
   }
-  const void* xq = x;
-  if (k.quantize_x != nullptr) {
-    uint8_t* buf = scratch_bytes(scratch, row_size(k.vec_dot_type, n_cols));
-    k.quantize_x(x, buf, n_cols);
-    xq = buf;
-  }
   parallel_guided(pool, n_rows, kMatvecChunk, [&](int64_t begin, int64_t end) {
-    for_part_rows(parts, begin, end, [&](const MatvecPart& p, int64_t lo, int64_t hi) {
+    for_part_rows(parts, begin, end, [&](size_t i, int64_t lo, int64_t hi) {
+      const MatvecPart& p = parts[i];
+      const void* xq = inputs[i];
       if (k.gemm != nullptr) {
         // A one-token GEMM shares each activation load across a micro-tile of rows.  Each row's
         // arithmetic is independent of the tiling, so results do not depend on the thread count.

@@ -37,6 +37,7 @@ class ThreadPool {
 // Reusable buffers (quantized activations) so that nothing is allocated in the decode loop.
 struct Scratch {
   std::vector<uint8_t> bytes;
+  std::vector<const uint8_t*> inputs;  // matvec_many: each part's prepared input
 };
 
 // True when matvec/matmul can compute with weights of this type.
@@ -50,17 +51,19 @@ size_t row_size(TensorType type, int64_t n_cols);
 // K-quants); results are bit-identical for any pool size.  See docs/kernels.md.
 void matvec(TensorType type, const void* w, int64_t n_rows, int64_t n_cols, const float* x, float* y,
             ThreadPool& pool, Scratch& scratch);
-// One matrix of several that share an input row (q, k and v; gate and up): n_rows rows at w, whose
-// products go to y.
+// One matrix of several in one call (q, k and v; gate and up; the chosen experts' down
+// projections): n_rows rows at w, whose products go to y.  x: this part's own input row, or
+// nullptr for the call's.
 struct MatvecPart {
   const void* w;
   int64_t n_rows;
   float* y;
+  const float* x = nullptr;
 };
-// matvec for each part, all of `type` and n_cols wide, in one call: x is quantized and prepared
-// once, and the threads take runs of rows across the parts laid end to end, so the call has one
-// start and one tail to wait for instead of one per matrix.  Each row's result is the one matvec
-// gives.
+// matvec for each part, all of `type` and n_cols wide, in one call: each distinct input is
+// quantized and prepared once, and the threads take runs of rows across the parts laid end to
+// end, so the call has one start and one tail to wait for instead of one per matrix.  Each row's
+// result is the one matvec gives.
 void matvec_many(TensorType type, std::span<const MatvecPart> parts, int64_t n_cols, const float* x,
                  ThreadPool& pool, Scratch& scratch);
 // Y[t, r] = dot(W[r, :], X[t, :]) for t in [0, n_tokens): X is n_tokens x n_cols, Y is n_tokens x n_rows

@@ -190,6 +190,8 @@ struct Context::Impl {
   // The FFN of xb (the normalised residual) into xb.
   void dense_ffn(const model::LayerWeights& L, int64_t n_tok);
   void moe_ffn(const model::LayerWeights& L, int64_t n_tok);
+  bool moe_decode_one_token(const model::LayerWeights& L);
+  void moe_batch(const model::LayerWeights& L, int64_t n_tok);
   void activate(int64_t n) {  // gate = act(gate) * up over n floats
     if (hp.ffn_swiglu_oai)
       swiglu_oai_inplace(gate.data(), up.data(), n);
@@ -562,12 +564,10 @@ void Context::Impl::dense_ffn(const model::LayerWeights& L, int64_t n_tok) {
 // qwen2moe): per token, p = softmax(router h); the n_expert_used experts of largest p run, and
 // their outputs are summed with weights p / (sum of the chosen p), or p itself for qwen2moe, plus
 // qwen2moe's shared expert.  gpt-oss: the router and every expert matrix have a bias, the
-// experts of largest logit run, and their weights are a softmax over the chosen logits.  xb holds h on entry
-// and the FFN output on return.  A single token runs its experts one after another; a batch runs
-// each expert once over the tokens routed to it (gathered into moe_in), so every expert's
-// weights are read once per batch.
+// experts of largest logit run, and their weights are a softmax over the chosen logits.  xb holds
+// h on entry and the FFN output on return.
 void Context::Impl::moe_ffn(const model::LayerWeights& L, int64_t n_tok) {
-  const int64_t E = hp.n_embd, F = hp.n_ff_exp, X = hp.n_expert, K = hp.n_expert_used;
+  const int64_t E = hp.n_embd, X = hp.n_expert, K = hp.n_expert_used;
   mul(L.ffn_gate_inp, xb.data(), n_tok, router.data());
   add_bias_rows(L.ffn_gate_inp_b, router.data(), n_tok);
   for (int64_t t = 0; t < n_tok; ++t) {
@@ -596,6 +596,61 @@ void Context::Impl::moe_ffn(const model::LayerWeights& L, int64_t n_tok) {
     }
   }
   std::fill(moe_out.begin(), moe_out.begin() + n_tok * E, 0.0f);
+  if (n_tok != 1 || !moe_decode_one_token(L)) moe_batch(L, n_tok);
+  if (L.ffn_up_shexp) {
+    // The shared expert runs on every token; its output is weighted by sigmoid(gate_inp_shexp . h)
+    // where the layer has that gate, else added as it is.
+    const int64_t S = hp.n_ff_shexp;
+    mul_same_input({{L.ffn_gate_shexp, gate.data()}, {L.ffn_up_shexp, up.data()}}, xb.data(), n_tok);
+    activate(n_tok * S);
+    mul(L.ffn_down_shexp, gate.data(), n_tok, moe_down.data());
+    for (int64_t t = 0; t < n_tok; ++t) {
+      float weight = 1.0f;
+      if (L.ffn_gate_inp_shexp) {
+        const float g = kernels::dot_f32(L.ffn_gate_inp_shexp.data, xb.data() + t * E, E);
+        weight = 1.0f / (1.0f + std::exp(-g));
+      }
+      kernels::axpy_f32(weight, moe_down.data() + t * E, moe_out.data() + t * E, E);
+    }
+  }
+  std::memcpy(xb.data(), moe_out.data(), static_cast<size_t>(n_tok * E) * sizeof(float));
+}
+
+// One token: the chosen experts' gate and up projections in one matvec call (they read the same
+// h), and their down projections in a second (each reads its own expert's activation), where a
+// call per matrix paid a start and a wait for the slowest thread each.  Each row's product is
+// the one a call per expert gives.  False (nothing done) when the experts' gate and up differ in
+// type or the buffers hold fewer than n_expert_used rows.
+bool Context::Impl::moe_decode_one_token(const model::LayerWeights& L) {
+  const int64_t E = hp.n_embd, F = hp.n_ff_exp, K = hp.n_expert_used;
+  constexpr int64_t kMaxUsed = 16;
+  if (K > kMaxUsed || K > n_batch || L.ffn_gate_exps.first.type != L.ffn_up_exps.first.type) return false;
+  kernels::MatvecPart parts[2 * kMaxUsed];
+  for (int64_t j = 0; j < K; ++j) {
+    const int32_t e = expert_id[j];
+    parts[2 * j] = {L.ffn_gate_exps.at(e).data, F, gate.data() + j * F};
+    parts[2 * j + 1] = {L.ffn_up_exps.at(e).data, F, up.data() + j * F};
+  }
+  kernels::matvec_many(L.ffn_gate_exps.first.type, {parts, static_cast<size_t>(2 * K)}, E, xb.data(), *pool, scratch);
+  for (int64_t j = 0; j < K; ++j) {
+    add_expert_bias(L.ffn_gate_exps_b, expert_id[j], F, gate.data() + j * F, 1);
+    add_expert_bias(L.ffn_up_exps_b, expert_id[j], F, up.data() + j * F, 1);
+  }
+  activate(K * F);
+  for (int64_t j = 0; j < K; ++j)
+    parts[j] = {L.ffn_down_exps.at(expert_id[j]).data, E, moe_down.data() + j * E, gate.data() + j * F};
+  kernels::matvec_many(L.ffn_down_exps.first.type, {parts, static_cast<size_t>(K)}, F, nullptr, *pool, scratch);
+  for (int64_t j = 0; j < K; ++j) {
+    add_expert_bias(L.ffn_down_exps_b, expert_id[j], E, moe_down.data() + j * E, 1);
+    kernels::axpy_f32(expert_w[j], moe_down.data() + j * E, moe_out.data(), E);
+  }
+  return true;
+}
+
+// A batch: each expert runs once over the tokens routed to it (gathered into moe_in), so every
+// expert's weights are read once per batch.
+void Context::Impl::moe_batch(const model::LayerWeights& L, int64_t n_tok) {
+  const int64_t E = hp.n_embd, F = hp.n_ff_exp, X = hp.n_expert, K = hp.n_expert_used;
   for (int32_t e = 0; e < X; ++e) {
     // The tokens routed to expert e, their rows gathered into moe_in.
     int64_t m = 0;
@@ -622,23 +677,6 @@ void Context::Impl::moe_ffn(const model::LayerWeights& L, int64_t n_tok) {
       kernels::axpy_f32(w, moe_down.data() + i * E, out, E);
     }
   }
-  if (L.ffn_up_shexp) {
-    // The shared expert runs on every token; its output is weighted by sigmoid(gate_inp_shexp . h)
-    // where the layer has that gate, else added as it is.
-    const int64_t S = hp.n_ff_shexp;
-    mul_same_input({{L.ffn_gate_shexp, gate.data()}, {L.ffn_up_shexp, up.data()}}, xb.data(), n_tok);
-    activate(n_tok * S);
-    mul(L.ffn_down_shexp, gate.data(), n_tok, moe_down.data());
-    for (int64_t t = 0; t < n_tok; ++t) {
-      float weight = 1.0f;
-      if (L.ffn_gate_inp_shexp) {
-        const float g = kernels::dot_f32(L.ffn_gate_inp_shexp.data, xb.data() + t * E, E);
-        weight = 1.0f / (1.0f + std::exp(-g));
-      }
-      kernels::axpy_f32(weight, moe_down.data() + t * E, moe_out.data() + t * E, E);
-    }
-  }
-  std::memcpy(xb.data(), moe_out.data(), static_cast<size_t>(n_tok * E) * sizeof(float));
 }
 
 Status Context::Impl::eval_chunk(const int32_t* tokens, int64_t n_tok, bool want_all, size_t logits_row) {

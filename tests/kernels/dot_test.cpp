@@ -229,17 +229,20 @@ TEST(Dot, ResultsAreBitIdenticalAcrossThreadCounts) {
   }
 }
 
-// Several matrices over one input in one call give, row for row, the bits of one matvec per
-// matrix, at every level and thread count, with parts of sizes that make runs of rows straddle
-// them (and an empty one).
+// Several matrices in one call give, row for row, the bits of one matvec per matrix, at every
+// level and thread count, with parts of sizes that make runs of rows straddle them (and an empty
+// one); parts 1 and 4 read inputs of their own (as the experts' down projections do), part 3 the
+// call's input passed as its own.
 TEST(Dot, MatvecManyEqualsOneMatvecPerPart) {
   constexpr int64_t n_cols = 512;
-  const int64_t sizes[] = {70, 1, 0, 133};
+  const int64_t sizes[] = {70, 1, 0, 133, 65};
   ThreadPool p1(1), p3(3);
   Scratch scratch;
   std::vector<NamedTable> tables = simd_tables();
   tables.push_back({"scalar", kernel_table(Isa::kScalar)});
   const std::vector<float> x = test::random_floats(n_cols, 21);
+  const std::vector<float> x1 = test::random_floats(n_cols, 22), x4 = test::random_floats(n_cols, 23);
+  const float* own[] = {nullptr, x1.data(), nullptr, x.data(), x4.data()};
   for (const NamedTable& nt : tables) {
     for (TensorType t : test::computable_types()) {
       std::vector<std::vector<uint8_t>> ws;
@@ -251,8 +254,9 @@ TEST(Dot, MatvecManyEqualsOneMatvecPerPart) {
         got.emplace_back(n + 1, -1.0f);
       }
       for (size_t i = 0; i < ws.size(); ++i) {
-        matvec_with(nt.table, t, ws[i].data(), sizes[i], n_cols, x.data(), want[i].data(), p1, scratch);
-        parts.push_back({ws[i].data(), sizes[i], got[i].data()});
+        const float* in = own[i] != nullptr ? own[i] : x.data();
+        matvec_with(nt.table, t, ws[i].data(), sizes[i], n_cols, in, want[i].data(), p1, scratch);
+        parts.push_back({ws[i].data(), sizes[i], got[i].data(), own[i]});
       }
       for (ThreadPool* pool : {&p1, &p3}) {
         for (auto& g : got) std::fill(g.begin(), g.end(), -1.0f);
