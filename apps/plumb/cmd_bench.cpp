@@ -60,6 +60,7 @@ std::string type_label(const Model& model) {
     case 15: return "Q4_K_M";
     case 16: return "Q5_K_S";
     case 17: return "Q5_K_M";
+    case 38: return "MXFP4_MOE";  // experts MXFP4, the rest q8_0 (gpt-oss)
     default: return std::string(tensor_type_name(model.main_type()));
   }
 }
@@ -255,10 +256,10 @@ int run(BenchOptions& o) {
     std::cout << j.dump(2) << "\n";
     return kExitOk;
   }
-  std::printf("| %-28s | %9s | %7s | %-6s | %7s | %-6s | %14s | %20s |\n", "model", "size", "params", "type", "threads",
+  std::printf("| %-28s | %9s | %7s | %-9s | %7s | %-6s | %14s | %20s |\n", "model", "size", "params", "type", "threads",
               "isa", "test", "t/s");
   std::printf("| %s | %s | %s | %s | %s | %s | %s | %s |\n", std::string(28, '-').c_str(), std::string(9, '-').c_str(),
-              std::string(7, '-').c_str(), std::string(6, '-').c_str(), std::string(7, '-').c_str(),
+              std::string(7, '-').c_str(), std::string(9, '-').c_str(), std::string(7, '-').c_str(),
               std::string(6, '-').c_str(), std::string(14, '-').c_str(), std::string(20, '-').c_str());
   char size_s[32], params_s[32];
   if (size_gib >= 1) std::snprintf(size_s, sizeof size_s, "%.2f GiB", size_gib);
@@ -266,7 +267,7 @@ int run(BenchOptions& o) {
   if (params_b >= 1) std::snprintf(params_s, sizeof params_s, "%.2f B", params_b);
   else std::snprintf(params_s, sizeof params_s, "%.2f M", params_b * 1000);
   auto row = [&](const std::string& test, const Stat& s) {
-    std::printf("| %-28s | %9s | %7s | %-6s | %7d | %-6s | %14s | %11.2f ± %6.2f |\n", name.c_str(), size_s, params_s,
+    std::printf("| %-28s | %9s | %7s | %-9s | %7d | %-6s | %14s | %11.2f ± %6.2f |\n", name.c_str(), size_s, params_s,
                 type.c_str(), c.n_threads(), kernels::active_isa(), test.c_str(), s.mean, s.sd);
   };
   const std::string at = o.depth > 0 ? " @ d" + std::to_string(o.depth) : "";
