@@ -9,15 +9,9 @@
 // blocks, with the scales dx * 2^(e - 128) from one VSCALEFPS: 21 vector operations per 8
 // blocks, where one block per 128-bit lane (mxfp4_avx512.cpp) takes 31 and gathers the
 // exponents byte by byte.  Each thread reads its rows one after another, as one linear stream
-// (see row_dot).
+// (vbmi_group_rows.h, stream_row).
 //
-// Prepared activations, per group g of 8 blocks (zeros past the last block), 384 bytes:
-//   x[0..3]  4 x 64 bytes: lane b / b + 8 of x[0] has elements 0-3 / 4-7 of block 8g + b,
-//            x[1] elements 16-19 / 20-23, x[2] 8-11 / 12-15, x[3] 24-27 / 28-31: the partners
-//            of the low and high nibbles of the two permutes' bytes;
-//   off      16 int32: -12 * (sum of the 16 activations each lane meets), so that the chained
-//            VPDPBUSD started from off yield sum value * x per lane;
-//   dx       16 floats: the activation scale of block 8g + (lane mod 8).
+// The activations are laid out per group as vbmi_group_rows.h describes (bias 12).
 //
 // Only intrinsics and file-local functions here (see dispatch.h for why).
 #if defined(__GNUC__) && !defined(__clang__)
@@ -27,57 +21,15 @@
 
 #include <immintrin.h>
 
-#include <cstring>
-
-#include "gguf/quantize.h"
 #include "kernels/dispatch.h"
 #include "kernels/x86/mxfp4_unpack.h"
-#include "kernels/x86/prefetch.h"
+#include "kernels/x86/vbmi_group_rows.h"
 
 namespace plumb::kernels {
 
 namespace {
 
-using gguf::block_q8_0;
-
-constexpr size_t kPreparedGroupBytes = 384;  // x[0..3], off, dx
-
-struct Layout {
-  int64_t nb, n_groups;
-  explicit Layout(int64_t n) : nb(n / 32), n_groups((n / 32 + 7) / 8) {}
-};
-
-size_t x_bytes(int64_t n) { return static_cast<size_t>(Layout(n).n_groups) * kPreparedGroupBytes; }
-
-// Where elements `first` .. first + 3 of a block go in x[0..3]: which vector, for lane b.
-struct Quad {
-  int vec, first_lo, first_hi;  // elements for lane b and for lane b + 8
-};
-constexpr Quad kQuads[4] = {{0, 0, 4}, {1, 16, 20}, {2, 8, 12}, {3, 24, 28}};
-
-void prepare_x(int64_t n, const void* vxq, void* vxp) {
-  const Layout L(n);
-  const auto* xq = static_cast<const block_q8_0*>(vxq);
-  auto* out = static_cast<uint8_t*>(vxp);
-  const __m512i bias = _mm512_set1_epi8(kMxfp4Bias);
-  for (int64_t g = 0; g < L.n_groups; ++g) {
-    uint8_t* x = out + g * kPreparedGroupBytes;
-    auto* dx = reinterpret_cast<float*>(x + 320);
-    std::memset(x, 0, 256);
-    for (int b = 0; b < 8; ++b) {
-      const int64_t blk = 8 * g + b;
-      dx[b] = dx[b + 8] = blk < L.nb ? _cvtsh_ss(xq[blk].d) : 0.0f;
-      if (blk >= L.nb) continue;
-      for (const Quad& q : kQuads) {
-        std::memcpy(x + 64 * q.vec + 4 * b, xq[blk].qs + q.first_lo, 4);
-        std::memcpy(x + 64 * q.vec + 4 * (b + 8), xq[blk].qs + q.first_hi, 4);
-      }
-    }
-    __m512i s = _mm512_setzero_si512();
-    for (int v = 0; v < 4; ++v) s = _mm512_dpbusd_epi32(s, bias, _mm512_load_si512(x + 64 * v));
-    _mm512_store_si512(x + 256, _mm512_sub_epi32(_mm512_setzero_si512(), s));
-  }
-}
+void prepare_x(int64_t n, const void* xq, void* xp) { prepare_groups(n, xq, xp, kMxfp4Bias); }
 
 // The four loads of a group start at these byte offsets; each permute reads two of them.
 constexpr int kLoadA = 0, kLoadB = 64, kLoadC = 8, kLoadD = 72;
@@ -117,18 +69,6 @@ struct Constants {
         m4(_mm512_set1_epi8(0x0F)) {}
 };
 
-// The prepared activations of one group.
-struct GroupX {
-  __m512i x[4], off;
-  __m512 dx;
-  explicit GroupX(const uint8_t* xg) {
-    const auto* v = reinterpret_cast<const __m512i*>(xg);
-    for (int i = 0; i < 4; ++i) x[i] = _mm512_load_si512(v + i);
-    off = _mm512_load_si512(v + 4);
-    dx = _mm512_load_ps(reinterpret_cast<const float*>(xg + 320));
-  }
-};
-
 // One group of 8 blocks of one row: 136 bytes at gp, all four loads inside them.
 inline __attribute__((always_inline)) void group_row(const Constants& k, const uint8_t* gp, const GroupX& gx,
                                                       __m512& acc) {
@@ -152,47 +92,20 @@ inline __attribute__((always_inline)) void group_row(const Constants& k, const u
   acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), scale, acc);
 }
 
-// One row, read as one stretch of the thread's linear stream of rows (why one row at a time:
-// see matvec_q4_0_avx512vbmi.cpp).  Even groups accumulate into acc0 and odd ones into acc1,
-// two named registers, so that a group's FMA does not wait for the previous one.  Every row
-// takes the same path, so results do not depend on how rows are split between threads.
-float row_dot(const Layout& L, const Constants& k, const uint8_t* row, const uint8_t* xp) {
-  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-  const int64_t full = L.nb / 8;
-  auto group = [&](int64_t g, __m512& acc) {
-    const uint8_t* gp = row + g * kMxfp4GroupBytes;
-    prefetch_l2(gp + kStreamPrefetchBytes, kMxfp4GroupBytes);
-    group_row(k, gp, GroupX(xp + g * kPreparedGroupBytes), acc);
-  };
-  int64_t g = 0;
-  for (; g + 2 <= full; g += 2) {
-    group(g, acc0);
-    group(g + 1, acc1);
-  }
-  if (g < full) group(g++, acc0);
-  if (full < L.n_groups) {
-    // The last 1-7 blocks, copied into a zeroed group (exponents 0, whose scale meets dx = 0;
-    // the activations past the last block are zero too).
-    alignas(64) uint8_t tail[kMxfp4GroupBytes] = {};
-    std::memcpy(tail, row + full * kMxfp4GroupBytes, static_cast<size_t>(L.nb - 8 * full) * kMxfp4BlockBytes);
-    group_row(k, tail, GroupX(xp + full * kPreparedGroupBytes), full % 2 == 0 ? acc0 : acc1);
-  }
-  return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
-}
-
 void matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, float* y) {
-  const Layout L(n);
+  const GroupLayout L(n);
   const Constants k;
   const auto* w = static_cast<const uint8_t*>(vw);
   const auto* xp = static_cast<const uint8_t*>(vxp);
-  for (int r = 0; r < nr; ++r) y[r] = row_dot(L, k, w + r * ws, xp);
+  const auto group = [&k](const uint8_t* gp, const GroupX& gx, __m512& acc) { group_row(k, gp, gx, acc); };
+  for (int r = 0; r < nr; ++r) y[r] = stream_row<kMxfp4GroupBytes, kMxfp4BlockBytes>(L, w + r * ws, xp, group);
 }
 
 }  // namespace
 
 void install_avx512vbmi_mxfp4_matvec(KernelTable& t) {
   WeightKernels& k = t.weights[static_cast<uint32_t>(TensorType::kMXFP4)];
-  k.matvec_x_bytes = x_bytes;
+  k.matvec_x_bytes = prepared_x_bytes;
   k.matvec_prepare = prepare_x;
   k.matvec_rows = matvec_rows;
 }
