@@ -192,6 +192,7 @@ std::vector<HarmonyReader::Segment> HarmonyReader::finish() {
 }
 
 void HarmonyReader::take(std::string_view text, bool at_end, std::vector<Segment>& out) {
+  constexpr size_t kMaxMarker = 24;  // "<|constrain|>" is the longest harmony marker
   pending_ += text;
   auto emit = [&](std::string_view s) {
     if (s.empty() || !in_message_) return;
@@ -214,11 +215,24 @@ void HarmonyReader::take(std::string_view text, bool at_end, std::vector<Segment
     }
     const size_t close = pending_.find("|>", open + 2);
     if (close == std::string::npos) {
-      // A marker not finished yet; at the end of the reply it was text.
+      // A marker not finished yet; at the end of the reply, or once longer than any marker, it
+      // was text.
+      if (!at_end && pending_.size() - open > kMaxMarker) {
+        emit(std::string_view(pending_).substr(pos, open + 2 - pos));
+        pos = open + 2;
+        continue;
+      }
       const size_t end = at_end ? pending_.size() : open;
       emit(std::string_view(pending_).substr(pos, end - pos));
       pos = end;
       break;
+    }
+    // Harmony's markers are short names: a "<|" that another "<|" or a long run follows is text.
+    const size_t next_open = pending_.find("<|", open + 2);
+    if ((next_open != std::string::npos && next_open < close) || close - open > kMaxMarker) {
+      emit(std::string_view(pending_).substr(pos, open + 2 - pos));
+      pos = open + 2;
+      continue;
     }
     const std::string_view marker = std::string_view(pending_).substr(open, close + 2 - open);
     if (in_message_) {

@@ -84,7 +84,7 @@ TEST(ChatTemplate, RenderTable) {
 // text into two pieces (markers cut anywhere) reads the same as the whole.
 TEST(HarmonyReader, SplitsChannelsWhereverTheStreamIsCut) {
   const std::string reply =
-      "<|channel|>analysis<|message|>User says hi; 2 < 3 and a|b.<|end|><|start|>assistant<|channel|>commentary "
+      "<|channel|>analysis<|message|>User says hi; 2 < 3 and a|b, <|x <| not markers.<|end|><|start|>assistant<|channel|>commentary "
       "to=functions.search <|constrain|>json<|message|>{\"q\": \"x\"}<|call|><|start|>assistant<|channel|>final"
       "<|message|>Hello <there>!<|return|>";
   for (size_t cut = 0; cut <= reply.size(); ++cut) {
@@ -100,7 +100,7 @@ TEST(HarmonyReader, SplitsChannelsWhereverTheStreamIsCut) {
       else if (s.channel == "final") final_text += s.text;
       else ADD_FAILURE() << "cut " << cut << ": channel '" << s.channel << "'";
     }
-    EXPECT_EQ(analysis, "User says hi; 2 < 3 and a|b.") << cut;
+    EXPECT_EQ(analysis, "User says hi; 2 < 3 and a|b, <|x <| not markers.") << cut;
     EXPECT_EQ(commentary, "{\"q\": \"x\"}") << cut;
     EXPECT_EQ(final_text, "Hello <there>!") << cut;
     EXPECT_EQ(r.final_text(), "Hello <there>!") << cut;
