@@ -268,7 +268,8 @@ const CommandRegistration kRegistration(
       sub.add_option("-m,--model", o->model, "model file (GGUF)")->required();
       sub.add_option("--chat-template", o->chat_template,
                      "template family when the model's own is not recognised: chatml, llama2, llama2-sys, llama3, "
-                     "mistral, gemma, phi3, zephyr");
+                     "mistral, gemma, phi3, zephyr, gpt-oss (harmony: the reasoning channel goes to stderr, the "
+                     "answer to stdout)");
       sub.add_option("--system", o->system, "system message opening the conversation");
       sub.add_option("-n,--n-predict", o->n_predict, "tokens per reply at most; -1 = until end of turn")
           ->capture_default_str();
