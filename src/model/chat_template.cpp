@@ -1,6 +1,7 @@
 // Chat template families: detection by marker substrings (in the order llama.cpp checks
 // them) and rendering.
 #include <cctype>
+#include <ctime>
 
 #include "plumb/chat.h"
 
@@ -28,6 +29,40 @@ std::string names_list() {
   std::string out;
   for (const auto& n : kNames) out += (out.empty() ? "" : ", ") + std::string(n.name);
   return out;
+}
+
+// gpt-oss's harmony format, as its published chat template renders a conversation without tools
+// (the model is trained on it and "should not be used without" it): a system message with the
+// model's identity, the date and the reasoning effort; the caller's system message as the
+// developer's instructions; earlier answers in the final channel, their reasoning dropped; and
+// "<|start|>assistant", after which the model names its channel.
+std::string render_harmony(std::span<const ChatMessage> msgs, bool add_assistant, std::string_view today) {
+  std::string date(today);
+  if (date.empty()) {
+    const std::time_t now = std::time(nullptr);
+    std::tm local{};
+    localtime_r(&now, &local);
+    char buf[16];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d", &local);
+    date = buf;
+  }
+  std::string s =
+      "<|start|>system<|message|>You are ChatGPT, a large language model trained by OpenAI.\nKnowledge cutoff: "
+      "2024-06\nCurrent date: " + date + "\n\nReasoning: medium\n\n# Valid channels: analysis, commentary, final. "
+      "Channel must be included for every message.<|end|>";
+  size_t first = 0;
+  if (!msgs.empty() && (msgs[0].role == "system" || msgs[0].role == "developer")) {
+    if (!msgs[0].content.empty()) s += "<|start|>developer<|message|># Instructions\n\n" + msgs[0].content + "\n\n<|end|>";
+    first = 1;
+  }
+  for (const ChatMessage& m : msgs.subspan(first)) {
+    if (m.role == "assistant")
+      s += "<|start|>assistant<|channel|>final<|message|>" + m.content + "<|end|>";
+    else if (m.role == "user")
+      s += "<|start|>user<|message|>" + m.content + "<|end|>";
+  }
+  if (add_assistant) s += "<|start|>assistant";
+  return s;
 }
 
 }  // namespace
@@ -72,7 +107,7 @@ Result<ChatTemplate> detect_chat_template(std::string_view tmpl) {
   return Status::Unsupported("the model's chat template (tokenizer.chat_template) is not one plumb recognises" + hint);
 }
 
-std::string render_chat(ChatTemplate t, std::span<const ChatMessage> msgs, bool add_assistant) {
+std::string render_chat(ChatTemplate t, std::span<const ChatMessage> msgs, bool add_assistant, std::string_view today) {
   std::string s;
   switch (t) {
     case ChatTemplate::kChatML:
@@ -152,16 +187,7 @@ std::string render_chat(ChatTemplate t, std::span<const ChatMessage> msgs, bool 
       if (add_assistant) s += "<|assistant|>\n";
       break;
     case ChatTemplate::kGptOss:
-      // llama.cpp's rendering of harmony: no channel on earlier turns; the model names its own
-      // channel (analysis, then final) after "<|start|>assistant".
-      for (const auto& m : msgs) {
-        s += "<|start|>";
-        s += m.role;
-        s += "<|message|>";
-        s += m.content;
-        s += m.role == "assistant" ? "<|return|>" : "<|end|>";
-      }
-      if (add_assistant) s += "<|start|>assistant";
+      s = render_harmony(msgs, add_assistant, today);
       break;
   }
   return s;

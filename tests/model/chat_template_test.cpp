@@ -1,6 +1,8 @@
 // Chat template detection (by marker substrings, as llama.cpp) and rendering, as tables.
 #include <gtest/gtest.h>
 
+#include <ctime>
+
 #include "plumb/chat.h"
 
 namespace plumb {
@@ -74,10 +76,24 @@ TEST(ChatTemplate, RenderTable) {
        "<|system|>\nBe brief.<|endoftext|>\n<|user|>\nHi<|endoftext|>\n<|assistant|>\nHello.<|endoftext|>\n<|user|>\nBye"
        "<|endoftext|>\n<|assistant|>\n"},
       {ChatTemplate::kGptOss,
-       "<|start|>system<|message|>Be brief.<|end|><|start|>user<|message|>Hi<|end|><|start|>assistant<|message|>Hello."
-       "<|return|><|start|>user<|message|>Bye<|end|><|start|>assistant"},
+       "<|start|>system<|message|>You are ChatGPT, a large language model trained by OpenAI.\nKnowledge cutoff: "
+       "2024-06\nCurrent date: 2026-11-25\n\nReasoning: medium\n\n# Valid channels: analysis, commentary, final. "
+       "Channel must be included for every message.<|end|><|start|>developer<|message|># Instructions\n\nBe brief.\n\n"
+       "<|end|><|start|>user<|message|>Hi<|end|><|start|>assistant<|channel|>final<|message|>Hello.<|end|>"
+       "<|start|>user<|message|>Bye<|end|><|start|>assistant"},
   };
-  for (const auto& [t, want] : cases) EXPECT_EQ(render_chat(t, conv, true), want) << chat_template_name(t);
+  for (const auto& [t, want] : cases) EXPECT_EQ(render_chat(t, conv, true, "2026-11-25"), want) << chat_template_name(t);
+  // gpt-oss without a system message has no developer message, and states today's date.
+  const std::vector<ChatMessage> user_only = {{"user", "Hi"}};
+  const std::string oss = render_chat(ChatTemplate::kGptOss, user_only, false);
+  EXPECT_EQ(oss.find("developer"), std::string::npos);
+  char today[16];
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
+  std::strftime(today, sizeof today, "%Y-%m-%d", &local);
+  EXPECT_NE(oss.find(std::string("Current date: ") + today), std::string::npos) << oss;
+  EXPECT_TRUE(oss.ends_with("<|start|>user<|message|>Hi<|end|>")) << oss;
 }
 
 // A gpt-oss reply as generate() streams it with special tokens rendered: every split of the
