@@ -31,6 +31,7 @@ struct ChatOptions {
   int recall = 3;
   bool show_prompt = false;
   bool context_shift = false;
+  std::string reasoning = "medium";  // gpt-oss's reasoning effort
   SamplingCli sampling;
 };
 
@@ -158,7 +159,8 @@ int run(ChatOptions& o) {
   // A context shift keeps the system message (and BOS): the tokens the conversation shares with
   // the system message rendered alone.
   std::vector<ChatMessage> system_only(history.begin(), history.end());
-  const auto system_tokens = tk.tokenize(render_chat(*tmpl, system_only, /*add_assistant=*/false),
+  const ChatRenderOptions render{.today = {}, .reasoning_effort = o.reasoning};
+  const auto system_tokens = tk.tokenize(render_chat(*tmpl, system_only, /*add_assistant=*/false, render),
                                          {.add_special = true, .parse_special = true});
   go.context_shift = o.context_shift;
   // gpt-oss writes its reasoning and its answer in channels marked by special tokens: render
@@ -194,7 +196,7 @@ int run(ChatOptions& o) {
       }
       messages.back().content = rag::message_with_memory(line, *recalled, session);
     }
-    const std::string text = render_chat(*tmpl, messages, /*add_assistant=*/true);
+    const std::string text = render_chat(*tmpl, messages, /*add_assistant=*/true, render);
     if (o.show_prompt) std::fprintf(stderr, "--- prompt ---\n%s\n--- end of prompt ---\n", text.c_str());
     const auto all = tk.tokenize(text, {.add_special = true, .parse_special = true});
     // Reuse the longest common prefix already in the KV cache; evaluate only the rest.
@@ -271,6 +273,9 @@ const CommandRegistration kRegistration(
                      "mistral, gemma, phi3, zephyr, gpt-oss (harmony: the reasoning channel goes to stderr, the "
                      "answer to stdout)");
       sub.add_option("--system", o->system, "system message opening the conversation");
+      sub.add_option("--reasoning", o->reasoning, "gpt-oss: how much the model reasons before it answers")
+          ->check(CLI::IsMember({"low", "medium", "high"}))
+          ->capture_default_str();
       sub.add_option("-n,--n-predict", o->n_predict, "tokens per reply at most; -1 = until end of turn")
           ->capture_default_str();
       sub.add_option("-t,--threads", o->threads, "threads (default: all cores)");

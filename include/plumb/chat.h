@@ -30,10 +30,13 @@ Result<ChatTemplate> detect_chat_template(std::string_view jinja);
 
 // Renders the conversation; with `add_assistant`, ends with the assistant's turn opening.
 // The text contains the family's special-token texts ("<|im_start|>"), so tokenize it with
-// parse_special; BOS is left to the tokenizer.  `today` ("2026-11-25") is the date gpt-oss's
-// system message states; empty: the local date now.
+// parse_special; BOS is left to the tokenizer.
+struct ChatRenderOptions {
+  std::string today;                        // gpt-oss's "Current date: ..."; empty: the local date now
+  std::string reasoning_effort = "medium";  // gpt-oss's "Reasoning: ...": low, medium or high
+};
 std::string render_chat(ChatTemplate t, std::span<const ChatMessage> messages, bool add_assistant,
-                        std::string_view today = {});
+                        const ChatRenderOptions& options = {});
 // Texts that end an assistant turn in this family ("<|im_end|>"), to add as stop tokens.
 std::vector<std::string> chat_end_markers(ChatTemplate t);
 

@@ -36,8 +36,8 @@ std::string names_list() {
 // model's identity, the date and the reasoning effort; the caller's system message as the
 // developer's instructions; earlier answers in the final channel, their reasoning dropped; and
 // "<|start|>assistant", after which the model names its channel.
-std::string render_harmony(std::span<const ChatMessage> msgs, bool add_assistant, std::string_view today) {
-  std::string date(today);
+std::string render_harmony(std::span<const ChatMessage> msgs, bool add_assistant, const ChatRenderOptions& o) {
+  std::string date = o.today;
   if (date.empty()) {
     const std::time_t now = std::time(nullptr);
     std::tm local{};
@@ -48,7 +48,8 @@ std::string render_harmony(std::span<const ChatMessage> msgs, bool add_assistant
   }
   std::string s =
       "<|start|>system<|message|>You are ChatGPT, a large language model trained by OpenAI.\nKnowledge cutoff: "
-      "2024-06\nCurrent date: " + date + "\n\nReasoning: medium\n\n# Valid channels: analysis, commentary, final. "
+      "2024-06\nCurrent date: " + date + "\n\nReasoning: " + o.reasoning_effort +
+      "\n\n# Valid channels: analysis, commentary, final. "
       "Channel must be included for every message.<|end|>";
   size_t first = 0;
   if (!msgs.empty() && (msgs[0].role == "system" || msgs[0].role == "developer")) {
@@ -107,7 +108,8 @@ Result<ChatTemplate> detect_chat_template(std::string_view tmpl) {
   return Status::Unsupported("the model's chat template (tokenizer.chat_template) is not one plumb recognises" + hint);
 }
 
-std::string render_chat(ChatTemplate t, std::span<const ChatMessage> msgs, bool add_assistant, std::string_view today) {
+std::string render_chat(ChatTemplate t, std::span<const ChatMessage> msgs, bool add_assistant,
+                        const ChatRenderOptions& options) {
   std::string s;
   switch (t) {
     case ChatTemplate::kChatML:
@@ -187,7 +189,7 @@ std::string render_chat(ChatTemplate t, std::span<const ChatMessage> msgs, bool 
       if (add_assistant) s += "<|assistant|>\n";
       break;
     case ChatTemplate::kGptOss:
-      s = render_harmony(msgs, add_assistant, today);
+      s = render_harmony(msgs, add_assistant, options);
       break;
   }
   return s;

@@ -82,7 +82,10 @@ TEST(ChatTemplate, RenderTable) {
        "<|end|><|start|>user<|message|>Hi<|end|><|start|>assistant<|channel|>final<|message|>Hello.<|end|>"
        "<|start|>user<|message|>Bye<|end|><|start|>assistant"},
   };
-  for (const auto& [t, want] : cases) EXPECT_EQ(render_chat(t, conv, true, "2026-11-25"), want) << chat_template_name(t);
+  for (const auto& [t, want] : cases)
+    EXPECT_EQ(render_chat(t, conv, true, {.today = "2026-11-25"}), want) << chat_template_name(t);
+  const std::string high = render_chat(ChatTemplate::kGptOss, conv, true, {.today = "2026-11-25", .reasoning_effort = "high"});
+  EXPECT_NE(high.find("\n\nReasoning: high\n\n"), std::string::npos) << high;
   // gpt-oss without a system message has no developer message, and states today's date.
   const std::vector<ChatMessage> user_only = {{"user", "Hi"}};
   const std::string oss = render_chat(ChatTemplate::kGptOss, user_only, false);
