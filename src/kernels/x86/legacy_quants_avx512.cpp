@@ -193,7 +193,7 @@ void matvec_row(const MatvecLayout& L, const __m512i (&idx)[4], const uint8_t* w
   const int64_t full = L.nb / 8;
   for (int64_t g = 0; g < full; ++g) {
     const uint8_t* group = w + g * 8 * kB;
-    prefetch_l2(group + kStreamPrefetchBytes, 8 * kB);
+    prefetch_stream(group + kStreamPrefetchBytes, 8 * kB);
     const __m128i s0 = scales_of_4<Block>(group), s1 = scales_of_4<Block>(group + 4 * kB);
     const __m512 d = _mm512_castps256_ps512(
         _mm256_mul_ps(_mm256_cvtph_ps(_mm_unpacklo_epi64(s0, s1)), _mm256_load_ps(dx + 8 * g)));

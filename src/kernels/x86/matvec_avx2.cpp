@@ -148,7 +148,7 @@ float row_dot(const Layout& L, const uint8_t* row, const uint8_t* xp) {
   const int64_t full = L.nb / 8;
   for (int64_t g = 0; g < full; ++g) {
     const uint8_t* gp = row + g * 8 * kBlockBytes<K>;
-    prefetch_l2(gp + kStreamPrefetchBytes, 8 * kBlockBytes<K>);
+    prefetch_stream(gp + kStreamPrefetchBytes, 8 * kBlockBytes<K>);
     acc = group_row<K>(gp, xp + g * 256, _mm256_load_si256(off + g), _mm256_load_ps(dx + 8 * g), acc);
   }
   if (full < L.n_groups) {
@@ -169,41 +169,37 @@ void matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, 
 }
 
 // F16 weights x f32 activations (as the AVX-512 f16 decode kernel): no preparation beyond a
-// copy; eight rows at a time, 16 columns per step, each row prefetching the same columns of the
-// next eight rows into L2.  It replaces the 4-row x 1-token GEMM tile without prefetch (see
-// docs/kernels.md for the A/B).
+// copy; each thread reads its rows one after another with the stream prefetch, 32 columns (one
+// cache line) per step into four accumulators.
 size_t f16_x_bytes(int64_t n) { return static_cast<size_t>(n) * sizeof(float); }
 void f16_prepare_x(int64_t n, const void* x, void* xp) { std::memcpy(xp, x, static_cast<size_t>(n) * sizeof(float)); }
 
-template <int R>
-void f16_rows_tile(int64_t n, const uint8_t* w, size_t ws, const float* x, float* y) {
-  __m256 acc[R];
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+inline __m256 f16_lo(__m256i h) { return _mm256_cvtph_ps(_mm256_castsi256_si128(h)); }
+inline __m256 f16_hi(__m256i h) { return _mm256_cvtph_ps(_mm256_extracti128_si256(h, 1)); }
+
+float f16_row(int64_t n, const uint8_t* row, const float* x) {
+  const auto* w = reinterpret_cast<const uint16_t*>(row);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
   int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-      const auto* row = reinterpret_cast<const uint16_t*>(w + r * ws) + i;
-      _mm_prefetch(reinterpret_cast<const char*>(row) + R * ws, _MM_HINT_T1);
-      const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row));
-      acc[r] = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm256_castsi256_si128(h)), x0, acc[r]);
-      acc[r] = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm256_extracti128_si256(h, 1)), x1, acc[r]);
-    }
+  for (; i + 32 <= n; i += 32) {
+    // The steps are contiguous, so one prefetch per 64 bytes covers every line of the stream.
+    _mm_prefetch(reinterpret_cast<const char*>(w + i) + kStreamPrefetchBytes, _MM_HINT_NTA);
+    const __m256i h0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i));
+    const __m256i h1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i + 16));
+    acc[0] = _mm256_fmadd_ps(f16_lo(h0), _mm256_loadu_ps(x + i), acc[0]);
+    acc[1] = _mm256_fmadd_ps(f16_hi(h0), _mm256_loadu_ps(x + i + 8), acc[1]);
+    acc[2] = _mm256_fmadd_ps(f16_lo(h1), _mm256_loadu_ps(x + i + 16), acc[2]);
+    acc[3] = _mm256_fmadd_ps(f16_hi(h1), _mm256_loadu_ps(x + i + 24), acc[3]);
   }
-  float tail[R] = {};
-  for (; i < n; ++i)
-    for (int r = 0; r < R; ++r) tail[r] += _cvtsh_ss(reinterpret_cast<const uint16_t*>(w + r * ws)[i]) * x[i];
-  for (int r = 0; r < R; ++r) y[r] = avx2::hsum(acc[r]) + tail[r];
+  float tail = 0.0f;
+  for (; i < n; ++i) tail += _cvtsh_ss(w[i]) * x[i];
+  return avx2::hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]))) + tail;
 }
 
 void f16_matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, float* y) {
   const auto* w = static_cast<const uint8_t*>(vw);
   const auto* x = static_cast<const float*>(vxp);
-  int r = 0;
-  for (; r + 8 <= nr; r += 8) f16_rows_tile<8>(n, w + r * ws, ws, x, y + r);
-  for (; r < nr; ++r) f16_rows_tile<1>(n, w + r * ws, ws, x, y + r);
+  for (int r = 0; r < nr; ++r) y[r] = f16_row(n, w + r * ws, x);
 }
 
 template <Kind K>

@@ -202,7 +202,7 @@ float row_dot(int64_t nb, const uint8_t* row, const uint8_t* xp) {
     const uint8_t* x = xp + i * kXBlockBytes;
     const __m128 xd = _mm_broadcast_ss(reinterpret_cast<const float*>(x + kXScale));
     const uint8_t* blk = row + i * kBlockBytes<K>;
-    prefetch_l2(blk + kStreamPrefetchBytes, kBlockBytes<K>);
+    prefetch_stream(blk + kStreamPrefetchBytes, kBlockBytes<K>);
     if constexpr (K == Kind::kQ6_K) {
       acc = block_q6(blk, x, xd, acc);
     } else {

@@ -200,7 +200,7 @@ void rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, float* 
       #pragma GCC unroll 4
       for (int r = 0; r < 4; ++r) {
         const uint8_t* blk = row[r] + i * kB;
-        prefetch_l2(blk + ahead, kB);
+        prefetch_stream(blk + ahead, kB);
         const __m512i q0 = _mm512_loadu_si512(blk + kQs);
         const __m512i q1 = _mm512_loadu_si512(blk + kQs + 64);
         __m512i q[4] = {_mm512_and_si512(q0, C.m4), _mm512_and_si512(_mm512_srli_epi16(q0, 4), C.m4),

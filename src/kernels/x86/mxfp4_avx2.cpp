@@ -137,7 +137,7 @@ float row_dot(const Layout& L, __m256i table, const uint8_t* row, const uint8_t*
   const int64_t full = L.nb / 8;
   for (int64_t g = 0; g < full; ++g) {
     const uint8_t* gp = row + g * kMxfp4GroupBytes;
-    prefetch_l2(gp + kStreamPrefetchBytes, kMxfp4GroupBytes);
+    prefetch_stream(gp + kStreamPrefetchBytes, kMxfp4GroupBytes);
     acc = group_row(table, gp, xp + g * kPreparedGroupBytes, acc);
   }
   if (full < L.n_groups) {

@@ -165,7 +165,7 @@ float row_dot(const Layout& L, const Constants& k, const uint8_t* row, const uin
   const int64_t full = L.nb / 8;
   for (int64_t g = 0; g < full; ++g) {
     const uint8_t* gp = row + g * kMxfp4GroupBytes;
-    prefetch_l2(gp + kStreamPrefetchBytes, kMxfp4GroupBytes);
+    prefetch_stream(gp + kStreamPrefetchBytes, kMxfp4GroupBytes);
     group_row(k, gp, xp + g * kPreparedGroupBytes, acc0, acc1);
   }
   if (full < L.n_groups) {

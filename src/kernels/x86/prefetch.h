@@ -1,4 +1,4 @@
-// kernels/x86/prefetch.h — asks for a byte range in L2 ahead of a decode kernel's reads.
+// kernels/x86/prefetch.h — asks for a byte range ahead of a kernel's reads.
 //
 // Header-only and file-local (unnamed namespace), like gemm_driver.h, so each per-ISA file
 // compiles its own copy with its own flags.
@@ -12,16 +12,31 @@ namespace plumb::kernels {
 namespace {
 
 // How far ahead of its reads a decode kernel that streams its rows one after another asks for
-// bytes.  Measured end to end on Zen 4 (1B model, 2 threads, q4_0 and q8_0): 6-8 KB ahead beat
-// 4 KB and 12-16 KB, and one row at a time with this prefetch beat eight interleaved rows
-// prefetching the next tile by 4-9%: the thread's rows form one linear stream, which the
-// hardware prefetcher also follows.  (Four rows read together, each prefetching its own bytes,
-// were faster on one day's VM and half as fast on another; see matvec_avx512.cpp.)
-inline constexpr size_t kStreamPrefetchBytes = 8192;
+// bytes.  In-process A/B on Zen 4 (2026-11-26): one thread streaming q4_0 from memory read 0.83,
+// 0.91, 0.94, 0.94 and 0.86 of a one-thread probe at 4, 8, 12, 16 and 24 KB ahead; q8_0 read the
+// probe at 8 and 12 KB alike.  The thread's rows form one linear stream, which the hardware
+// prefetcher also follows.
+inline constexpr size_t kStreamPrefetchBytes = 12288;
 
-// Every cache line of [p, p + n) into L2 (prefetcht1).  Decode kernels ask for the bytes ahead
-// of their reads this way: rows of a few KB are too short for the hardware prefetcher to ramp
-// up.  A prefetch never faults, so a range past the end of a matrix is harmless.
+// Every cache line of [p, p + n) into L1, marked non-temporal (prefetchnta): the decode
+// kernels' stream.  Each weight byte is read once per token, so it goes where the loads that
+// need it will look and displaces nothing worth keeping.  Against prefetcht1 (into L2, where
+// the loads then miss L1), whole-model decode on Zen 4 with fast memory (probe ~72 GB/s, 2
+// threads, 1B files) went from 0.74 to 0.84-0.86 of the probe for q4_0; slow memory gained
+// 2-5%.  Rows of a few KB are too short for the hardware prefetcher to ramp up on its own.
+// A prefetch never faults, so a range past the end of a matrix is harmless.
+// (GCC 12 deletes a loop of _mm_prefetch that sits under a run-time condition as a loop with
+// no effect; check the object code when moving one into a branch.)
+// REQUIRES: n > 0.
+inline void prefetch_stream(const void* p, size_t n) {
+  const char* c = static_cast<const char*>(p);
+  for (size_t o = 0; o < n; o += 64) _mm_prefetch(c + o, _MM_HINT_NTA);
+  _mm_prefetch(c + n - 1, _MM_HINT_NTA);
+}
+
+// Every cache line of [p, p + n) into L2 (prefetcht1): for the prompt-processing panels, whose
+// rows are read several times while they are repacked, and the tiles that prefetch their next
+// tile's rows.
 // REQUIRES: n > 0.
 inline void prefetch_l2(const void* p, size_t n) {
   const char* c = static_cast<const char*>(p);

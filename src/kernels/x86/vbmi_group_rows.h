@@ -102,7 +102,7 @@ inline __attribute__((always_inline)) float stream_row(const GroupLayout& L, con
   const int64_t full = L.nb / 8;
   auto group = [&](int64_t g, __m512& acc) {
     const uint8_t* gp = row + g * kGroupBytes;
-    prefetch_l2(gp + kStreamPrefetchBytes, kGroupBytes);
+    prefetch_stream(gp + kStreamPrefetchBytes, kGroupBytes);
     group_row(gp, GroupX(xp + g * kPreparedGroupBytes), acc);
   };
   int64_t g = 0;
