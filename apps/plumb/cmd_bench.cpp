@@ -35,6 +35,7 @@ struct BenchOptions {
   bool json = false;
   bool no_bandwidth = false;
   bool drop_cache = false;
+  PageCacheCli page_cache;
 };
 
 struct Stat {
@@ -83,9 +84,6 @@ Result<std::string> synthetic_model(const std::string& spec_text) {
   PLUMB_RETURN_IF_ERROR(gguf::synth_write(spec, path, [&bar](uint64_t done, uint64_t total) {
     return bar.update(total ? static_cast<float>(static_cast<double>(done) / static_cast<double>(total)) : 1.0f);
   }));
-  // Written pages stay cached as 4 KiB pages; dropped now, the file is read back as 2 MiB ones
-  // where the filesystem allows, as a model file is after a reboot.
-  PLUMB_RETURN_IF_ERROR(drop_cached_pages(path));
   return path;
 }
 
@@ -107,7 +105,7 @@ int run(BenchOptions& o) {
     }
     path = *p;
   }
-  auto model = load_model_with_progress(path, o.drop_cache);
+  auto model = load_model_with_progress(path, o.drop_cache ? PageCache::kDrop : o.page_cache.policy());
   if (!model.ok()) {
     print_error("bench", model.status().message());
     return exit_code_for(model.status());
@@ -286,9 +284,9 @@ int run(BenchOptions& o) {
     std::printf("2 MiB pages: %.0f%% of the model file", weights_huge * 100);
     if (probe_huge >= 0) std::printf(", %.0f%% of the probe's buffer", probe_huge * 100);
     std::printf("\n");
-    if (weights_huge < 0.5 && !o.drop_cache)
-      std::printf("(the page cache holds the file in 4 KiB pages, which decode slower; --drop-cache re-reads it,\n"
-                  " which gives 2 MiB pages where the filesystem has large folios)\n");
+    if (weights_huge < 0.5)
+      std::printf("(the page cache holds the file in 4 KiB pages, which decode slower; --page-cache drop re-reads\n"
+                  " it, which gives 2 MiB pages where the filesystem has large folios)\n");
   }
   return kExitOk;
 }
@@ -314,10 +312,8 @@ const CommandRegistration kRegistration(
       sub.add_option("-t,--threads", o->threads, "threads (default: all cores)");
       sub.add_option("-r,--repetitions", o->reps, "repetitions of each test (mean ± sd)")->capture_default_str();
       sub.add_flag("--no-bandwidth", o->no_bandwidth, "skip the memory-bandwidth probe");
-      sub.add_flag("--drop-cache", o->drop_cache,
-                   "drop the model file from the OS page cache before loading, so that it is read back from disk\n"
-                   "in 2 MiB pages where the filesystem has large folios (XFS, recent ext4): decoding then takes fewer\n"
-                   "TLB misses, as after a reboot.  Costs one read of the file");
+      o->page_cache.add(sub);
+      sub.add_flag("--drop-cache", o->drop_cache, "the same as --page-cache drop");
       sub.add_flag("--json", o->json, "print the results as JSON");
       sub.footer(
           "pp = prompt tokens/s (one batched pass), tg = generated tokens/s (one token per pass), mean ± sd over -r\n"

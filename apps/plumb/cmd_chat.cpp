@@ -27,6 +27,7 @@ struct ChatOptions {
   int32_t threads = 0;
   int32_t ctx = 0;
   CacheTypeCli cache_type;
+  PageCacheCli page_cache;
   std::string memory;  // long-term memory database; "" = none
   int recall = 3;
   bool show_prompt = false;
@@ -102,7 +103,7 @@ Result<std::vector<TokenId>> fit_turn(Context& ctx, CachedConversation& conv, co
 }
 
 int run(ChatOptions& o) {
-  auto model = load_model_with_progress(o.model);
+  auto model = load_model_with_progress(o.model, o.page_cache.policy());
   if (!model.ok()) {
     print_error("chat", model.status().message());
     return exit_code_for(model.status());
@@ -281,6 +282,7 @@ const CommandRegistration kRegistration(
       sub.add_option("-t,--threads", o->threads, "threads (default: all cores)");
       sub.add_option("-c,--ctx-size", o->ctx, "context size in tokens (default: the model's, at most 4096)");
       o->cache_type.add(sub);
+      o->page_cache.add(sub);
       sub.add_option("--memory", o->memory,
                      "long-term memory database (SQLite, created when missing): every turn is stored, and "
                      "relevant turns of earlier sessions are recalled into new messages");

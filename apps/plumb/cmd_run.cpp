@@ -27,6 +27,7 @@ struct RunOptions {
   int32_t threads = 0;
   int32_t ctx = 0;
   CacheTypeCli cache_type;
+  PageCacheCli page_cache;
   int32_t batch = 512;
   std::vector<std::string> stop;
   bool json = false;
@@ -74,7 +75,7 @@ int run(RunOptions& o) {
     }
     o.prompt.assign(std::istreambuf_iterator<char>(in), {});
   }
-  auto model = load_model_with_progress(o.model);
+  auto model = load_model_with_progress(o.model, o.page_cache.policy());
   if (!model.ok()) {
     print_error("run", model.status().message());
     return exit_code_for(model.status());
@@ -222,6 +223,7 @@ const CommandRegistration kRegistration(
       sub.add_option("-t,--threads", o->threads, "threads (default: all cores)");
       sub.add_option("-c,--ctx-size", o->ctx, "context size in tokens (default: the model's, at most 4096)");
       o->cache_type.add(sub);
+      o->page_cache.add(sub);
       sub.add_option("-b,--batch-size", o->batch, "prompt tokens per forward pass")->capture_default_str();
       sub.add_option("--stop", o->stop, "stop when this text appears (repeatable); it is not printed");
       sub.add_flag("--ignore-eos", o->ignore_eos, "keep generating past end-of-generation tokens");

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "command.h"
+#include "plumb/gguf.h"
 #include "plumb/model.h"
 #include "plumb/sampler.h"
 
@@ -49,13 +50,39 @@ class ProgressBar {
   int last_ = -1;
 };
 
-inline Result<std::unique_ptr<Model>> load_model_with_progress(const std::string& path, bool drop_page_cache = false) {
+// --page-cache auto|keep|drop: what loading does when the OS page cache holds the model file in
+// small pages (plumb/page_cache.h).
+struct PageCacheCli {
+  std::string name = "auto";
+  void add(CLI::App& app) {
+    app.add_option("--page-cache", name,
+                   "what to do when the OS page cache holds the model file in 4 KiB pages (a file just downloaded\n"
+                   "or copied): auto re-reads it once from disk so that it is cached in 2 MiB pages, which decode\n"
+                   "~25% faster, where the filesystem allows (recent ext4, XFS); keep uses the pages as they are;\n"
+                   "drop always re-reads the file")
+        ->check(CLI::IsMember({"auto", "keep", "drop"}))
+        ->capture_default_str();
+  }
+  PageCache policy() const {
+    if (name == "keep") return PageCache::kKeep;
+    if (name == "drop") return PageCache::kDrop;
+    return PageCache::kAuto;
+  }
+};
+
+inline Result<std::unique_ptr<Model>> load_model_with_progress(const std::string& path,
+                                                               PageCache page_cache = PageCache::kAuto) {
   ProgressBar bar("loading " + path);
   ModelLoadOptions o;
-  o.drop_page_cache = drop_page_cache;
+  o.page_cache = page_cache;
   o.progress = [&bar](float f) { return bar.update(f); };
   auto m = Model::load(path, o);
   bar.done();
+  if (m.ok() && page_cache == PageCache::kAuto && (*m)->file().page_cache_dropped())
+    std::fprintf(stderr,
+                 "note: read %s again from disk: the page cache held it in 4 KiB pages, and 2 MiB pages decode\n"
+                 "      faster; the cache now keeps it so (--page-cache keep skips this)\n",
+                 path.c_str());
   return m;
 }
 

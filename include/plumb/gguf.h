@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "plumb/page_cache.h"
 #include "plumb/status.h"
 #include "plumb/tensor_type.h"
 
@@ -70,10 +71,8 @@ struct TensorInfo {
 };
 
 struct OpenOptions {
-  // Drop the file's pages from the OS page cache first, so that reading it back through the
-  // mapping (which asks for 2 MiB pages) can give 2 MiB pages where the cache held it in 4 KiB
-  // ones: faster decoding, at the cost of one read of the file from disk.
-  bool drop_page_cache = false;
+  // What to do when the OS page cache holds the file in small pages (plumb/page_cache.h).
+  PageCache page_cache = PageCache::kAuto;
 };
 
 // A GGUF file mapped into memory (or a caller-owned buffer).
@@ -96,6 +95,9 @@ class File {
   uint64_t alignment() const { return alignment_; }
   uint64_t file_size() const { return size_; }
   uint64_t data_offset() const { return data_offset_; }  // absolute offset of the data section
+  // True when open() dropped the file's cached pages (OpenOptions::page_cache), so that its
+  // reads come from disk this time.
+  bool page_cache_dropped() const { return page_cache_dropped_; }
 
   const std::vector<KeyValue>& metadata() const { return metadata_; }
   const Value* find(std::string_view key) const;  // nullptr when absent
@@ -122,6 +124,7 @@ class File {
   const uint8_t* data_ = nullptr;
   uint64_t size_ = 0;
   bool owns_mapping_ = false;
+  bool page_cache_dropped_ = false;
   uint32_t version_ = 0;
   uint64_t alignment_ = 32;
   uint64_t data_offset_ = 0;

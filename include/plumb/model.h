@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "plumb/page_cache.h"
 #include "plumb/status.h"
 #include "plumb/tensor_type.h"
 
@@ -100,9 +101,9 @@ struct ModelLoadOptions {
   // Called with a fraction in [0, 1] while the weights are paged in; returning false
   // cancels the load (Status kCancelled).
   std::function<bool(float)> progress;
-  // Drop the file from the OS page cache before mapping it (gguf::OpenOptions): the pages then
-  // come back as 2 MiB pages where the filesystem allows, which decodes faster.
-  bool drop_page_cache = false;
+  // What to do when the OS page cache holds the file in small pages (plumb/page_cache.h): by
+  // default, read it back once from disk in 2 MiB pages, which decode faster.
+  PageCache page_cache = PageCache::kAuto;
 };
 
 class Model {

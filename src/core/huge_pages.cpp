@@ -76,6 +76,71 @@ Status drop_cached_pages(const std::string& path) {
   return Status::Ok();
 }
 
+#if defined(__linux__)
+namespace {
+
+bool transparent_huge_pages_off() {
+  std::FILE* f = std::fopen("/sys/kernel/mm/transparent_hugepage/enabled", "re");
+  if (f == nullptr) return true;
+  char line[128] = {};
+  const bool read = std::fgets(line, sizeof line, f) != nullptr;
+  std::fclose(f);
+  return !read || std::strstr(line, "[never]") != nullptr;
+}
+
+// Reads one byte of the window at w and says whether that mapped it with a 2 MiB page.
+bool touch_maps_huge(const uint8_t* w, const void* map, size_t size) {
+  const int64_t before = huge_mapped_bytes(map, size);
+  volatile uint8_t sink = *reinterpret_cast<const volatile uint8_t*>(w);
+  (void)sink;
+  const int64_t after = huge_mapped_bytes(map, size);
+  return before >= 0 && after - before >= static_cast<int64_t>(kHugePageBytes);
+}
+
+}  // namespace
+#endif
+
+Recache recache_in_huge_pages(int fd, const void* map, size_t size) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr size_t kMinBytes = size_t{64} << 20;
+  constexpr size_t kSamples = 8;
+  if (map == nullptr || size < kMinBytes) return Recache::kKept;
+  const auto base = reinterpret_cast<uintptr_t>(map);
+  // A 2 MiB page maps a 2 MiB-aligned stretch of the file at a 2 MiB-aligned address.
+  if (base % kHugePageBytes != 0 || transparent_huge_pages_off()) return Recache::kUnsupported;
+  const auto* bytes = static_cast<const uint8_t*>(map);
+  const size_t windows = size / kHugePageBytes;
+  size_t huge = 0;
+  const uint8_t* small = nullptr;
+  for (size_t i = 0; i < kSamples; ++i) {
+    const uint8_t* w = bytes + i * (windows - 1) / (kSamples - 1) * kHugePageBytes;
+    if (touch_maps_huge(w, map, size))
+      ++huge;
+    else
+      small = w;
+  }
+  if (2 * huge >= kSamples) return Recache::kKept;
+  // Does this filesystem give 2 MiB pages to a window read afresh?  Unmap the window, drop its
+  // cached pages and read it again.  Dirty pages are not dropped: write them first (a file just
+  // written).
+  fdatasync(fd);
+  const auto off = static_cast<off_t>(small - bytes);
+  if (madvise(const_cast<uint8_t*>(small), kHugePageBytes, MADV_DONTNEED) != 0 ||
+      posix_fadvise(fd, off, static_cast<off_t>(kHugePageBytes), POSIX_FADV_DONTNEED) != 0 ||
+      !touch_maps_huge(small, map, size))
+    return Recache::kUnsupported;
+  // Our own mapping holds pages in the cache too: unmap them all before dropping the file's.
+  if (madvise(const_cast<void*>(map), size, MADV_DONTNEED) != 0) return Recache::kUnsupported;
+  if (posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) != 0) return Recache::kUnsupported;
+  return Recache::kReread;
+#else
+  (void)fd;
+  (void)map;
+  (void)size;
+  return Recache::kUnsupported;
+#endif
+}
+
 HugeBuffer::HugeBuffer(size_t bytes) {
   if (bytes == 0) return;
 #if defined(__linux__)

@@ -36,6 +36,26 @@ int64_t huge_mapped_bytes(const void* addr, size_t len);
 // process has mapped stay; dirty pages are written first.  Costs one read of the file later.
 Status drop_cached_pages(const std::string& path);
 
+// What recache_in_huge_pages found and did.
+enum class Recache {
+  kKept,         // the file is mostly in 2 MiB pages already, or it is too small to matter
+  kReread,       // its cached pages were dropped: the next reads bring it back in 2 MiB pages
+  kUnsupported,  // 2 MiB pages are off, the mapping is not 2 MiB-aligned, or the filesystem
+                 // gave a window read afresh small pages again: left as it is
+};
+
+// For `map`, a fresh read-only MAP_PRIVATE mapping of the whole of file `fd` (size bytes) with
+// advise_huge_pages() on it, before anything else reads it.  A file is cached in small pages
+// when it was written in small pieces (a download, a copy), and stays so until the cache lets
+// it go; decoding from it is ~25% slower (docs/kernels.md).  This samples up to 8 of the
+// mapping's 2 MiB windows (touching one byte each, which reads them in where they are not
+// cached); when most are in small pages, it tests that one window dropped and read again comes
+// back in a 2 MiB page, and if so drops the file's clean cached pages (after writing its dirty
+// ones; pages other processes have mapped stay) so that the reads that follow bring the file
+// back from disk in 2 MiB pages: one read of the file, once, since the cache then keeps it so.
+// Files under 64 MiB are kept as they are.
+Recache recache_in_huge_pages(int fd, const void* map, size_t size);
+
 // Zeroed anonymous memory aligned to 2 MiB, with 2 MiB pages asked for before first touch.
 class HugeBuffer {
  public:

@@ -337,11 +337,13 @@ Result<std::unique_ptr<File>> File::open(const std::string& path, const OpenOpti
     ::close(fd);
     return Status::InvalidArgument(path + ": not a regular file");
   }
-  if (opts.drop_page_cache) {
+  bool dropped = false;
+  if (opts.page_cache == PageCache::kDrop) {
     if (Status s = drop_cached_pages(path); !s.ok()) {
       ::close(fd);
       return s;
     }
+    dropped = true;
   }
   const auto size = static_cast<uint64_t>(st.st_size);
   const uint8_t* data = nullptr;
@@ -354,6 +356,7 @@ Result<std::unique_ptr<File>> File::open(const std::string& path, const OpenOpti
     }
     // Decoding streams the weights: 2 MiB pages where the page cache has them (core/huge_pages.h).
     advise_huge_pages(p, size);
+    if (opts.page_cache == PageCache::kAuto) dropped = recache_in_huge_pages(fd, p, size) == Recache::kReread;
     data = static_cast<const uint8_t*>(p);
   }
   ::close(fd);  // the mapping stays valid without the descriptor
@@ -363,6 +366,7 @@ Result<std::unique_ptr<File>> File::open(const std::string& path, const OpenOpti
     return f.status();
   }
   (*f)->owns_mapping_ = data != nullptr;
+  (*f)->page_cache_dropped_ = dropped;
   return f;
 }
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -44,6 +45,7 @@ class AtomicFile {
  private:
   std::string path_;
   std::string tmp_path_;
+  std::unique_ptr<char[]> buffer_;  // stdio's buffer (glibc ignores a size without one)
   std::FILE* file_ = nullptr;
 };
 

@@ -20,7 +20,7 @@ TensorType Model::main_type() const { return impl_->main_type; }
 
 Result<std::unique_ptr<Model>> Model::load(const std::string& path, const ModelLoadOptions& opts) {
   gguf::OpenOptions fo;
-  fo.drop_page_cache = opts.drop_page_cache;
+  fo.page_cache = opts.page_cache;
   PLUMB_ASSIGN_OR_RETURN(auto file, gguf::File::open(path, fo));
   return from_file(std::move(file), opts);
 }

@@ -1,10 +1,14 @@
 #include "core/huge_pages.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <fstream>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "support/test_support.h"
 
@@ -70,6 +74,84 @@ TEST(HugePages, DropCachedPagesKeepsTheFile) {
   const Status missing = drop_cached_pages(dir.file("absent.gguf"));
   EXPECT_FALSE(missing.ok());
   EXPECT_NE(missing.message().find("absent.gguf"), std::string::npos) << missing.message();
+}
+
+bool transparent_huge_pages_on() {
+  std::ifstream thp("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string mode;
+  std::getline(thp, mode);
+  return !mode.empty() && mode.find("[never]") == std::string::npos;
+}
+
+uint8_t pattern(size_t i) { return static_cast<uint8_t>((i * 131 + i / 4096) % 251); }
+
+// Writes `size` bytes of pattern() in pieces of `piece` bytes, as a download or a copy does.
+void write_in_pieces(const std::string& path, size_t size, size_t piece) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ASSERT_GE(fd, 0);
+  std::vector<uint8_t> buf(piece);
+  for (size_t off = 0; off < size; off += piece) {
+    for (size_t i = 0; i < piece; ++i) buf[i] = pattern(off + i);
+    ASSERT_EQ(::write(fd, buf.data(), piece), static_cast<ssize_t>(piece));
+  }
+  ::close(fd);
+}
+
+// A read-only mapping of a whole file that asks for 2 MiB pages, as gguf::File::open makes.
+struct Mapping {
+  int fd = -1;
+  void* map = MAP_FAILED;
+  size_t size = 0;
+  explicit Mapping(const std::string& path) {
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    size = static_cast<size_t>(lseek(fd, 0, SEEK_END));
+    map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map != MAP_FAILED) advise_huge_pages(map, size);
+  }
+  ~Mapping() {
+    if (map != MAP_FAILED) munmap(map, size);
+    ::close(fd);
+  }
+  const uint8_t* bytes() const { return static_cast<const uint8_t*>(map); }
+  // Reads one byte of every 4 KiB page, as loading a model does.
+  void touch_all() const {
+    volatile uint8_t sink = 0;
+    for (size_t i = 0; i < size; i += 4096) sink = sink + bytes()[i];
+  }
+};
+
+TEST(HugePages, RecacheRereadsAFileCachedInSmallPages) {
+  if (!transparent_huge_pages_on()) GTEST_SKIP() << "transparent huge pages are off on this machine";
+  test::TempDir dir;
+  const std::string path = dir.file("download.gguf");
+  const size_t size = (72u << 20) + 12345;
+  write_in_pieces(path, size, 4096);
+  {
+    Mapping m(path);
+    ASSERT_NE(m.map, MAP_FAILED);
+    const Recache r = recache_in_huge_pages(m.fd, m.map, m.size);
+    if (r == Recache::kUnsupported)
+      GTEST_SKIP() << "this kernel or filesystem (of " << dir.path() << ") gives no 2 MiB page-cache pages";
+    ASSERT_EQ(r, Recache::kReread) << "a file written 4 KiB at a time was cached in 2 MiB pages?";
+    // Nothing is lost, and the reads that follow bring the file back in 2 MiB pages.
+    for (size_t i = 0; i < m.size; i += 4099) ASSERT_EQ(m.bytes()[i], pattern(i)) << i;
+    m.touch_all();
+    EXPECT_GE(huge_mapped_bytes(m.map, m.size), static_cast<int64_t>(m.size * 9 / 10));
+  }
+  // The cache now holds it in 2 MiB pages: the next load keeps it.
+  Mapping again(path);
+  EXPECT_EQ(recache_in_huge_pages(again.fd, again.map, again.size), Recache::kKept);
+  EXPECT_EQ(again.bytes()[size - 1], pattern(size - 1));
+}
+
+TEST(HugePages, RecacheLeavesSmallFilesAlone) {
+  test::TempDir dir;
+  const std::string path = dir.file("small.gguf");
+  write_in_pieces(path, 8u << 20, 4096);
+  Mapping m(path);
+  ASSERT_NE(m.map, MAP_FAILED);
+  EXPECT_EQ(recache_in_huge_pages(m.fd, m.map, m.size), Recache::kKept);
+  EXPECT_EQ(recache_in_huge_pages(m.fd, nullptr, 0), Recache::kKept);
 }
 
 }  // namespace

@@ -74,6 +74,13 @@ TEST_F(EngineCli, RunErrors) {
   r = test::run_plumb("run -m '" + model_ + "' -p hi --cache-type bf16");
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("--cache-type"), std::string::npos) << r.err;
+  r = test::run_plumb("run -m '" + model_ + "' -p hi --page-cache sometimes");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--page-cache"), std::string::npos) << r.err;
+  for (const char* policy : {"keep", "drop", "auto"}) {
+    r = test::run_plumb("run -m '" + model_ + "' --prompt-ids '1 300' -n 2 --temp 0 --page-cache " + policy);
+    EXPECT_EQ(r.exit_code, 0) << policy << ": " << r.err;
+  }
   r = test::run_plumb("run -m '" + model_ + "' --prompt-ids '1 x'");
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("'x' is not a token id"), std::string::npos) << r.err;
