@@ -13,10 +13,10 @@ namespace plumb {
 enum class PageCache {
   // Use the cached pages as they are.
   kKeep,
-  // Where most of the file is cached in small pages and the filesystem gives a window read
-  // afresh a 2 MiB page, drop the file's cached pages so that loading reads it back from disk
-  // in 2 MiB pages: one read of the file, once (the cache then keeps it so).  Files under
-  // 64 MiB are kept.
+  // Where over a quarter of the file is cached in small pages and the filesystem gives a
+  // window read afresh a 2 MiB page, drop the file's cached pages so that loading reads it
+  // back from disk in 2 MiB pages: one read of the file, once (the cache then keeps it so).
+  // Files under 64 MiB are kept.
   kAuto,
   // Always drop the file's cached pages first (one read of the file from disk).
   kDrop,

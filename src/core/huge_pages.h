@@ -47,9 +47,9 @@ enum class Recache {
 // For `map`, a fresh read-only MAP_PRIVATE mapping of the whole of file `fd` (size bytes) with
 // advise_huge_pages() on it, before anything else reads it.  A file is cached in small pages
 // when it was written in small pieces (a download, a copy), and stays so until the cache lets
-// it go; decoding from it is ~25% slower (docs/kernels.md).  This samples up to 8 of the
-// mapping's 2 MiB windows (touching one byte each, which reads them in where they are not
-// cached); when most are in small pages, it tests that one window dropped and read again comes
+// it go; decoding from it is ~25% slower (docs/kernels.md).  This samples 16 of the mapping's
+// 2 MiB windows (touching one byte each, which reads them in where they are not cached); when
+// more than a quarter are in small pages, it tests that one window dropped and read again comes
 // back in a 2 MiB page, and if so drops the file's clean cached pages (after writing its dirty
 // ones; pages other processes have mapped stay) so that the reads that follow bring the file
 // back from disk in 2 MiB pages: one read of the file, once, since the cache then keeps it so.
