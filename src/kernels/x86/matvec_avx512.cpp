@@ -230,7 +230,8 @@ float f16_row(int64_t n, const uint8_t* row, const float* x) {
   }
   for (int k = 0; i < n; i += 16, k = (k + 1) % 4) {
     const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1);
-    acc[k] = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, w + i)), _mm512_maskz_loadu_ps(m, x + i), acc[k]);
+    const __m512 wv = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, w + i));
+    acc[k] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m, x + i), acc[k]);
   }
   return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
 }
