@@ -38,7 +38,7 @@ Status drop_cached_pages(const std::string& path);
 
 // What recache_in_huge_pages found and did.
 enum class Recache {
-  kKept,         // the file is mostly in 2 MiB pages already, or it is too small to matter
+  kKept,         // at least 3/4 of the file is in 2 MiB pages already, or it is under 64 MiB
   kReread,       // its cached pages were dropped: the next reads bring it back in 2 MiB pages
   kUnsupported,  // 2 MiB pages are off, the mapping is not 2 MiB-aligned, or the filesystem
                  // gave a window read afresh small pages again: left as it is
