@@ -119,8 +119,9 @@ Recache recache_in_huge_pages(int fd, const void* map, size_t size) {
     else
       small = w;
   }
-  // A cached file can also lose some of its 2 MiB folios over time (seen on the development VM:
-  // 100% to 52-67% of a file within hours); a quarter of the file in small pages costs ~6%.
+  // A cached file can also lose some of its 2 MiB folios over time (seen on the development VM,
+  // where other programs read the same files: 100% to 52-85% within an hour or two); a quarter of
+  // the file in small pages costs ~6%.
   if (4 * huge >= 3 * kSamples) return Recache::kKept;
   // Does this filesystem give 2 MiB pages to a window read afresh?  Unmap the window, drop its
   // cached pages and read it again.  Dirty pages are not dropped: write them first (a file just
