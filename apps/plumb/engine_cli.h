@@ -78,11 +78,11 @@ inline Result<std::unique_ptr<Model>> load_model_with_progress(const std::string
   o.progress = [&bar](float f) { return bar.update(f); };
   auto m = Model::load(path, o);
   bar.done();
-  if (m.ok() && page_cache == PageCache::kAuto && (*m)->file().page_cache_dropped())
+  if (m.ok() && page_cache == PageCache::kAuto && (*m)->file().page_cache_reread_bytes() > 0)
     std::fprintf(stderr,
-                 "note: read %s again from disk: the page cache held it in 4 KiB pages, and 2 MiB pages decode\n"
-                 "      faster; the cache now keeps it so (--page-cache keep skips this)\n",
-                 path.c_str());
+                 "note: read %.0f MB of %s again from disk: the page cache held them in 4 KiB pages, and\n"
+                 "      2 MiB pages decode faster; the cache now keeps them so (--page-cache keep skips this)\n",
+                 static_cast<double>((*m)->file().page_cache_reread_bytes()) / 1e6, path.c_str());
   return m;
 }
 

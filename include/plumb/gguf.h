@@ -95,9 +95,9 @@ class File {
   uint64_t alignment() const { return alignment_; }
   uint64_t file_size() const { return size_; }
   uint64_t data_offset() const { return data_offset_; }  // absolute offset of the data section
-  // True when open() dropped the file's cached pages (OpenOptions::page_cache), so that its
-  // reads come from disk this time.
-  bool page_cache_dropped() const { return page_cache_dropped_; }
+  // Bytes of the file that open() dropped from the page cache (OpenOptions::page_cache), so
+  // that they are read again from disk this time, as 2 MiB pages; 0 when it kept the cache.
+  uint64_t page_cache_reread_bytes() const { return page_cache_reread_bytes_; }
 
   const std::vector<KeyValue>& metadata() const { return metadata_; }
   const Value* find(std::string_view key) const;  // nullptr when absent
@@ -124,7 +124,7 @@ class File {
   const uint8_t* data_ = nullptr;
   uint64_t size_ = 0;
   bool owns_mapping_ = false;
-  bool page_cache_dropped_ = false;
+  uint64_t page_cache_reread_bytes_ = 0;
   uint32_t version_ = 0;
   uint64_t alignment_ = 32;
   uint64_t data_offset_ = 0;

@@ -7,9 +7,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <utility>
+#include <vector>
 
 #if defined(__linux__)
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #endif
 
@@ -88,59 +91,133 @@ bool transparent_huge_pages_off() {
   return !read || std::strstr(line, "[never]") != nullptr;
 }
 
+void touch(const uint8_t* p) {
+  volatile uint8_t sink = *reinterpret_cast<const volatile uint8_t*>(p);
+  (void)sink;
+}
+
 // Reads one byte of the window at w and says whether that mapped it with a 2 MiB page.
 bool touch_maps_huge(const uint8_t* w, const void* map, size_t size) {
   const int64_t before = huge_mapped_bytes(map, size);
-  volatile uint8_t sink = *reinterpret_cast<const volatile uint8_t*>(w);
-  (void)sink;
+  touch(w);
   const int64_t after = huge_mapped_bytes(map, size);
   return before >= 0 && after - before >= static_cast<int64_t>(kHugePageBytes);
+}
+
+// The PAGEMAP_SCAN ioctl on /proc/self/pagemap (Linux 6.7+), spelled out here because the
+// <linux/fs.h> of older kernel headers (Debian 12's) lacks it.
+struct PageRegion {
+  uint64_t start, end, categories;
+};
+struct PmScanArg {
+  uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+  uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+constexpr uint64_t kPageIsPresent = uint64_t{1} << 3, kPageIsHuge = uint64_t{1} << 6;
+constexpr unsigned long kPagemapScan = _IOWR('f', 16, PmScanArg);
+
+// The 2 MiB windows of [base, base + n * 2 MiB) that are mapped, but not with a 2 MiB page, as
+// indices from base; nullopt where the kernel cannot say.
+std::optional<std::vector<size_t>> small_windows(uintptr_t base, size_t n) {
+  const int fd = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::vector<size_t> out;
+  PageRegion regions[64];
+  const uint64_t end = base + n * kHugePageBytes;
+  for (uint64_t start = base; start < end;) {
+    PmScanArg a{};
+    a.size = sizeof a;
+    a.start = start;
+    a.end = end;
+    a.vec = reinterpret_cast<uintptr_t>(regions);
+    a.vec_len = 64;
+    a.category_inverted = kPageIsHuge;  // present and not huge
+    a.category_mask = kPageIsPresent | kPageIsHuge;
+    a.return_mask = kPageIsPresent | kPageIsHuge;
+    const long found = ioctl(fd, kPagemapScan, &a);
+    if (found < 0 || a.walk_end <= start) {
+      ::close(fd);
+      return std::nullopt;
+    }
+    for (long i = 0; i < found; ++i)
+      for (uint64_t w = (regions[i].start - base) / kHugePageBytes; base + w * kHugePageBytes < regions[i].end; ++w)
+        if (out.empty() || out.back() != w) out.push_back(static_cast<size_t>(w));
+    start = a.walk_end;
+  }
+  ::close(fd);
+  return out;
+}
+
+// Unmaps the window at w (our page-table entries hold its pages in the cache) and drops its
+// cached pages.
+bool drop_window(int fd, const uint8_t* bytes, const uint8_t* w) {
+  return madvise(const_cast<uint8_t*>(w), kHugePageBytes, MADV_DONTNEED) == 0 &&
+         posix_fadvise(fd, static_cast<off_t>(w - bytes), static_cast<off_t>(kHugePageBytes),
+                       POSIX_FADV_DONTNEED) == 0;
+}
+
+// Without PAGEMAP_SCAN: 16 sampled windows say how much of the file is in small pages, and over
+// a quarter drops the whole file.
+RecacheResult recache_sampled(int fd, const uint8_t* bytes, size_t size, size_t windows) {
+  constexpr size_t kSamples = 16;
+  size_t huge = 0;
+  const uint8_t* small = nullptr;
+  for (size_t i = 0; i < kSamples; ++i) {
+    const uint8_t* w = bytes + i * (windows - 1) / (kSamples - 1) * kHugePageBytes;
+    if (touch_maps_huge(w, bytes, size))
+      ++huge;
+    else
+      small = w;
+  }
+  // A quarter of the file in small pages costs ~6%.
+  if (4 * huge >= 3 * kSamples) return {Recache::kKept, 0};
+  // Does this filesystem give 2 MiB pages to a window read afresh?  Dirty pages are not
+  // dropped: write them first (a file just written).
+  fdatasync(fd);
+  if (!drop_window(fd, bytes, small) || !touch_maps_huge(small, bytes, size)) return {Recache::kUnsupported, 0};
+  if (madvise(const_cast<uint8_t*>(bytes), size, MADV_DONTNEED) != 0 ||
+      posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) != 0)
+    return {Recache::kUnsupported, 0};
+  return {Recache::kReread, size};
 }
 
 }  // namespace
 #endif
 
-Recache recache_in_huge_pages(int fd, const void* map, size_t size) {
+RecacheResult recache_in_huge_pages(int fd, const void* map, size_t size, bool pagemap_scan) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
   constexpr size_t kMinBytes = size_t{64} << 20;
-  constexpr size_t kSamples = 16;
-  if (map == nullptr || size < kMinBytes) return Recache::kKept;
+  if (map == nullptr || size < kMinBytes) return {Recache::kKept, 0};
   const auto base = reinterpret_cast<uintptr_t>(map);
   // A 2 MiB page maps a 2 MiB-aligned stretch of the file at a 2 MiB-aligned address.
-  if (base % kHugePageBytes != 0 || transparent_huge_pages_off()) return Recache::kUnsupported;
+  if (base % kHugePageBytes != 0 || transparent_huge_pages_off()) return {Recache::kUnsupported, 0};
   const auto* bytes = static_cast<const uint8_t*>(map);
   const size_t windows = size / kHugePageBytes;
-  size_t huge = 0;
-  const uint8_t* small = nullptr;
-  for (size_t i = 0; i < kSamples; ++i) {
-    const uint8_t* w = bytes + i * (windows - 1) / (kSamples - 1) * kHugePageBytes;
-    if (touch_maps_huge(w, map, size))
-      ++huge;
-    else
-      small = w;
-  }
-  // A cached file can also lose some of its 2 MiB folios over time (seen on the development VM,
-  // where other programs read the same files: 100% to 52-85% within an hour or two); a quarter of
-  // the file in small pages costs ~6%.
-  if (4 * huge >= 3 * kSamples) return Recache::kKept;
-  // Does this filesystem give 2 MiB pages to a window read afresh?  Unmap the window, drop its
-  // cached pages and read it again.  Dirty pages are not dropped: write them first (a file just
-  // written).
+  if (!pagemap_scan || !small_windows(base, 1)) return recache_sampled(fd, bytes, size, windows);
+  // Touch every window (those not cached come in as 2 MiB pages) and ask which are mapped small.
+  for (size_t i = 0; i < windows; ++i) touch(bytes + i * kHugePageBytes);
+  const auto small = small_windows(base, windows);
+  if (!small) return recache_sampled(fd, bytes, size, windows);
+  if (small->empty()) return {Recache::kKept, 0};
+  // Does this filesystem give 2 MiB pages to a window read afresh?  Dirty pages are not
+  // dropped: write them first (a file just written).
   fdatasync(fd);
-  const auto off = static_cast<off_t>(small - bytes);
-  if (madvise(const_cast<uint8_t*>(small), kHugePageBytes, MADV_DONTNEED) != 0 ||
-      posix_fadvise(fd, off, static_cast<off_t>(kHugePageBytes), POSIX_FADV_DONTNEED) != 0 ||
-      !touch_maps_huge(small, map, size))
-    return Recache::kUnsupported;
-  // Our own mapping holds pages in the cache too: unmap them all before dropping the file's.
-  if (madvise(const_cast<void*>(map), size, MADV_DONTNEED) != 0) return Recache::kUnsupported;
-  if (posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) != 0) return Recache::kUnsupported;
-  return Recache::kReread;
+  const uint8_t* test = bytes + small->front() * kHugePageBytes;
+  if (!drop_window(fd, bytes, test)) return {Recache::kUnsupported, 0};
+  touch(test);
+  const auto again = small_windows(reinterpret_cast<uintptr_t>(test), 1);
+  if (!again || !again->empty()) return {Recache::kUnsupported, 0};
+  // Drop only the windows in small pages; the load reads them back in 2 MiB pages.
+  uint64_t reread = kHugePageBytes;  // the test window
+  for (size_t i = 1; i < small->size(); ++i)
+    if (drop_window(fd, bytes, bytes + (*small)[i] * kHugePageBytes)) reread += kHugePageBytes;
+  return {Recache::kReread, reread};
 #else
   (void)fd;
   (void)map;
   (void)size;
-  return Recache::kUnsupported;
+  (void)pagemap_scan;
+  return {Recache::kUnsupported, 0};
 #endif
 }
 

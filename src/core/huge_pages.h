@@ -38,23 +38,32 @@ Status drop_cached_pages(const std::string& path);
 
 // What recache_in_huge_pages found and did.
 enum class Recache {
-  kKept,         // at least 3/4 of the file is in 2 MiB pages already, or it is under 64 MiB
-  kReread,       // its cached pages were dropped: the next reads bring it back in 2 MiB pages
+  kKept,         // the file is in 2 MiB pages already (or, without PAGEMAP_SCAN, 3/4 of it), or
+                 // it is under 64 MiB
+  kReread,       // cached pages were dropped: the next reads bring them back in 2 MiB pages
   kUnsupported,  // 2 MiB pages are off, the mapping is not 2 MiB-aligned, or the filesystem
                  // gave a window read afresh small pages again: left as it is
+};
+struct RecacheResult {
+  Recache what = Recache::kKept;
+  uint64_t reread_bytes = 0;  // kReread: how much of the file is read again from disk (now or by the load)
 };
 
 // For `map`, a fresh read-only MAP_PRIVATE mapping of the whole of file `fd` (size bytes) with
 // advise_huge_pages() on it, before anything else reads it.  A file is cached in small pages
 // when it was written in small pieces (a download, a copy), and stays so until the cache lets
-// it go; decoding from it is ~25% slower (docs/kernels.md).  This samples 16 of the mapping's
-// 2 MiB windows (touching one byte each, which reads them in where they are not cached); when
-// more than a quarter are in small pages, it tests that one window dropped and read again comes
-// back in a 2 MiB page, and if so drops the file's clean cached pages (after writing its dirty
-// ones; pages other processes have mapped stay) so that the reads that follow bring the file
-// back from disk in 2 MiB pages: one read of the file, once, since the cache then keeps it so.
-// Files under 64 MiB are kept as they are.
-Recache recache_in_huge_pages(int fd, const void* map, size_t size);
+// it go; decoding from it is ~25% slower (docs/kernels.md).  A cached file can also lose some
+// 2 MiB pages over time (seen on the development VM while other programs read the same files).
+// This touches one byte of every 2 MiB window (reading in, as 2 MiB pages, the ones not
+// cached) and asks the kernel which windows are mapped with small pages (PAGEMAP_SCAN, Linux
+// 6.7+).  If any are, it tests that one of them, dropped and read again, comes back as a 2 MiB
+// page, and then drops the cached pages of the others (after writing dirty ones; pages other
+// processes have mapped stay), so that the load reads them back from disk as 2 MiB pages: once,
+// since the cache then keeps them so.  Without PAGEMAP_SCAN it samples 16 windows and, when
+// over a quarter are small, drops the whole file after the same test.  Files under 64 MiB are
+// kept as they are.  `pagemap_scan` false takes the sampled way even where the kernel has
+// PAGEMAP_SCAN (for tests).
+RecacheResult recache_in_huge_pages(int fd, const void* map, size_t size, bool pagemap_scan = true);
 
 // Zeroed anonymous memory aligned to 2 MiB, with 2 MiB pages asked for before first touch.
 class HugeBuffer {

@@ -337,13 +337,13 @@ Result<std::unique_ptr<File>> File::open(const std::string& path, const OpenOpti
     ::close(fd);
     return Status::InvalidArgument(path + ": not a regular file");
   }
-  bool dropped = false;
+  uint64_t reread = 0;
   if (opts.page_cache == PageCache::kDrop) {
     if (Status s = drop_cached_pages(path); !s.ok()) {
       ::close(fd);
       return s;
     }
-    dropped = true;
+    reread = static_cast<uint64_t>(st.st_size);
   }
   const auto size = static_cast<uint64_t>(st.st_size);
   const uint8_t* data = nullptr;
@@ -356,7 +356,10 @@ Result<std::unique_ptr<File>> File::open(const std::string& path, const OpenOpti
     }
     // Decoding streams the weights: 2 MiB pages where the page cache has them (core/huge_pages.h).
     advise_huge_pages(p, size);
-    if (opts.page_cache == PageCache::kAuto) dropped = recache_in_huge_pages(fd, p, size) == Recache::kReread;
+    if (opts.page_cache == PageCache::kAuto) {
+      const RecacheResult r = recache_in_huge_pages(fd, p, size);
+      if (r.what == Recache::kReread) reread = r.reread_bytes;
+    }
     data = static_cast<const uint8_t*>(p);
   }
   ::close(fd);  // the mapping stays valid without the descriptor
@@ -366,7 +369,7 @@ Result<std::unique_ptr<File>> File::open(const std::string& path, const OpenOpti
     return f.status();
   }
   (*f)->owns_mapping_ = data != nullptr;
-  (*f)->page_cache_dropped_ = dropped;
+  (*f)->page_cache_reread_bytes_ = reread;
   return f;
 }
 

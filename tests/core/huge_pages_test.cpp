@@ -120,28 +120,92 @@ struct Mapping {
   }
 };
 
+// A file written 4 KiB at a time is re-read, the PAGEMAP_SCAN way (Linux 6.7+) and the sampled
+// way older kernels take.
 TEST(HugePages, RecacheRereadsAFileCachedInSmallPages) {
   if (!transparent_huge_pages_on()) GTEST_SKIP() << "transparent huge pages are off on this machine";
-  test::TempDir dir;
-  const std::string path = dir.file("download.gguf");
-  const size_t size = (72u << 20) + 12345;
-  write_in_pieces(path, size, 4096);
-  {
-    Mapping m(path);
-    ASSERT_NE(m.map, MAP_FAILED);
-    const Recache r = recache_in_huge_pages(m.fd, m.map, m.size);
-    if (r == Recache::kUnsupported)
-      GTEST_SKIP() << "this kernel or filesystem (of " << dir.path() << ") gives no 2 MiB page-cache pages";
-    ASSERT_EQ(r, Recache::kReread) << "a file written 4 KiB at a time was cached in 2 MiB pages?";
-    // Nothing is lost, and the reads that follow bring the file back in 2 MiB pages.
-    for (size_t i = 0; i < m.size; i += 4099) ASSERT_EQ(m.bytes()[i], pattern(i)) << i;
-    m.touch_all();
-    EXPECT_GE(huge_mapped_bytes(m.map, m.size), static_cast<int64_t>(m.size * 9 / 10));
+  for (const bool scan : {true, false}) {
+    SCOPED_TRACE(scan ? "PAGEMAP_SCAN" : "sampled");
+    test::TempDir dir;
+    const std::string path = dir.file("download.gguf");
+    const size_t size = (72u << 20) + 12345;
+    write_in_pieces(path, size, 4096);
+    {
+      Mapping m(path);
+      ASSERT_NE(m.map, MAP_FAILED);
+      const RecacheResult r = recache_in_huge_pages(m.fd, m.map, m.size, scan);
+      if (r.what == Recache::kUnsupported)
+        GTEST_SKIP() << "this kernel or filesystem (of " << dir.path() << ") gives no 2 MiB page-cache pages";
+      ASSERT_EQ(r.what, Recache::kReread) << "a file written 4 KiB at a time was cached in 2 MiB pages?";
+      EXPECT_GE(r.reread_bytes, size / kHugePageBytes * kHugePageBytes);
+      // Nothing is lost, and the reads that follow bring the file back in 2 MiB pages.
+      for (size_t i = 0; i < m.size; i += 4099) ASSERT_EQ(m.bytes()[i], pattern(i)) << i;
+      m.touch_all();
+      EXPECT_GE(huge_mapped_bytes(m.map, m.size), static_cast<int64_t>(m.size * 9 / 10));
+    }
+    // The cache now holds it in 2 MiB pages: the next load keeps it.
+    Mapping again(path);
+    const RecacheResult r = recache_in_huge_pages(again.fd, again.map, again.size, scan);
+    EXPECT_EQ(r.what, Recache::kKept);
+    EXPECT_EQ(r.reread_bytes, 0u);
+    EXPECT_EQ(again.bytes()[size - 1], pattern(size - 1));
   }
-  // The cache now holds it in 2 MiB pages: the next load keeps it.
-  Mapping again(path);
-  EXPECT_EQ(recache_in_huge_pages(again.fd, again.map, again.size), Recache::kKept);
-  EXPECT_EQ(again.bytes()[size - 1], pattern(size - 1));
+}
+
+// A file in 2 MiB pages but for a few windows, which another program's 4 KiB mapping read back:
+// only those windows are dropped and read again (where the kernel has PAGEMAP_SCAN).
+TEST(HugePages, RecacheRereadsOnlyTheWindowsInSmallPages) {
+  if (!transparent_huge_pages_on()) GTEST_SKIP() << "transparent huge pages are off on this machine";
+  test::TempDir dir;
+  const std::string path = dir.file("model.gguf");
+  const size_t windows = 36, size = windows * kHugePageBytes;
+  write_in_pieces(path, size, kHugePageBytes);  // whole 2 MiB writes: cached in 2 MiB pages
+  const size_t small[] = {3, 20, 35};
+  {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    fdatasync(fd);
+    void* other = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    ASSERT_NE(other, MAP_FAILED);
+    ASSERT_EQ(madvise(other, size, MADV_NOHUGEPAGE), 0);
+    for (size_t w : small) {
+      const auto off = static_cast<off_t>(w * kHugePageBytes);
+      posix_fadvise(fd, off, static_cast<off_t>(kHugePageBytes), POSIX_FADV_DONTNEED);
+      const auto* window = static_cast<const uint8_t*>(other) + off;
+      volatile uint8_t sink = 0;
+      for (size_t i = 0; i < kHugePageBytes; i += 4096) sink = sink + window[i];
+    }
+    munmap(other, size);
+    ::close(fd);
+  }
+  {
+    Mapping look(path);
+    look.touch_all();
+    const int64_t huge = huge_mapped_bytes(look.map, look.size);
+    if (huge != static_cast<int64_t>((windows - 3) * kHugePageBytes))
+      GTEST_SKIP() << "could not set the file up with 3 windows in small pages (" << huge
+                   << " bytes in 2 MiB pages)";
+  }
+  Mapping m(path);
+  const RecacheResult r = recache_in_huge_pages(m.fd, m.map, m.size);
+  if (r.what == Recache::kKept)
+    GTEST_SKIP() << "this kernel has no PAGEMAP_SCAN (Linux 6.7+): 3 of 36 windows are kept";
+  ASSERT_EQ(r.what, Recache::kReread);
+  EXPECT_EQ(r.reread_bytes, 3 * kHugePageBytes);
+  // The windows in 2 MiB pages are still cached; of the small ones, the first (the test) was
+  // read again already and the others were dropped.
+  std::vector<unsigned char> resident(size / 4096);
+  ASSERT_EQ(mincore(m.map, size, resident.data()), 0);
+  auto cached = [&](size_t w) { return (resident[w * kHugePageBytes / 4096] & 1) != 0; };
+  EXPECT_TRUE(cached(0));
+  EXPECT_TRUE(cached(3));
+  EXPECT_TRUE(cached(19));
+  EXPECT_FALSE(cached(20));
+  EXPECT_TRUE(cached(34));
+  EXPECT_FALSE(cached(35));
+  m.touch_all();
+  EXPECT_EQ(huge_mapped_bytes(m.map, m.size), static_cast<int64_t>(size));
+  for (size_t i = 0; i < size; i += 4099) ASSERT_EQ(m.bytes()[i], pattern(i)) << i;
 }
 
 TEST(HugePages, RecacheLeavesSmallFilesAlone) {
@@ -150,8 +214,8 @@ TEST(HugePages, RecacheLeavesSmallFilesAlone) {
   write_in_pieces(path, 8u << 20, 4096);
   Mapping m(path);
   ASSERT_NE(m.map, MAP_FAILED);
-  EXPECT_EQ(recache_in_huge_pages(m.fd, m.map, m.size), Recache::kKept);
-  EXPECT_EQ(recache_in_huge_pages(m.fd, nullptr, 0), Recache::kKept);
+  EXPECT_EQ(recache_in_huge_pages(m.fd, m.map, m.size).what, Recache::kKept);
+  EXPECT_EQ(recache_in_huge_pages(m.fd, nullptr, 0).what, Recache::kKept);
 }
 
 }  // namespace
