@@ -194,8 +194,13 @@ RecacheResult recache_in_huge_pages(int fd, const void* map, size_t size, bool p
   const auto* bytes = static_cast<const uint8_t*>(map);
   const size_t windows = size / kHugePageBytes;
   if (!pagemap_scan || !small_windows(base, 1)) return recache_sampled(fd, bytes, size, windows);
-  // Touch every window (those not cached come in as 2 MiB pages) and ask which are mapped small.
-  for (size_t i = 0; i < windows; ++i) touch(bytes + i * kHugePageBytes);
+  // Map every cached window (touching its first byte) and ask which are mapped small.  Windows
+  // not cached are left to the load, which reads them in as 2 MiB pages under its progress bar.
+  for (size_t i = 0; i < windows; ++i) {
+    const uint8_t* w = bytes + i * kHugePageBytes;
+    unsigned char cached = 0;
+    if (mincore(const_cast<uint8_t*>(w), 4096, &cached) == 0 && (cached & 1) != 0) touch(w);
+  }
   const auto small = small_windows(base, windows);
   if (!small) return recache_sampled(fd, bytes, size, windows);
   if (small->empty()) return {Recache::kKept, 0};

@@ -54,9 +54,9 @@ struct RecacheResult {
 // when it was written in small pieces (a download, a copy), and stays so until the cache lets
 // it go; decoding from it is ~25% slower (docs/kernels.md).  A cached file can also lose some
 // 2 MiB pages over time (seen on the development VM while other programs read the same files).
-// This touches one byte of every 2 MiB window (reading in, as 2 MiB pages, the ones not
-// cached) and asks the kernel which windows are mapped with small pages (PAGEMAP_SCAN, Linux
-// 6.7+).  If any are, it tests that one of them, dropped and read again, comes back as a 2 MiB
+// This maps every cached 2 MiB window (touching one byte; windows not cached are left for the
+// load to read in as 2 MiB pages) and asks the kernel which are mapped with small pages
+// (PAGEMAP_SCAN, Linux 6.7+).  If any are, it tests that one of them, dropped and read again, comes back as a 2 MiB
 // page, and then drops the cached pages of the others (after writing dirty ones; pages other
 // processes have mapped stay), so that the load reads them back from disk as 2 MiB pages: once,
 // since the cache then keeps them so.  Without PAGEMAP_SCAN it samples 16 windows and, when

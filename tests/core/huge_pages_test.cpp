@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -206,6 +207,32 @@ TEST(HugePages, RecacheRereadsOnlyTheWindowsInSmallPages) {
   m.touch_all();
   EXPECT_EQ(huge_mapped_bytes(m.map, m.size), static_cast<int64_t>(size));
   for (size_t i = 0; i < size; i += 4099) ASSERT_EQ(m.bytes()[i], pattern(i)) << i;
+}
+
+// A file not cached at all is left for the load to read (under its progress bar): nothing is
+// read before it.
+TEST(HugePages, RecacheLeavesAFileNotCachedToTheLoad) {
+  if (!transparent_huge_pages_on()) GTEST_SKIP() << "transparent huge pages are off on this machine";
+  test::TempDir dir;
+  const std::string path = dir.file("cold.gguf");
+  const size_t size = 36 * kHugePageBytes;
+  write_in_pieces(path, size, 4096);
+  ASSERT_TRUE(drop_cached_pages(path).ok());
+  Mapping m(path);
+  std::vector<unsigned char> resident(size / 4096);
+  ASSERT_EQ(mincore(m.map, size, resident.data()), 0);
+  if (std::count_if(resident.begin(), resident.end(), [](unsigned char c) { return c & 1; }) > 0)
+    GTEST_SKIP() << "the page cache kept some of the file after POSIX_FADV_DONTNEED";
+  const RecacheResult r = recache_in_huge_pages(m.fd, m.map, m.size);
+  EXPECT_EQ(r.reread_bytes, 0u);
+  ASSERT_EQ(mincore(m.map, size, resident.data()), 0);
+  const auto cached =
+      std::count_if(resident.begin(), resident.end(), [](unsigned char c) { return (c & 1) != 0; });
+  // The sampled way (no PAGEMAP_SCAN) reads its 16 windows; the PAGEMAP_SCAN way reads none.
+  EXPECT_LE(cached, static_cast<long>(16 * kHugePageBytes / 4096));
+  if (r.what == Recache::kKept && cached > 0)
+    GTEST_SKIP() << "no PAGEMAP_SCAN here: the sampled way read its windows";
+  EXPECT_EQ(cached, 0);
 }
 
 TEST(HugePages, RecacheLeavesSmallFilesAlone) {
