@@ -34,7 +34,6 @@ struct BenchOptions {
   int32_t reps = 3;
   bool json = false;
   bool no_bandwidth = false;
-  bool drop_cache = false;
   PageCacheCli page_cache;
 };
 
@@ -105,7 +104,7 @@ int run(BenchOptions& o) {
     }
     path = *p;
   }
-  auto model = load_model_with_progress(path, o.drop_cache ? PageCache::kDrop : o.page_cache.policy());
+  auto model = load_model_with_progress(path, o.page_cache.policy());
   if (!model.ok()) {
     print_error("bench", model.status().message());
     return exit_code_for(model.status());
@@ -313,7 +312,7 @@ const CommandRegistration kRegistration(
       sub.add_option("-r,--repetitions", o->reps, "repetitions of each test (mean ± sd)")->capture_default_str();
       sub.add_flag("--no-bandwidth", o->no_bandwidth, "skip the memory-bandwidth probe");
       o->page_cache.add(sub);
-      sub.add_flag("--drop-cache", o->drop_cache, "the same as --page-cache drop");
+      sub.add_flag_callback("--drop-cache", [o] { o->page_cache.name = "drop"; }, "the same as --page-cache drop");
       sub.add_flag("--json", o->json, "print the results as JSON");
       sub.footer(
           "pp = prompt tokens/s (one batched pass), tg = generated tokens/s (one token per pass), mean ± sd over -r\n"
