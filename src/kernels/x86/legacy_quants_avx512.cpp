@@ -181,7 +181,8 @@ __m128i scales_of_4(const uint8_t* p) {
 // blocks one more 8-wide FMA for the mins.  Every row takes the same path, so results do not
 // depend on how rows are split between threads.
 template <typename F>
-void matvec_row(const MatvecLayout& L, const __m512i (&idx)[4], const uint8_t* w, const uint8_t* xp, float* y) {
+void matvec_row(const MatvecLayout& L, const __m512i (&idx)[4], const uint8_t* w, const uint8_t* xp,
+                const StreamAhead& ahead, float* y) {
   using Block = typename F::Block;
   constexpr size_t kB = sizeof(Block);
   const auto* xv = reinterpret_cast<const __m512i*>(xp);
@@ -193,7 +194,7 @@ void matvec_row(const MatvecLayout& L, const __m512i (&idx)[4], const uint8_t* w
   const int64_t full = L.nb / 8;
   for (int64_t g = 0; g < full; ++g) {
     const uint8_t* group = w + g * 8 * kB;
-    prefetch_stream(group + kStreamPrefetchBytes, 8 * kB);
+    prefetch_stream(ahead(group), 8 * kB);
     const __m128i s0 = scales_of_4<Block>(group), s1 = scales_of_4<Block>(group + 4 * kB);
     const __m512 d = _mm512_castps256_ps512(
         _mm256_mul_ps(_mm256_cvtph_ps(_mm_unpacklo_epi64(s0, s1)), _mm256_load_ps(dx + 8 * g)));
@@ -243,7 +244,9 @@ void matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, 
   const __m512i lane = _mm512_set_epi32(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0);
   const __m512i idx[4] = {lane, _mm512_add_epi32(lane, _mm512_set1_epi32(2)),
                           _mm512_add_epi32(lane, _mm512_set1_epi32(4)), _mm512_add_epi32(lane, _mm512_set1_epi32(6))};
-  for (int r = 0; r < nr; ++r) matvec_row<F>(L, idx, w + r * ws, xp, y + r);
+  constexpr size_t kB = sizeof(typename F::Block);
+  const StreamAhead ahead(w, ws, nr, static_cast<size_t>(L.nb) * kB, 8 * kB);
+  for (int r = 0; r < nr; ++r) matvec_row<F>(L, idx, w + r * ws, xp, ahead, y + r);
 }
 
 // Prompt processing in panels of 16 rows (matmul_panel).  A panel's rows are unpacked once into

@@ -145,7 +145,8 @@ void prepare_x(int64_t n, const void* vxq, void* vxp) {
 // stream per thread held up in both.  Every row takes the same path, so results do not depend
 // on how rows are split between threads.
 template <Kind K>
-float row_dot(const Layout& L, const __m512i (&idx)[4], const uint8_t* row, const uint8_t* xp) {
+float row_dot(const Layout& L, const __m512i (&idx)[4], const uint8_t* row, const uint8_t* xp,
+              const StreamAhead& ahead) {
   using T = Traits<K>;
   constexpr size_t kB = T::kBlockBytes;
   const auto* xv = reinterpret_cast<const __m512i*>(xp);
@@ -155,7 +156,7 @@ float row_dot(const Layout& L, const __m512i (&idx)[4], const uint8_t* row, cons
   const int64_t full = L.nb / 8;
   for (int64_t g = 0; g < full; ++g) {
     const uint8_t* group = row + g * 8 * kB;
-    prefetch_stream(group + kStreamPrefetchBytes, 8 * kB);
+    prefetch_stream(ahead(group), 8 * kB);
     const __m256 d8 = _mm256_mul_ps(_mm256_cvtph_ps(T::scales8(group)), _mm256_load_ps(dx + 8 * g));
     const __m512 d = _mm512_castps256_ps512(d8);
     #pragma GCC unroll 4
@@ -197,7 +198,8 @@ void matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, 
   const auto* w = static_cast<const uint8_t*>(vw);
   const auto* xp = static_cast<const uint8_t*>(vxp);
   const __m512i idx[4] = {T::scale_index(0), T::scale_index(1), T::scale_index(2), T::scale_index(3)};
-  for (int r = 0; r < nr; ++r) y[r] = row_dot<K>(L, idx, w + r * ws, xp);
+  const StreamAhead ahead(w, ws, nr, static_cast<size_t>(L.nb) * T::kBlockBytes, 8 * T::kBlockBytes);
+  for (int r = 0; r < nr; ++r) y[r] = row_dot<K>(L, idx, w + r * ws, xp, ahead);
 }
 
 // F16 weights x f32 activations: no preparation beyond a copy.  Each thread reads its rows one
@@ -212,15 +214,15 @@ void f16_prepare_x(int64_t n, const void* x, void* xp) { std::memcpy(xp, x, stat
 inline __m512 f16_lo(__m512i h) { return _mm512_cvtph_ps(_mm512_castsi512_si256(h)); }
 inline __m512 f16_hi(__m512i h) { return _mm512_cvtph_ps(_mm512_extracti64x4_epi64(h, 1)); }
 
-float f16_row(int64_t n, const uint8_t* row, const float* x) {
+float f16_row(int64_t n, const uint8_t* row, const float* x, const StreamAhead& ahead) {
   const auto* w = reinterpret_cast<const uint16_t*>(row);
   __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
   int64_t i = 0;
   for (; i + 64 <= n; i += 64) {
     // The steps are contiguous, so one prefetch per 64 bytes covers every line of the stream.
-    const char* ahead = reinterpret_cast<const char*>(w + i) + kStreamPrefetchBytes;
-    _mm_prefetch(ahead, _MM_HINT_NTA);
-    _mm_prefetch(ahead + 64, _MM_HINT_NTA);
+    const char* next = ahead(w + i);
+    _mm_prefetch(next, _MM_HINT_NTA);
+    _mm_prefetch(next + 64, _MM_HINT_NTA);
     const __m512i h0 = _mm512_loadu_si512(w + i);
     const __m512i h1 = _mm512_loadu_si512(w + i + 32);
     acc[0] = _mm512_fmadd_ps(f16_lo(h0), _mm512_loadu_ps(x + i), acc[0]);
@@ -239,7 +241,8 @@ float f16_row(int64_t n, const uint8_t* row, const float* x) {
 void f16_matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, float* y) {
   const auto* w = static_cast<const uint8_t*>(vw);
   const auto* x = static_cast<const float*>(vxp);
-  for (int r = 0; r < nr; ++r) y[r] = f16_row(n, w + r * ws, x);
+  const StreamAhead ahead(w, ws, nr, static_cast<size_t>(n) * 2, 128);
+  for (int r = 0; r < nr; ++r) y[r] = f16_row(n, w + r * ws, x, ahead);
 }
 
 template <Kind K>

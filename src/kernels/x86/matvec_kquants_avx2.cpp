@@ -196,13 +196,13 @@ inline __m256 block_q6(const uint8_t* blk, const uint8_t* x, __m128 xd, __m256 a
 // prefetching the next four rows' super-block, decoded Q4_K_M 6.4-6.6% slower in an in-process
 // A/B (1B file, 2 threads, each variant token by token at the same positions).
 template <Kind K>
-float row_dot(int64_t nb, const uint8_t* row, const uint8_t* xp) {
+float row_dot(int64_t nb, const uint8_t* row, const uint8_t* xp, const StreamAhead& ahead) {
   __m256 acc = _mm256_setzero_ps();
   for (int64_t i = 0; i < nb; ++i) {
     const uint8_t* x = xp + i * kXBlockBytes;
     const __m128 xd = _mm_broadcast_ss(reinterpret_cast<const float*>(x + kXScale));
     const uint8_t* blk = row + i * kBlockBytes<K>;
-    prefetch_stream(blk + kStreamPrefetchBytes, kBlockBytes<K>);
+    prefetch_stream(ahead(blk), kBlockBytes<K>);
     if constexpr (K == Kind::kQ6_K) {
       acc = block_q6(blk, x, xd, acc);
     } else {
@@ -217,7 +217,8 @@ void matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, 
   const int64_t nb = n / kQK_K;
   const auto* w = static_cast<const uint8_t*>(vw);
   const auto* xp = static_cast<const uint8_t*>(vxp);
-  for (int r = 0; r < nr; ++r) y[r] = row_dot<K>(nb, w + r * ws, xp);
+  const StreamAhead ahead(w, ws, nr, static_cast<size_t>(nb) * kBlockBytes<K>, kBlockBytes<K>);
+  for (int r = 0; r < nr; ++r) y[r] = row_dot<K>(nb, w + r * ws, xp, ahead);
 }
 
 template <Kind K>

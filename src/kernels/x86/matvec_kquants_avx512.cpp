@@ -165,7 +165,8 @@ void rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, float* 
   constexpr size_t kQs = kFive ? 48 : 16;  // offset of qs in the block
   const AsymConsts C;
   const int64_t nb = n / kQK_K;
-  const size_t ahead = 4 * ws > kMinPrefetchBytes ? 4 * ws : kMinPrefetchBytes;
+  const size_t dist = 4 * ws > kMinPrefetchBytes ? 4 * ws : kMinPrefetchBytes;
+  const StreamAhead ahead(vw, ws, nr, static_cast<size_t>(n / kQK_K) * kB, kB);
   const auto* xp = static_cast<const uint8_t*>(vxp);
   const auto* w = static_cast<const uint8_t*>(vw);
   for (int r0 = 0; r0 < nr; r0 += 4) {
@@ -200,7 +201,7 @@ void rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, float* 
       #pragma GCC unroll 4
       for (int r = 0; r < 4; ++r) {
         const uint8_t* blk = row[r] + i * kB;
-        prefetch_stream(blk + ahead, kB);
+        prefetch_stream(ahead(blk, dist), kB);
         const __m512i q0 = _mm512_loadu_si512(blk + kQs);
         const __m512i q1 = _mm512_loadu_si512(blk + kQs + 64);
         __m512i q[4] = {_mm512_and_si512(q0, C.m4), _mm512_and_si512(_mm512_srli_epi16(q0, 4), C.m4),

@@ -85,7 +85,8 @@ void matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, 
   const auto* w = static_cast<const uint8_t*>(vw);
   const auto* xp = static_cast<const uint8_t*>(vxp);
   const auto group = [&k](const uint8_t* gp, const GroupX& gx, __m512& acc) { group_row(k, gp, gx, acc); };
-  for (int r = 0; r < nr; ++r) y[r] = stream_row<kGroupBytes, kBlockBytes>(L, w + r * ws, xp, group);
+  const StreamAhead ahead(w, ws, nr, static_cast<size_t>(L.nb) * kBlockBytes, kGroupBytes);
+  for (int r = 0; r < nr; ++r) y[r] = stream_row<kGroupBytes, kBlockBytes>(L, w + r * ws, xp, ahead, group);
 }
 
 }  // namespace

@@ -132,12 +132,12 @@ inline __m256 group_row(__m256i table, const uint8_t* g, const uint8_t* x, __m25
   return _mm256_fmadd_ps(_mm256_cvtepi32_ps(total), d, acc);
 }
 
-float row_dot(const Layout& L, __m256i table, const uint8_t* row, const uint8_t* xp) {
+float row_dot(const Layout& L, __m256i table, const uint8_t* row, const uint8_t* xp, const StreamAhead& ahead) {
   __m256 acc = _mm256_setzero_ps();
   const int64_t full = L.nb / 8;
   for (int64_t g = 0; g < full; ++g) {
     const uint8_t* gp = row + g * kMxfp4GroupBytes;
-    prefetch_stream(gp + kStreamPrefetchBytes, kMxfp4GroupBytes);
+    prefetch_stream(ahead(gp), kMxfp4GroupBytes);
     acc = group_row(table, gp, xp + g * kPreparedGroupBytes, acc);
   }
   if (full < L.n_groups) {
@@ -154,7 +154,8 @@ void matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, 
   const __m256i table = mxfp4_biased_table();
   const auto* w = static_cast<const uint8_t*>(vw);
   const auto* xp = static_cast<const uint8_t*>(vxp);
-  for (int r = 0; r < nr; ++r) y[r] = row_dot(L, table, w + r * ws, xp);
+  const StreamAhead ahead(w, ws, nr, static_cast<size_t>(L.nb) * kMxfp4BlockBytes, kMxfp4GroupBytes);
+  for (int r = 0; r < nr; ++r) y[r] = row_dot(L, table, w + r * ws, xp, ahead);
 }
 
 // Prompt processing in panels of 16 rows (matmul_panel), as two halves of 8 rows, as the q5_0

@@ -160,12 +160,12 @@ inline void group_row(const Constants& k, const uint8_t* gp, const uint8_t* xg, 
   acc1 = half_group(k, gp, xg, 1, _mm512_castps256_ps512(d), acc1);
 }
 
-float row_dot(const Layout& L, const Constants& k, const uint8_t* row, const uint8_t* xp) {
+float row_dot(const Layout& L, const Constants& k, const uint8_t* row, const uint8_t* xp, const StreamAhead& ahead) {
   __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
   const int64_t full = L.nb / 8;
   for (int64_t g = 0; g < full; ++g) {
     const uint8_t* gp = row + g * kMxfp4GroupBytes;
-    prefetch_stream(gp + kStreamPrefetchBytes, kMxfp4GroupBytes);
+    prefetch_stream(ahead(gp), kMxfp4GroupBytes);
     group_row(k, gp, xp + g * kPreparedGroupBytes, acc0, acc1);
   }
   if (full < L.n_groups) {
@@ -182,7 +182,8 @@ void matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, 
   const Constants k;
   const auto* w = static_cast<const uint8_t*>(vw);
   const auto* xp = static_cast<const uint8_t*>(vxp);
-  for (int r = 0; r < nr; ++r) y[r] = row_dot(L, k, w + r * ws, xp);
+  const StreamAhead ahead(w, ws, nr, static_cast<size_t>(L.nb) * kMxfp4BlockBytes, kMxfp4GroupBytes);
+  for (int r = 0; r < nr; ++r) y[r] = row_dot(L, k, w + r * ws, xp, ahead);
 }
 
 // Prompt processing in panels of 16 rows (matmul_panel), as the panels of matmul_panel_avx512.cpp:

@@ -80,8 +80,8 @@ struct GroupX {
   }
 };
 
-// One row's dot product, read as one stretch of the thread's linear stream of rows:
-// group_row(gp, gx, acc) adds group gp's 8 blocks (kGroupBytes, all its loads inside them) to
+// One row's dot product, read as one stretch of the thread's linear stream of rows (asking for
+// bytes `ahead`, StreamAhead in prefetch.h): group_row(gp, gx, acc) adds group gp's 8 blocks (kGroupBytes, all its loads inside them) to
 // acc.  Rows used to be read four at a time, sharing each group's activation loads: faster
 // hot-cache (MatvecHot/q4_0 30-34 against 25 GB/s) and, on one day's VM, faster decoding (1B q4_0
 // tg64, 2 threads, 52.5 against 45.3 tok/s); on another, interleaving even two row streams halved
@@ -97,12 +97,12 @@ struct GroupX {
 // activations and scales dx are zero.
 template <size_t kGroupBytes, size_t kBlockBytes, typename GroupRow>
 inline __attribute__((always_inline)) float stream_row(const GroupLayout& L, const uint8_t* row, const uint8_t* xp,
-                                                       const GroupRow& group_row) {
+                                                       const StreamAhead& ahead, const GroupRow& group_row) {
   __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
   const int64_t full = L.nb / 8;
   auto group = [&](int64_t g, __m512& acc) {
     const uint8_t* gp = row + g * kGroupBytes;
-    prefetch_stream(gp + kStreamPrefetchBytes, kGroupBytes);
+    prefetch_stream(ahead(gp), kGroupBytes);
     group_row(gp, GroupX(xp + g * kPreparedGroupBytes), acc);
   };
   int64_t g = 0;
