@@ -202,47 +202,87 @@ void matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, 
   for (int r = 0; r < nr; ++r) y[r] = row_dot<K>(L, idx, w + r * ws, xp, ahead);
 }
 
-// F16 weights x f32 activations: no preparation beyond a copy.  Each thread reads its rows one
-// after another as one stream with the stream prefetch, 64 columns (two cache lines) per step
-// into four accumulators, then 16-column steps, the last one masked.  It replaced eight
+// Float weights (f16, bf16, f32) x f32 activations: no preparation beyond a copy.  Each thread
+// reads its rows one after another as one stream with the stream prefetch, 64 columns per step
+// into four accumulators, then 16-column steps, the last one masked.  For f16 it replaced eight
 // interleaved rows that prefetched the next eight rows into L2: whole-model f16 decode (1B, 2
 // threads, in-process A/B) went from 0.68 to 0.91 of the probe with fast memory and from 0.90
-// to 1.19 (a probe that moved) with slow; one thread streaming from memory, 0.75 to 0.93.
-size_t f16_x_bytes(int64_t n) { return static_cast<size_t>(n) * sizeof(float); }
-void f16_prepare_x(int64_t n, const void* x, void* xp) { std::memcpy(xp, x, static_cast<size_t>(n) * sizeof(float)); }
+// to 1.19 (a probe that moved) with slow; one thread streaming from memory, 0.75 to 0.93.  bf16
+// and f32 went through the one-token gemm tile (four rows, next tile into L2) until stop 19.
+enum class FloatKind { kF16, kBF16, kF32 };
 
-inline __m512 f16_lo(__m512i h) { return _mm512_cvtph_ps(_mm512_castsi512_si256(h)); }
-inline __m512 f16_hi(__m512i h) { return _mm512_cvtph_ps(_mm512_extracti64x4_epi64(h, 1)); }
+size_t float_x_bytes(int64_t n) { return static_cast<size_t>(n) * sizeof(float); }
+void float_prepare_x(int64_t n, const void* x, void* xp) { std::memcpy(xp, x, static_cast<size_t>(n) * sizeof(float)); }
 
-float f16_row(int64_t n, const uint8_t* row, const float* x, const StreamAhead& ahead) {
-  const auto* w = reinterpret_cast<const uint16_t*>(row);
+template <FloatKind K>
+constexpr size_t kFloatBytes = K == FloatKind::kF32 ? 4 : 2;
+
+// 16 weights widened to f32: from 16 halves (f16 or bf16, whose bits are an f32's top half).
+template <FloatKind K>
+inline __m512 widen(__m256i h) {
+  if constexpr (K == FloatKind::kF16) return _mm512_cvtph_ps(h);
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+// Columns [i, i + 64) of a row as four vectors.
+template <FloatKind K>
+inline void load64(const uint8_t* row, int64_t i, __m512 (&v)[4]) {
+  if constexpr (K == FloatKind::kF32) {
+    const auto* w = reinterpret_cast<const float*>(row) + i;
+    for (int j = 0; j < 4; ++j) v[j] = _mm512_loadu_ps(w + 16 * j);
+  } else {
+    const auto* w = reinterpret_cast<const uint16_t*>(row) + i;
+    const __m512i h0 = _mm512_loadu_si512(w), h1 = _mm512_loadu_si512(w + 32);
+    v[0] = widen<K>(_mm512_castsi512_si256(h0));
+    v[1] = widen<K>(_mm512_extracti64x4_epi64(h0, 1));
+    v[2] = widen<K>(_mm512_castsi512_si256(h1));
+    v[3] = widen<K>(_mm512_extracti64x4_epi64(h1, 1));
+  }
+}
+
+// Columns [i, i + 16) under mask m (zeros elsewhere).
+template <FloatKind K>
+inline __m512 load16_masked(const uint8_t* row, int64_t i, __mmask16 m) {
+  if constexpr (K == FloatKind::kF32) return _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(row) + i);
+  return widen<K>(_mm256_maskz_loadu_epi16(m, reinterpret_cast<const uint16_t*>(row) + i));
+}
+
+template <FloatKind K>
+float float_row(int64_t n, const uint8_t* row, const float* x, const StreamAhead& ahead) {
+  constexpr size_t kStep = 64 * kFloatBytes<K>;
   __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
   int64_t i = 0;
   for (; i + 64 <= n; i += 64) {
     // The steps are contiguous, so one prefetch per 64 bytes covers every line of the stream.
-    const char* next = ahead(w + i);
-    _mm_prefetch(next, _MM_HINT_NTA);
-    _mm_prefetch(next + 64, _MM_HINT_NTA);
-    const __m512i h0 = _mm512_loadu_si512(w + i);
-    const __m512i h1 = _mm512_loadu_si512(w + i + 32);
-    acc[0] = _mm512_fmadd_ps(f16_lo(h0), _mm512_loadu_ps(x + i), acc[0]);
-    acc[1] = _mm512_fmadd_ps(f16_hi(h0), _mm512_loadu_ps(x + i + 16), acc[1]);
-    acc[2] = _mm512_fmadd_ps(f16_lo(h1), _mm512_loadu_ps(x + i + 32), acc[2]);
-    acc[3] = _mm512_fmadd_ps(f16_hi(h1), _mm512_loadu_ps(x + i + 48), acc[3]);
+    const char* next = ahead(row + i * kFloatBytes<K>);
+    #pragma GCC unroll 4
+    for (size_t l = 0; l < kStep; l += 64) _mm_prefetch(next + l, _MM_HINT_NTA);
+    __m512 v[4];
+    load64<K>(row, i, v);
+    #pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) acc[j] = _mm512_fmadd_ps(v[j], _mm512_loadu_ps(x + i + 16 * j), acc[j]);
   }
   for (int k = 0; i < n; i += 16, k = (k + 1) % 4) {
     const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1);
-    const __m512 wv = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, w + i));
-    acc[k] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m, x + i), acc[k]);
+    acc[k] = _mm512_fmadd_ps(load16_masked<K>(row, i, m), _mm512_maskz_loadu_ps(m, x + i), acc[k]);
   }
   return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
 }
 
-void f16_matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, float* y) {
+template <FloatKind K>
+void float_matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, float* y) {
   const auto* w = static_cast<const uint8_t*>(vw);
   const auto* x = static_cast<const float*>(vxp);
-  const StreamAhead ahead(w, ws, nr, static_cast<size_t>(n) * 2, 128);
-  for (int r = 0; r < nr; ++r) y[r] = f16_row(n, w + r * ws, x, ahead);
+  const StreamAhead ahead(w, ws, nr, static_cast<size_t>(n) * kFloatBytes<K>, 64 * kFloatBytes<K>);
+  for (int r = 0; r < nr; ++r) y[r] = float_row<K>(n, w + r * ws, x, ahead);
+}
+
+template <FloatKind K>
+void install_float(KernelTable& t, TensorType type) {
+  WeightKernels& k = t.weights[static_cast<uint32_t>(type)];
+  k.matvec_x_bytes = float_x_bytes;
+  k.matvec_prepare = float_prepare_x;
+  k.matvec_rows = float_matvec_rows<K>;
 }
 
 template <Kind K>
@@ -258,10 +298,9 @@ void install(KernelTable& t, TensorType type) {
 void install_avx512_matvec(KernelTable& t, bool use_vbmi) {
   install<Kind::kQ4_0>(t, TensorType::kQ4_0);
   install<Kind::kQ8_0>(t, TensorType::kQ8_0);
-  WeightKernels& f16 = t.weights[static_cast<uint32_t>(TensorType::kF16)];
-  f16.matvec_x_bytes = f16_x_bytes;
-  f16.matvec_prepare = f16_prepare_x;
-  f16.matvec_rows = f16_matvec_rows;
+  install_float<FloatKind::kF16>(t, TensorType::kF16);
+  install_float<FloatKind::kBF16>(t, TensorType::kBF16);
+  install_float<FloatKind::kF32>(t, TensorType::kF32);
   if (use_vbmi) install_avx512vbmi_matvec(t);
 }
 
