@@ -169,39 +169,87 @@ void matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, 
   for (int r = 0; r < nr; ++r) y[r] = row_dot<K>(L, w + r * ws, xp, ahead);
 }
 
-// F16 weights x f32 activations (as the AVX-512 f16 decode kernel): no preparation beyond a
-// copy; each thread reads its rows one after another with the stream prefetch, 32 columns (one
-// cache line) per step into four accumulators.
-size_t f16_x_bytes(int64_t n) { return static_cast<size_t>(n) * sizeof(float); }
-void f16_prepare_x(int64_t n, const void* x, void* xp) { std::memcpy(xp, x, static_cast<size_t>(n) * sizeof(float)); }
+// Float weights (f16, bf16, f32) x f32 activations, as the AVX-512 float decode kernels: no
+// preparation beyond a copy; each thread reads its rows one after another with the stream
+// prefetch, 32 columns per step into four accumulators.  (bf16 and f32 went through the
+// one-token gemm tile, four rows with the next tile into L2, until stop 19.)
+enum class FloatKind { kF16, kBF16, kF32 };
 
-inline __m256 f16_lo(__m256i h) { return _mm256_cvtph_ps(_mm256_castsi256_si128(h)); }
-inline __m256 f16_hi(__m256i h) { return _mm256_cvtph_ps(_mm256_extracti128_si256(h, 1)); }
+size_t float_x_bytes(int64_t n) { return static_cast<size_t>(n) * sizeof(float); }
+void float_prepare_x(int64_t n, const void* x, void* xp) { std::memcpy(xp, x, static_cast<size_t>(n) * sizeof(float)); }
 
-float f16_row(int64_t n, const uint8_t* row, const float* x, const StreamAhead& ahead) {
-  const auto* w = reinterpret_cast<const uint16_t*>(row);
+template <FloatKind K>
+constexpr size_t kFloatBytes = K == FloatKind::kF32 ? 4 : 2;
+
+// 8 weights widened to f32: from 8 halves (f16 or bf16, whose bits are an f32's top half).
+template <FloatKind K>
+inline __m256 widen(__m128i h) {
+  if constexpr (K == FloatKind::kF16) return _mm256_cvtph_ps(h);
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+// Columns [i, i + 32) of a row as four vectors.
+template <FloatKind K>
+inline void load32(const uint8_t* row, int64_t i, __m256 (&v)[4]) {
+  if constexpr (K == FloatKind::kF32) {
+    const auto* w = reinterpret_cast<const float*>(row) + i;
+    for (int j = 0; j < 4; ++j) v[j] = _mm256_loadu_ps(w + 8 * j);
+  } else {
+    const auto* w = reinterpret_cast<const uint16_t*>(row) + i;
+    const __m256i h0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
+    const __m256i h1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 16));
+    v[0] = widen<K>(_mm256_castsi256_si128(h0));
+    v[1] = widen<K>(_mm256_extracti128_si256(h0, 1));
+    v[2] = widen<K>(_mm256_castsi256_si128(h1));
+    v[3] = widen<K>(_mm256_extracti128_si256(h1, 1));
+  }
+}
+
+template <FloatKind K>
+inline float scalar_weight(const uint8_t* row, int64_t i) {
+  if constexpr (K == FloatKind::kF32) return reinterpret_cast<const float*>(row)[i];
+  const uint16_t h = reinterpret_cast<const uint16_t*>(row)[i];
+  if constexpr (K == FloatKind::kF16) return _cvtsh_ss(h);
+  const uint32_t bits = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+template <FloatKind K>
+float float_row(int64_t n, const uint8_t* row, const float* x, const StreamAhead& ahead) {
+  constexpr size_t kStep = 32 * kFloatBytes<K>;
   __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
     // The steps are contiguous, so one prefetch per 64 bytes covers every line of the stream.
-    _mm_prefetch(ahead(w + i), _MM_HINT_NTA);
-    const __m256i h0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i));
-    const __m256i h1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i + 16));
-    acc[0] = _mm256_fmadd_ps(f16_lo(h0), _mm256_loadu_ps(x + i), acc[0]);
-    acc[1] = _mm256_fmadd_ps(f16_hi(h0), _mm256_loadu_ps(x + i + 8), acc[1]);
-    acc[2] = _mm256_fmadd_ps(f16_lo(h1), _mm256_loadu_ps(x + i + 16), acc[2]);
-    acc[3] = _mm256_fmadd_ps(f16_hi(h1), _mm256_loadu_ps(x + i + 24), acc[3]);
+    const char* next = ahead(row + i * kFloatBytes<K>);
+    #pragma GCC unroll 2
+    for (size_t l = 0; l < kStep; l += 64) _mm_prefetch(next + l, _MM_HINT_NTA);
+    __m256 v[4];
+    load32<K>(row, i, v);
+    #pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) acc[j] = _mm256_fmadd_ps(v[j], _mm256_loadu_ps(x + i + 8 * j), acc[j]);
   }
   float tail = 0.0f;
-  for (; i < n; ++i) tail += _cvtsh_ss(w[i]) * x[i];
+  for (; i < n; ++i) tail += scalar_weight<K>(row, i) * x[i];
   return avx2::hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]))) + tail;
 }
 
-void f16_matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, float* y) {
+template <FloatKind K>
+void float_matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, float* y) {
   const auto* w = static_cast<const uint8_t*>(vw);
   const auto* x = static_cast<const float*>(vxp);
-  const StreamAhead ahead(w, ws, nr, static_cast<size_t>(n) * 2, 64);
-  for (int r = 0; r < nr; ++r) y[r] = f16_row(n, w + r * ws, x, ahead);
+  const StreamAhead ahead(w, ws, nr, static_cast<size_t>(n) * kFloatBytes<K>, 32 * kFloatBytes<K>);
+  for (int r = 0; r < nr; ++r) y[r] = float_row<K>(n, w + r * ws, x, ahead);
+}
+
+template <FloatKind K>
+void install_float(KernelTable& t, TensorType type) {
+  WeightKernels& k = t.weights[static_cast<uint32_t>(type)];
+  k.matvec_x_bytes = float_x_bytes;
+  k.matvec_prepare = float_prepare_x;
+  k.matvec_rows = float_matvec_rows<K>;
 }
 
 template <Kind K>
@@ -217,10 +265,9 @@ void install(KernelTable& t, TensorType type) {
 void install_avx2_matvec(KernelTable& t) {
   install<Kind::kQ4_0>(t, TensorType::kQ4_0);
   install<Kind::kQ8_0>(t, TensorType::kQ8_0);
-  WeightKernels& f16 = t.weights[static_cast<uint32_t>(TensorType::kF16)];
-  f16.matvec_x_bytes = f16_x_bytes;
-  f16.matvec_prepare = f16_prepare_x;
-  f16.matvec_rows = f16_matvec_rows;
+  install_float<FloatKind::kF16>(t, TensorType::kF16);
+  install_float<FloatKind::kBF16>(t, TensorType::kBF16);
+  install_float<FloatKind::kF32>(t, TensorType::kF32);
 }
 
 }  // namespace plumb::kernels
