@@ -1,4 +1,4 @@
-// AVX-512 (VNNI) prompt processing for q4_0, q8_0 and f16 weights in panels of 16 rows.
+// AVX-512 (VNNI) prompt processing for q4_0, q8_0 and float (f16, bf16, f32) weights in panels of 16 rows.
 //
 // A panel's rows are repacked once into the calling thread's buffer as unsigned bytes u = w + c
 // (q4_0: the nibble q, c = 8; q8_0: w + 128, c = 128), interleaved so that one 64-byte vector
@@ -270,6 +270,12 @@ void install_avx512_matmul_panels(KernelTable& t) {
   install<Kind::kQ4_0>(t, TensorType::kQ4_0);
   install<Kind::kQ8_0>(t, TensorType::kQ8_0);
   FloatPanel<1>::install(t, TensorType::kF16);
+  // bf16 and f32 prompts went through the gemm tile until stop 19: the panel took the 1B bf16
+  // file's pp512 from 156-158 to 179-180 tok/s (the panel runs at ~94% of the f32 FMA peak;
+  // llama.cpp's 211-217 come from VDPBF16PS on activations rounded to bf16, which plumb keeps
+  // in f32).
+  FloatPanel<2>::install(t, TensorType::kBF16);
+  FloatPanel<0>::install(t, TensorType::kF32);
 }
 
 }  // namespace plumb::kernels
