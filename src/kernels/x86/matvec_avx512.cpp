@@ -1,6 +1,9 @@
-// AVX-512 (VNNI) single-token matvec for q4_0, q8_0 and f16 weights: the decode path, where
-// every weight byte is read once per token and the kernel must keep up with memory.  (With
-// AVX512_VBMI, q4_0 is replaced by matvec_q4_0_avx512vbmi.cpp.)
+// AVX-512 (VNNI) single-token matvec for q4_0, q8_0 and float (f16, bf16, f32) weights: the
+// decode path, where every weight byte is read once per token and the kernel must keep up with
+// memory.  (Until stop 19, CPUs with AVX512_VBMI decoded q4_0 with a kernel that gathered 8
+// blocks' nibbles with byte permutes: 70 against 44 GB/s from cache, but from memory it lost —
+// one thread 29-30 against 36-39 GB/s, whole-model 1B q4_0 72-83 against 87-96 tok/s on Zen 5
+// with fast memory — so it was removed, with its mxfp4 twin.)
 //
 // What the GEMM tiles redo for every group of rows is done once per call here (prepare_x):
 // the activations are laid out in the weights' lane order, their per-lane offset term is
@@ -295,13 +298,12 @@ void install(KernelTable& t, TensorType type) {
 
 }  // namespace
 
-void install_avx512_matvec(KernelTable& t, bool use_vbmi) {
+void install_avx512_matvec(KernelTable& t) {
   install<Kind::kQ4_0>(t, TensorType::kQ4_0);
   install<Kind::kQ8_0>(t, TensorType::kQ8_0);
   install_float<FloatKind::kF16>(t, TensorType::kF16);
   install_float<FloatKind::kBF16>(t, TensorType::kBF16);
   install_float<FloatKind::kF32>(t, TensorType::kF32);
-  if (use_vbmi) install_avx512vbmi_matvec(t);
 }
 
 }  // namespace plumb::kernels
