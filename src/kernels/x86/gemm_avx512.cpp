@@ -350,8 +350,8 @@ struct FloatTile {
       for (int c = 0; c < C; ++c) xv[c] = _mm512_loadu_ps(reinterpret_cast<const float*>(x + c * xs) + i);
       for (int r = 0; r < R; ++r) {
         if constexpr (C == 1) {
-          // Decoding: the same columns of the next tile's rows, into L2 (rows of a few KB are
-          // too short for the hardware prefetcher to ramp up).
+          // One token (a prompt's last column; decoding has its own one-row kernels since
+          // stop 19): the same columns of the next tile's rows, into L2.
           constexpr int kElemBytes = kKind == 0 ? 4 : 2;
           _mm_prefetch(reinterpret_cast<const char*>(w + (r + R) * ws + i * kElemBytes), _MM_HINT_T1);
         }

@@ -27,8 +27,8 @@ namespace {
 constexpr int kTileRows = 4;
 constexpr int kTileCols = 4;
 
-// Decoding (one token): prefetch the same super-block of the row R rows ahead (the next tile)
-// into L2; rows of a few KB are too short for the hardware prefetcher to ramp up.
+// One token (a column edge of a prompt; decoding has its own one-row kernels): prefetch the
+// same super-block of the row R rows ahead (the next tile) into L2.
 template <typename Block, int R, int C>
 inline void prefetch_next_tile(const uint8_t* w, size_t ws, int r, int64_t i) {
   if constexpr (C == 1) prefetch_l2(w + (r + R) * ws + i * sizeof(Block), sizeof(Block));
