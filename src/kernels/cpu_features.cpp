@@ -30,6 +30,7 @@ CpuFeatures detect() {
   if (__get_cpuid(1, &eax, &ebx, &ecx, &edx)) f.f16c = f.avx2 && ((ecx >> 29) & 1) != 0;
   if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) {
     f.avx512vnni = f.avx512f && ((ecx >> 11) & 1) != 0;
+    f.avx512vbmi = f.avx512f && ((ecx >> 1) & 1) != 0;
   }
 #endif
   return f;

@@ -21,6 +21,7 @@ struct CpuFeatures {
   bool avx512vl = false;
   bool avx512dq = false;
   bool avx512vnni = false;
+  bool avx512vbmi = false;  // byte permutes; an optional extra within the avx512 level
 };
 
 // Detected once (cpuid/xgetbv through __builtin_cpu_supports).

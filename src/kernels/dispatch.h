@@ -133,8 +133,11 @@ void install_avx2_legacy_quants(KernelTable& table);
 void install_avx512_legacy_quants(KernelTable& table);
 // MXFP4 (gpt-oss's experts): vec_dot, decode path and prompt panels.  They take the Q8_0
 // activation quantizer the level installed for q8_0 weights, so they go after install_*_kernels.
+// use_vbmi: the decode kernel that gathers packed bytes with byte permutes (AVX512_VBMI), of
+// matvec_mxfp4_avx512vbmi.cpp (compiled with -mavx512vbmi); tests install both variants.
 void install_avx2_mxfp4(KernelTable& table);
-void install_avx512_mxfp4(KernelTable& table);
+void install_avx512_mxfp4(KernelTable& table, bool use_vbmi);
+void install_avx512vbmi_mxfp4_matvec(KernelTable& table);
 // AVX2 prompt-processing panels for Q4_K, Q5_K and Q6_K.
 void install_avx2_kquant_panels(KernelTable& table);
 // dot_rows_f32 and weighted_sum_f32 (attention).

@@ -40,7 +40,7 @@ KernelTable build_table(Isa isa) {
     install_avx512_matmul_panels(t);
     install_avx512_kquant_panels(t);
     install_avx512_legacy_quants(t);
-    install_avx512_mxfp4(t);
+    install_avx512_mxfp4(t, cpu_features().avx512vbmi);
     install_avx512_attention(t);
   }
   return t;

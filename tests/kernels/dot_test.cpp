@@ -30,7 +30,8 @@ constexpr double kMaxFloatRelError = 1e-5;
 // Elementwise helpers: relative error per element.
 constexpr float kMaxElementwiseRelError = 1e-5f;
 
-// Every SIMD kernel table.
+// Every SIMD kernel table, including the AVX-512 one without its optional VBMI kernel when the
+// CPU has it (so both mxfp4 decode kernels are checked on such machines).
 struct NamedTable {
   std::string name;
   KernelTable table;
@@ -38,6 +39,11 @@ struct NamedTable {
 std::vector<NamedTable> simd_tables() {
   std::vector<NamedTable> out;
   for (Isa isa : simd_levels()) out.push_back({std::string(isa_name(isa)), kernel_table(isa)});
+  if (isa_supported(Isa::kAvx512) && cpu_features().avx512vbmi) {
+    KernelTable t = kernel_table(Isa::kAvx512);
+    install_avx512_mxfp4(t, /*use_vbmi=*/false);
+    out.push_back({"avx512 without vbmi", t});
+  }
   return out;
 }
 

@@ -17,7 +17,7 @@
 namespace plumb::kernels {
 namespace {
 
-// Every level's table.
+// Every level's table, and the AVX-512 one without its VBMI decode kernel when the CPU has it.
 struct NamedTable {
   std::string name;
   KernelTable table;
@@ -25,6 +25,11 @@ struct NamedTable {
 std::vector<NamedTable> all_tables() {
   std::vector<NamedTable> out = {{"scalar", kernel_table(Isa::kScalar)}};
   for (Isa isa : test::simd_levels()) out.push_back({std::string(isa_name(isa)), kernel_table(isa)});
+  if (isa_supported(Isa::kAvx512) && cpu_features().avx512vbmi) {
+    KernelTable t = kernel_table(Isa::kAvx512);
+    install_avx512_mxfp4(t, /*use_vbmi=*/false);
+    out.push_back({"avx512 without vbmi", t});
+  }
   return out;
 }
 

@@ -3,7 +3,7 @@
 // memory.  (Until stop 19, CPUs with AVX512_VBMI decoded q4_0 with a kernel that gathered 8
 // blocks' nibbles with byte permutes: 70 against 44 GB/s from cache, but from memory it lost —
 // one thread 29-30 against 36-39 GB/s, whole-model 1B q4_0 72-83 against 87-96 tok/s on Zen 5
-// with fast memory — so it was removed, with its mxfp4 twin.)
+// with fast memory — so it was removed; its mxfp4 twin, matvec_mxfp4_avx512vbmi.cpp, stays.)
 //
 // What the GEMM tiles redo for every group of rows is done once per call here (prepare_x):
 // the activations are laid out in the weights' lane order, their per-lane offset term is

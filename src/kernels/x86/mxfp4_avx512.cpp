@@ -1,5 +1,6 @@
 // AVX-512 (VNNI) kernels for MXFP4 weights (gpt-oss's experts) against Q8_0 activations:
-// vec_dot, a decode path (matvec_rows) and prompt panels (matmul_panel).
+// vec_dot, a decode path (matvec_rows) and prompt panels (matmul_panel).  (With AVX512_VBMI, the
+// decode path is replaced by matvec_mxfp4_avx512vbmi.cpp.)
 //
 // Nibbles are looked up with VPSHUFB as table values + 12, unsigned bytes for VPDPBUSD (u8 x
 // s8), whose accumulator starts from -12 * (the activations it meets), precomputed from the
@@ -292,7 +293,7 @@ void panel(int64_t n, const void* w, size_t ws, int nr, const void* vxq, size_t 
 
 }  // namespace
 
-void install_avx512_mxfp4(KernelTable& t) {
+void install_avx512_mxfp4(KernelTable& t, bool use_vbmi) {
   WeightKernels& k = t.weights[static_cast<uint32_t>(TensorType::kMXFP4)];
   // The activations are Q8_0, quantized by what this level already uses for q8_0 weights.
   k.quantize_x = t.weights[static_cast<uint32_t>(TensorType::kQ8_0)].quantize_x;
@@ -304,6 +305,7 @@ void install_avx512_mxfp4(KernelTable& t) {
   k.matmul_prepare = panel_prepare;
   k.matmul_panel_bytes = panel_bytes;
   k.matmul_panel = panel;
+  if (use_vbmi) install_avx512vbmi_mxfp4_matvec(t);
 }
 
 }  // namespace plumb::kernels

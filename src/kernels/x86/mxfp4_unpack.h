@@ -1,5 +1,5 @@
 // kernels/x86/mxfp4_unpack.h — what the AVX2 and AVX-512 MXFP4 kernels (mxfp4_avx2.cpp,
-// mxfp4_avx512.cpp) share: the block's scale as a float, the
+// mxfp4_avx512.cpp, matvec_mxfp4_avx512vbmi.cpp) share: the block's scale as a float, the
 // exponents of a group of 8 blocks, and a block's nibbles and the value table.
 //
 // The kernels look nibbles up as table value + kMxfp4Bias, unsigned bytes 0..24, which
