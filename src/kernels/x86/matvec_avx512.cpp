@@ -1,16 +1,17 @@
 // AVX-512 (VNNI) single-token matvec for q4_0, q8_0 and float (f16, bf16, f32) weights: the
 // decode path, where every weight byte is read once per token and the kernel must keep up with
 // memory.  (Until stop 19, CPUs with AVX512_VBMI decoded q4_0 with a kernel that gathered 8
-// blocks' nibbles with byte permutes: 70 against 44 GB/s from cache, but from memory it lost —
-// one thread 29-30 against 36-39 GB/s, whole-model 1B q4_0 72-83 against 87-96 tok/s on Zen 5
-// with fast memory — so it was removed; its mxfp4 twin, matvec_mxfp4_avx512vbmi.cpp, stays.)
+// blocks' nibbles with byte permutes: 70 against 44 GB/s from cache for the pair kernel of
+// those days, but from memory it lost — one thread 29-30 against 36-39 GB/s, whole-model 1B q4_0
+// 72-83 against 87-96 tok/s on Zen 5 with fast memory — so it was removed; its mxfp4 twin,
+// matvec_mxfp4_avx512vbmi.cpp, stays.)
 //
 // What the GEMM tiles redo for every group of rows is done once per call here (prepare_x):
 // the activations are laid out in the weights' lane order, their per-lane offset term is
 // precomputed, and their block scales are converted to floats.  Per weight row, eight block
 // scales come out of two 64-byte loads and one word permute (no scalar fp16 conversions, no
-// round trip through the stack), and each pair of blocks costs one VPDPBUSD, one conversion,
-// one scale permute and one FMA.  Each row's arithmetic is the same whatever the number of
+// round trip through the stack); for q8_0 each pair of blocks then costs one VPDPBUSD, one
+// conversion, one scale permute and one FMA, and q4_0 goes four blocks per vector (quad_row).  Each row's arithmetic is the same whatever the number of
 // rows per call, so results do not depend on how rows are split between threads; each thread
 // reads its rows one after another, as one linear stream (see row_dot).
 //
@@ -37,7 +38,7 @@ using gguf::block_q8_0;
 // Prepared activations for n = 32 * nb columns, pairs of blocks p = 0 .. ceil(nb / 2) - 1:
 //   x[p]   64 bytes: the pair's 64 activations in the weight kind's lane order (zeros past nb);
 //   off[p] 16 int32: -c * (sum of the four activations of each lane), where the weight kind
-//          stores w + c in unsigned bytes (q4_0: c = 8, q8_0: c = 128), so that VPDPBUSD
+//          stores w + c in unsigned bytes (q8_0: c = 128), so that VPDPBUSD
 //          started from off[p] yields sum w * x per lane;
 //   dx[g]  8 floats per group of 8 blocks: the activation scales (zeros past nb).
 struct Layout {
@@ -46,44 +47,10 @@ struct Layout {
   size_t bytes() const { return static_cast<size_t>(n_pairs) * 128 + static_cast<size_t>(n_groups) * 32; }
 };
 
-enum class Kind { kQ4_0, kQ8_0 };
+enum class Kind { kQ8_0 };
 
 template <Kind K>
 struct Traits;
-
-// q4_0: 18-byte blocks {fp16 d, 16 bytes: element j in the low nibble of byte j, element j + 16
-// in the high nibble}.  A pair unpacks to 128-bit lanes [b0 lo, b1 lo, b0 hi, b1 hi].
-template <>
-struct Traits<Kind::kQ4_0> {
-  static constexpr size_t kBlockBytes = 18;
-  static constexpr int kOffset = 8;
-  static void arrange_x(const int8_t* x0, const int8_t* x1, int8_t* out) {
-    std::memcpy(out, x0, 16);
-    std::memcpy(out + 16, x1, 16);
-    std::memcpy(out + 32, x0 + 16, 16);
-    std::memcpy(out + 48, x1 + 16, 16);
-  }
-  // Scale lane index for pair k of a group: lanes 0-3 and 8-11 block 2k, the others 2k + 1.
-  static __m512i scale_index(int k) {
-    const __m512i lane = _mm512_set_epi32(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0);
-    return _mm512_add_epi32(lane, _mm512_set1_epi32(2 * k));
-  }
-  static __m512i load_pair(const uint8_t* b0, const uint8_t* b1) {
-    const __m256i t = _mm256_inserti128_si256(
-        _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b0 + 2))),
-        _mm_loadu_si128(reinterpret_cast<const __m128i*>(b1 + 2)), 1);
-    return _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(t), _mm256_srli_epi16(t, 4), 1),
-                            _mm512_set1_epi8(0x0F));
-  }
-  // The fp16 scales of 8 consecutive blocks (144 bytes): words 0, 9, ..., 63 of the first 128.
-  static __m128i scales8(const uint8_t* g) {
-    const __m512i idx = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                                         63, 54, 45, 36, 27, 18, 9, 0);
-    const __m512i a = _mm512_loadu_si512(g);
-    const __m512i b = _mm512_loadu_si512(g + 64);
-    return _mm512_castsi512_si128(_mm512_permutex2var_epi16(a, idx, b));
-  }
-};
 
 // q8_0: 34-byte blocks {fp16 d, 32 signed bytes}, stored as w + 128 in unsigned bytes.  A pair
 // is lanes [b0, b0, b1, b1] in element order.
@@ -205,6 +172,108 @@ void matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, 
   for (int r = 0; r < nr; ++r) y[r] = row_dot<K>(L, idx, w + r * ws, xp, ahead);
 }
 
+// q4_0: 18-byte blocks {fp16 d, 16 bytes: element j in the low nibble of byte j, element j + 16
+// in the high nibble}, read in groups of 8 blocks (144 bytes), four blocks per vector: one
+// 128-bit lane per block (four 16-byte loads), low and high nibbles against two vectors of
+// prepared activations, so a group costs four VPDPBUSD, two conversions, two scale permutes and
+// two FMAs.  It replaced a kernel of pairs (one 256-bit half per pair, one conversion, permute
+// and FMA per pair): MatvecHot/q4_0 41-42 → 52 GB/s, one thread from memory 33.7-35.7 →
+// 34.1-36.3, and whole-model 1B q4_0 decoding 80.5-81.3 → 84.1 tok/s with fast memory and +2-3.5%
+// at 47-53 GB/s (stop 19).
+//
+// Prepared per group of 8 blocks (448 bytes):
+//   x[0], x[1]  lanes k = 0-3: block 8g + k's elements 0-15, then 16-31;
+//   x[2], x[3]  the same for blocks 8g + 4 + k;
+//   off[0..1]   16 int32 each: -8 * (the activations each dword lane meets in x[2h], x[2h + 1]);
+//   dx          8 floats (zeros past nb), then 32 bytes of padding.
+constexpr size_t kQuadGroupBytes = 448;
+
+size_t quad_x_bytes(int64_t n) { return static_cast<size_t>((n / 32 + 7) / 8) * kQuadGroupBytes; }
+
+void quad_prepare_x(int64_t n, const void* vxq, void* vxp) {
+  const int64_t nb = n / 32, n_groups = (nb + 7) / 8;
+  const auto* xq = static_cast<const block_q8_0*>(vxq);
+  auto* out = static_cast<uint8_t*>(vxp);
+  const __m512i eight = _mm512_set1_epi8(8);
+  for (int64_t g = 0; g < n_groups; ++g) {
+    uint8_t* x = out + g * kQuadGroupBytes;
+    std::memset(x, 0, kQuadGroupBytes);
+    auto* dx = reinterpret_cast<float*>(x + 384);
+    for (int b = 0; b < 8; ++b) {
+      const int64_t blk = 8 * g + b;
+      if (blk >= nb) continue;
+      const int h = b / 4, k = b % 4;
+      std::memcpy(x + 128 * h + 16 * k, xq[blk].qs, 16);
+      std::memcpy(x + 128 * h + 64 + 16 * k, xq[blk].qs + 16, 16);
+      dx[b] = _cvtsh_ss(xq[blk].d);
+    }
+    for (int h = 0; h < 2; ++h) {
+      __m512i t = _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, _mm512_load_si512(x + 128 * h));
+      t = _mm512_dpbusd_epi32(t, eight, _mm512_load_si512(x + 128 * h + 64));
+      _mm512_store_si512(x + 256 + 64 * h, _mm512_sub_epi32(_mm512_setzero_si512(), t));
+    }
+  }
+}
+
+// The fp16 scales of 8 consecutive blocks (144 bytes): words 0, 9, ..., 63 of the first 128.
+inline __m128i q4_0_scales8(const uint8_t* g) {
+  const __m512i idx = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                       63, 54, 45, 36, 27, 18, 9, 0);
+  return _mm512_castsi512_si128(_mm512_permutex2var_epi16(_mm512_loadu_si512(g), idx, _mm512_loadu_si512(g + 64)));
+}
+
+// Packed bytes of blocks b, b + 1, b + 2, b + 3 (b points at the first one's qs), one per lane.
+inline __m512i quad_load(const uint8_t* b) {
+  __m512i q = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b)));
+  q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 18)), 1);
+  q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 36)), 2);
+  return _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 54)), 3);
+}
+
+inline void quad_group(const uint8_t* gp, const uint8_t* x, const __m512i (&idx)[2], __m512& acc0, __m512& acc1) {
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  const __m256 d8 = _mm256_mul_ps(_mm256_cvtph_ps(q4_0_scales8(gp)),
+                                  _mm256_load_ps(reinterpret_cast<const float*>(x + 384)));
+  const __m512 d = _mm512_castps256_ps512(d8);
+  #pragma GCC unroll 2
+  for (int h = 0; h < 2; ++h) {
+    const __m512i q = quad_load(gp + 72 * h + 2);
+    __m512i s = _mm512_load_si512(x + 256 + 64 * h);
+    s = _mm512_dpbusd_epi32(s, _mm512_and_si512(q, m4), _mm512_load_si512(x + 128 * h));
+    s = _mm512_dpbusd_epi32(s, _mm512_and_si512(_mm512_srli_epi16(q, 4), m4), _mm512_load_si512(x + 128 * h + 64));
+    __m512& acc = h == 0 ? acc0 : acc1;
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_permutexvar_ps(idx[h], d), acc);
+  }
+}
+
+float quad_row(int64_t nb, const uint8_t* row, const uint8_t* xp, const __m512i (&idx)[2], const StreamAhead& ahead) {
+  constexpr size_t kGroup = 144;
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  const int64_t full = nb / 8;
+  for (int64_t g = 0; g < full; ++g) {
+    const uint8_t* gp = row + g * kGroup;
+    prefetch_stream(ahead(gp), kGroup);
+    quad_group(gp, xp + g * kQuadGroupBytes, idx, acc0, acc1);
+  }
+  if (full * 8 < nb) {
+    alignas(64) uint8_t tail[kGroup] = {};
+    std::memcpy(tail, row + full * kGroup, static_cast<size_t>(nb - 8 * full) * 18);
+    quad_group(tail, xp + full * kQuadGroupBytes, idx, acc0, acc1);
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
+void quad_matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, float* y) {
+  const int64_t nb = n / 32;
+  const auto* w = static_cast<const uint8_t*>(vw);
+  const auto* xp = static_cast<const uint8_t*>(vxp);
+  // Lanes 4k .. 4k + 3 take the scale of block 4h + k.
+  const __m512i idx[2] = {_mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0),
+                          _mm512_set_epi32(7, 7, 7, 7, 6, 6, 6, 6, 5, 5, 5, 5, 4, 4, 4, 4)};
+  const StreamAhead ahead(w, ws, nr, static_cast<size_t>(nb) * 18, 144);
+  for (int r = 0; r < nr; ++r) y[r] = quad_row(nb, w + r * ws, xp, idx, ahead);
+}
+
 // Float weights (f16, bf16, f32) x f32 activations: no preparation beyond a copy.  Each thread
 // reads its rows one after another as one stream with the stream prefetch, 64 columns per step
 // into four accumulators, then 16-column steps, the last one masked.  For f16 it replaced eight
@@ -299,7 +368,10 @@ void install(KernelTable& t, TensorType type) {
 }  // namespace
 
 void install_avx512_matvec(KernelTable& t) {
-  install<Kind::kQ4_0>(t, TensorType::kQ4_0);
+  WeightKernels& q4 = t.weights[static_cast<uint32_t>(TensorType::kQ4_0)];
+  q4.matvec_x_bytes = quad_x_bytes;
+  q4.matvec_prepare = quad_prepare_x;
+  q4.matvec_rows = quad_matvec_rows;
   install<Kind::kQ8_0>(t, TensorType::kQ8_0);
   install_float<FloatKind::kF16>(t, TensorType::kF16);
   install_float<FloatKind::kBF16>(t, TensorType::kBF16);
