@@ -148,13 +148,14 @@ std::optional<std::vector<size_t>> small_windows(uintptr_t base, size_t n) {
   return out;
 }
 
-// Unmaps the window at w (our page-table entries hold its pages in the cache) and drops its
-// cached pages.
-bool drop_window(int fd, const uint8_t* bytes, const uint8_t* w) {
-  return madvise(const_cast<uint8_t*>(w), kHugePageBytes, MADV_DONTNEED) == 0 &&
-         posix_fadvise(fd, static_cast<off_t>(w - bytes), static_cast<off_t>(kHugePageBytes),
-                       POSIX_FADV_DONTNEED) == 0;
+// Unmaps [p, p + n) of the mapping `bytes` of file fd (our page-table entries hold its pages in
+// the cache) and drops those cached pages.
+bool drop_range(int fd, const uint8_t* bytes, const uint8_t* p, size_t n) {
+  return madvise(const_cast<uint8_t*>(p), n, MADV_DONTNEED) == 0 &&
+         posix_fadvise(fd, static_cast<off_t>(p - bytes), static_cast<off_t>(n), POSIX_FADV_DONTNEED) == 0;
 }
+
+bool drop_window(int fd, const uint8_t* bytes, const uint8_t* w) { return drop_range(fd, bytes, w, kHugePageBytes); }
 
 // Without PAGEMAP_SCAN: 16 sampled windows say how much of the file is in small pages, and over
 // a quarter drops the whole file.
@@ -175,9 +176,7 @@ RecacheResult recache_sampled(int fd, const uint8_t* bytes, size_t size, size_t 
   // dropped: write them first (a file just written).
   fdatasync(fd);
   if (!drop_window(fd, bytes, small) || !touch_maps_huge(small, bytes, size)) return {Recache::kUnsupported, 0};
-  if (madvise(const_cast<uint8_t*>(bytes), size, MADV_DONTNEED) != 0 ||
-      posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) != 0)
-    return {Recache::kUnsupported, 0};
+  if (!drop_range(fd, bytes, bytes, size)) return {Recache::kUnsupported, 0};
   return {Recache::kReread, size};
 }
 

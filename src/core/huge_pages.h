@@ -56,8 +56,8 @@ struct RecacheResult {
 // 2 MiB pages over time (seen on the development VM while other programs read the same files).
 // This maps every cached 2 MiB window (touching one byte; windows not cached are left for the
 // load to read in as 2 MiB pages) and asks the kernel which are mapped with small pages
-// (PAGEMAP_SCAN, Linux 6.7+).  If any are, it tests that one of them, dropped and read again, comes back as a 2 MiB
-// page, and then drops the cached pages of the others (after writing dirty ones; pages other
+// (PAGEMAP_SCAN, Linux 6.7+).  If any are, it tests that one of them, dropped and read again,
+// comes back as a 2 MiB page, and then drops the cached pages of the others (after writing dirty ones; pages other
 // processes have mapped stay), so that the load reads them back from disk as 2 MiB pages: once,
 // since the cache then keeps them so.  Without PAGEMAP_SCAN it samples 16 windows and, when
 // over a quarter are small, drops the whole file after the same test.  Files under 64 MiB are

@@ -244,30 +244,21 @@ void float_matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void*
   for (int r = 0; r < nr; ++r) y[r] = float_row<K>(n, w + r * ws, x, ahead);
 }
 
-template <FloatKind K>
-void install_float(KernelTable& t, TensorType type) {
+void install(KernelTable& t, TensorType type, MatvecBytesFn bytes, MatvecPrepareFn prepare, MatvecRowsFn rows) {
   WeightKernels& k = t.weights[static_cast<uint32_t>(type)];
-  k.matvec_x_bytes = float_x_bytes;
-  k.matvec_prepare = float_prepare_x;
-  k.matvec_rows = float_matvec_rows<K>;
-}
-
-template <Kind K>
-void install(KernelTable& t, TensorType type) {
-  WeightKernels& k = t.weights[static_cast<uint32_t>(type)];
-  k.matvec_x_bytes = x_bytes;
-  k.matvec_prepare = prepare_x<K>;
-  k.matvec_rows = matvec_rows<K>;
+  k.matvec_x_bytes = bytes;
+  k.matvec_prepare = prepare;
+  k.matvec_rows = rows;
 }
 
 }  // namespace
 
 void install_avx2_matvec(KernelTable& t) {
-  install<Kind::kQ4_0>(t, TensorType::kQ4_0);
-  install<Kind::kQ8_0>(t, TensorType::kQ8_0);
-  install_float<FloatKind::kF16>(t, TensorType::kF16);
-  install_float<FloatKind::kBF16>(t, TensorType::kBF16);
-  install_float<FloatKind::kF32>(t, TensorType::kF32);
+  install(t, TensorType::kQ4_0, x_bytes, prepare_x<Kind::kQ4_0>, matvec_rows<Kind::kQ4_0>);
+  install(t, TensorType::kQ8_0, x_bytes, prepare_x<Kind::kQ8_0>, matvec_rows<Kind::kQ8_0>);
+  install(t, TensorType::kF16, float_x_bytes, float_prepare_x, float_matvec_rows<FloatKind::kF16>);
+  install(t, TensorType::kBF16, float_x_bytes, float_prepare_x, float_matvec_rows<FloatKind::kBF16>);
+  install(t, TensorType::kF32, float_x_bytes, float_prepare_x, float_matvec_rows<FloatKind::kF32>);
 }
 
 }  // namespace plumb::kernels

@@ -13,7 +13,7 @@
 // round trip through the stack); for q8_0 each pair of blocks then costs one VPDPBUSD, one
 // conversion, one scale permute and one FMA, and q4_0 goes four blocks per vector (quad_row).  Each row's arithmetic is the same whatever the number of
 // rows per call, so results do not depend on how rows are split between threads; each thread
-// reads its rows one after another, as one linear stream (see row_dot).
+// reads its rows one after another, as one linear stream (see q8_0_row).
 //
 // Only intrinsics and file-local functions here (see dispatch.h for why).
 #if defined(__GNUC__) && !defined(__clang__)
@@ -35,11 +35,11 @@ namespace {
 
 using gguf::block_q8_0;
 
-// Prepared activations for n = 32 * nb columns, pairs of blocks p = 0 .. ceil(nb / 2) - 1:
-//   x[p]   64 bytes: the pair's 64 activations in the weight kind's lane order (zeros past nb);
-//   off[p] 16 int32: -c * (sum of the four activations of each lane), where the weight kind
-//          stores w + c in unsigned bytes (q8_0: c = 128), so that VPDPBUSD
-//          started from off[p] yields sum w * x per lane;
+// q8_0's prepared activations for n = 32 * nb columns, pairs of blocks p = 0 .. ceil(nb / 2) - 1:
+//   x[p]   64 bytes: the pair's 64 activations, block b0's then b1's (zeros past nb);
+//   off[p] 16 int32: -128 * (sum of the four activations of each lane), since the weights are
+//          read as w + 128 in unsigned bytes, so that VPDPBUSD started from off[p] yields
+//          sum w * x per lane;
 //   dx[g]  8 floats per group of 8 blocks: the activation scales (zeros past nb).
 struct Layout {
   int64_t nb, n_pairs, n_groups;
@@ -47,21 +47,10 @@ struct Layout {
   size_t bytes() const { return static_cast<size_t>(n_pairs) * 128 + static_cast<size_t>(n_groups) * 32; }
 };
 
-enum class Kind { kQ8_0 };
-
-template <Kind K>
-struct Traits;
-
-// q8_0: 34-byte blocks {fp16 d, 32 signed bytes}, stored as w + 128 in unsigned bytes.  A pair
+// q8_0: 34-byte blocks {fp16 d, 32 signed bytes}, read as w + 128 in unsigned bytes.  A pair
 // is lanes [b0, b0, b1, b1] in element order.
-template <>
-struct Traits<Kind::kQ8_0> {
+struct Q8_0 {
   static constexpr size_t kBlockBytes = 34;
-  static constexpr int kOffset = 128;
-  static void arrange_x(const int8_t* x0, const int8_t* x1, int8_t* out) {
-    std::memcpy(out, x0, 32);
-    std::memcpy(out + 32, x1, 32);
-  }
   static __m512i scale_index(int k) {
     const __m512i lane = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
     return _mm512_add_epi32(lane, _mm512_set1_epi32(2 * k));
@@ -83,24 +72,21 @@ struct Traits<Kind::kQ8_0> {
   }
 };
 
-template <Kind K>
-size_t x_bytes(int64_t n) {
-  return Layout(n).bytes();
-}
+size_t q8_0_x_bytes(int64_t n) { return Layout(n).bytes(); }
 
-template <Kind K>
-void prepare_x(int64_t n, const void* vxq, void* vxp) {
+void q8_0_prepare_x(int64_t n, const void* vxq, void* vxp) {
   const Layout L(n);
   const auto* xq = static_cast<const block_q8_0*>(vxq);
   auto* out = static_cast<uint8_t*>(vxp);
   auto* off = reinterpret_cast<__m512i*>(out + L.n_pairs * 64);
   auto* dx = reinterpret_cast<float*>(out + L.n_pairs * 128);
   static const int8_t kZeros[32] = {};
-  const __m512i c = _mm512_set1_epi8(static_cast<char>(Traits<K>::kOffset));
+  const __m512i c = _mm512_set1_epi8(static_cast<char>(128));
   for (int64_t p = 0; p < L.n_pairs; ++p) {
     const int64_t b0 = 2 * p, b1 = 2 * p + 1;
     auto* xp = reinterpret_cast<int8_t*>(out + p * 64);
-    Traits<K>::arrange_x(xq[b0].qs, b1 < L.nb ? xq[b1].qs : kZeros, xp);
+    std::memcpy(xp, xq[b0].qs, 32);
+    std::memcpy(xp + 32, b1 < L.nb ? xq[b1].qs : kZeros, 32);
     const __m512i xv = _mm512_load_si512(xp);
     off[p] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), c, xv));
   }
@@ -114,10 +100,9 @@ void prepare_x(int64_t n, const void* vxq, void* vxp) {
 // 12.6-13.0 GB/s against 16.5 for one row; 8192 x 2048: 7.7-7.8 against 17.6-19.3), while one
 // stream per thread held up in both.  Every row takes the same path, so results do not depend
 // on how rows are split between threads.
-template <Kind K>
-float row_dot(const Layout& L, const __m512i (&idx)[4], const uint8_t* row, const uint8_t* xp,
-              const StreamAhead& ahead) {
-  using T = Traits<K>;
+float q8_0_row(const Layout& L, const __m512i (&idx)[4], const uint8_t* row, const uint8_t* xp,
+               const StreamAhead& ahead) {
+  using T = Q8_0;
   constexpr size_t kB = T::kBlockBytes;
   const auto* xv = reinterpret_cast<const __m512i*>(xp);
   const auto* off = xv + L.n_pairs;
@@ -161,15 +146,14 @@ float row_dot(const Layout& L, const __m512i (&idx)[4], const uint8_t* row, cons
   return _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1]));
 }
 
-template <Kind K>
-void matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, float* y) {
-  using T = Traits<K>;
+void q8_0_matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void* vxp, float* y) {
+  using T = Q8_0;
   const Layout L(n);
   const auto* w = static_cast<const uint8_t*>(vw);
   const auto* xp = static_cast<const uint8_t*>(vxp);
   const __m512i idx[4] = {T::scale_index(0), T::scale_index(1), T::scale_index(2), T::scale_index(3)};
   const StreamAhead ahead(w, ws, nr, static_cast<size_t>(L.nb) * T::kBlockBytes, 8 * T::kBlockBytes);
-  for (int r = 0; r < nr; ++r) y[r] = row_dot<K>(L, idx, w + r * ws, xp, ahead);
+  for (int r = 0; r < nr; ++r) y[r] = q8_0_row(L, idx, w + r * ws, xp, ahead);
 }
 
 // q4_0: 18-byte blocks {fp16 d, 16 bytes: element j in the low nibble of byte j, element j + 16
@@ -349,33 +333,21 @@ void float_matvec_rows(int64_t n, const void* vw, size_t ws, int nr, const void*
   for (int r = 0; r < nr; ++r) y[r] = float_row<K>(n, w + r * ws, x, ahead);
 }
 
-template <FloatKind K>
-void install_float(KernelTable& t, TensorType type) {
+void install(KernelTable& t, TensorType type, MatvecBytesFn bytes, MatvecPrepareFn prepare, MatvecRowsFn rows) {
   WeightKernels& k = t.weights[static_cast<uint32_t>(type)];
-  k.matvec_x_bytes = float_x_bytes;
-  k.matvec_prepare = float_prepare_x;
-  k.matvec_rows = float_matvec_rows<K>;
-}
-
-template <Kind K>
-void install(KernelTable& t, TensorType type) {
-  WeightKernels& k = t.weights[static_cast<uint32_t>(type)];
-  k.matvec_x_bytes = x_bytes<K>;
-  k.matvec_prepare = prepare_x<K>;
-  k.matvec_rows = matvec_rows<K>;
+  k.matvec_x_bytes = bytes;
+  k.matvec_prepare = prepare;
+  k.matvec_rows = rows;
 }
 
 }  // namespace
 
 void install_avx512_matvec(KernelTable& t) {
-  WeightKernels& q4 = t.weights[static_cast<uint32_t>(TensorType::kQ4_0)];
-  q4.matvec_x_bytes = quad_x_bytes;
-  q4.matvec_prepare = quad_prepare_x;
-  q4.matvec_rows = quad_matvec_rows;
-  install<Kind::kQ8_0>(t, TensorType::kQ8_0);
-  install_float<FloatKind::kF16>(t, TensorType::kF16);
-  install_float<FloatKind::kBF16>(t, TensorType::kBF16);
-  install_float<FloatKind::kF32>(t, TensorType::kF32);
+  install(t, TensorType::kQ4_0, quad_x_bytes, quad_prepare_x, quad_matvec_rows);
+  install(t, TensorType::kQ8_0, q8_0_x_bytes, q8_0_prepare_x, q8_0_matvec_rows);
+  install(t, TensorType::kF16, float_x_bytes, float_prepare_x, float_matvec_rows<FloatKind::kF16>);
+  install(t, TensorType::kBF16, float_x_bytes, float_prepare_x, float_matvec_rows<FloatKind::kBF16>);
+  install(t, TensorType::kF32, float_x_bytes, float_prepare_x, float_matvec_rows<FloatKind::kF32>);
 }
 
 }  // namespace plumb::kernels
